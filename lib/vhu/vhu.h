@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The vhu authors
+ */
+
+/**
+ * @file
+ * vhu: a vhost-user back-end library for virtio-net devices.
+ *
+ * An application registers one or more unix socket paths. A single control
+ * thread serves the vhost-user protocol on all of them; each connection is
+ * one device, identified by a small integer (vid). Once the device is ready
+ * (the new_device callback), the application moves packets with
+ * vhu_dequeue_burst() (guest TX -> mbufs) and vhu_enqueue_burst()
+ * (mbufs -> guest RX) from its own lcores.
+ *
+ * Queue ids are vring indexes: virtio-net RX queue q of the guest is vring
+ * 2q (we enqueue into it), TX queue q is vring 2q+1 (we dequeue from it).
+ *
+ * Public functions return 0 (or a count) on success and -1 with rte_errno
+ * set on failure, as DPDK does.
+ */
+
+#ifndef VHU_H
+#define VHU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Marks a function exported from the plugin. */
+#define VHU_API __attribute__((visibility("default")))
+
+/** Largest number of devices (connections) in one process. */
+#define VHU_MAX_DEVICES 1024
+/** Largest number of queue pairs one device may have. */
+#define VHU_MAX_QUEUE_PAIRS 128
+/** Largest number of vrings one device may have. */
+#define VHU_MAX_VRINGS (2 * VHU_MAX_QUEUE_PAIRS)
+/** Largest ring size. */
+#define VHU_MAX_RING_SIZE 32768u
+/** Memory slots announced through GET_MAX_MEM_SLOTS. */
+#define VHU_MAX_MEM_SLOTS 509u
+/** Largest socket path, including the terminating NUL. */
+#define VHU_PATH_MAX 108
+
+/* ---- socket flags (vhu_socket_conf.flags) ---- */
+/** Connect to the front-end's socket instead of listening. */
+#define VHU_SOCK_CLIENT          (1ull << 0)
+/** Client mode: do not reconnect when the socket is absent or the peer goes away. */
+#define VHU_SOCK_NO_RECONNECT    (1ull << 1)
+/** Server mode: accept several concurrent connections, one device each. */
+#define VHU_SOCK_MULTI_CONN      (1ull << 2)
+/** Dequeue: never build multi-segment mbufs; drop what does not fit one mbuf. */
+#define VHU_SOCK_LINEAR_BUF      (1ull << 3)
+/** Dequeue: large packets in one mbuf with an external buffer. */
+#define VHU_SOCK_EXT_BUF         (1ull << 4)
+/** Offload flags in DPDK's legacy (pre-21.11) semantics instead of the compliant ones. */
+#define VHU_SOCK_LEGACY_OL_FLAGS (1ull << 5)
+/** Offer VIRTIO_F_RING_PACKED (default off until asked). */
+#define VHU_SOCK_PACKED          (1ull << 6)
+/** Accept IOMMU (ACCESS_PLATFORM) front-ends. Refused while IOTLB is unimplemented. */
+#define VHU_SOCK_IOMMU           (1ull << 7)
+/** Offer postcopy live migration. Refused while unimplemented. */
+#define VHU_SOCK_POSTCOPY        (1ull << 8)
+
+/** Application callbacks. Every one is optional. They run on the control thread. */
+struct vhu_ops {
+	/** Device ready: memory mapped, first rings started. Return non-zero to refuse. */
+	int (*new_device)(int vid);
+	/** Device going away. After return, the vid must not be used by any lcore. */
+	void (*destroy_device)(int vid);
+	/** A ring was enabled (enable = 1) or disabled (0). */
+	int (*vring_state_changed)(int vid, uint16_t queue_id, int enable);
+	/** Negotiated features changed (for example LOG_ALL toggled). */
+	int (*features_changed)(int vid, uint64_t features);
+	/** A front-end connected; the device exists but is not ready. */
+	int (*new_connection)(int vid);
+	/** The connection closed. Comes after destroy_device when the device was ready. */
+	void (*destroy_connection)(int vid);
+	/**
+	 * Migration source: write the application's state of this device
+	 * (counters, settings) into buf, at most len bytes. Return the number
+	 * of bytes written, or a negative errno.
+	 */
+	int (*save_state)(int vid, void *buf, size_t len);
+	/** Migration destination: restore what save_state wrote. 0 or a negative errno. */
+	int (*load_state)(int vid, const void *buf, size_t len);
+};
+
+/** How a socket path is served. */
+struct vhu_socket_conf {
+	const char *path;            /**< unix socket path (< VHU_PATH_MAX bytes) */
+	uint64_t flags;              /**< VHU_SOCK_* */
+	uint64_t features_enable;    /**< virtio features to offer beyond the default set */
+	uint64_t features_disable;   /**< virtio features to withdraw from the offer */
+	uint64_t protocol_features_disable; /**< protocol features to withdraw */
+	uint16_t max_queue_pairs;    /**< 1..VHU_MAX_QUEUE_PAIRS; 0 means 1 */
+	uint16_t mtu;                /**< offered MTU (VIRTIO_NET_F_MTU); 0: not offered */
+	bool mac_set;                /**< mac below is offered (VIRTIO_NET_F_MAC) */
+	struct rte_ether_addr mac;
+	uint32_t reconnect_ms;       /**< client: first retry delay; 0 means 100 ms */
+	const struct vhu_ops *ops;
+	void *ctx;                   /**< returned by vhu_get_ctx() */
+};
+
+/**
+ * Register a socket path and start serving it (the control thread starts
+ * with the first registration).
+ * @return 0, or -1 with rte_errno (EINVAL bad conf, EEXIST path already
+ * registered, EADDRINUSE a live process serves the path, other errno).
+ */
+VHU_API int vhu_socket_register(const struct vhu_socket_conf *conf);
+
+/**
+ * Stop serving a path: every device on it is destroyed (callbacks
+ * delivered), every fd closed, guest memory unmapped and, in server mode,
+ * the socket file removed. The control thread is joined with the last
+ * registration gone. Must not be called from a vhu callback.
+ */
+VHU_API int vhu_socket_unregister(const char *path);
+
+/** The virtio features vhu offers by default. */
+VHU_API uint64_t vhu_default_features(void);
+/** The vhost-user protocol features vhu offers by default. */
+VHU_API uint64_t vhu_default_protocol_features(void);
+
+/* ---- device identity and negotiated state ---- */
+/** Copy the socket path the device was connected on. */
+VHU_API int vhu_get_ifname(int vid, char *buf, size_t len);
+/** Peer credentials from SO_PEERCRED (pid 0 when unknown). */
+VHU_API int vhu_get_peer(int vid, pid_t *pid, uid_t *uid, gid_t *gid);
+VHU_API int vhu_get_features(int vid, uint64_t *features);
+VHU_API int vhu_get_protocol_features(int vid, uint64_t *features);
+VHU_API int vhu_get_mtu(int vid, uint16_t *mtu);
+VHU_API int vhu_get_mac(int vid, struct rte_ether_addr *mac);
+/** Number of vrings the front-end set up (2 x queue pairs). */
+VHU_API int vhu_get_vring_count(int vid);
+/** The registration's ctx pointer. */
+VHU_API void *vhu_get_ctx(int vid);
+/** Is the ring started and enabled (so bursts move packets)? */
+VHU_API int vhu_vring_is_active(int vid, uint16_t queue_id);
+
+/* ---- notifications (rx interrupts) ---- */
+/** The ring's kick eventfd, or -1 (for rx-interrupt mode). */
+VHU_API int vhu_get_kickfd(int vid, uint16_t queue_id);
+/** Ask the guest to kick (enable = 1) or not (0) when it adds buffers. */
+VHU_API int vhu_enable_guest_notification(int vid, uint16_t queue_id, int enable);
+/** Account a kick read from the kick eventfd (for the kicks counter). */
+VHU_API void vhu_count_kick(int vid, uint16_t queue_id);
+
+/* ---- datapath ---- */
+/**
+ * Guest TX -> host: take up to count packets from vring queue_id (odd).
+ * Mbufs come from mp; the caller owns the returned mbufs.
+ * Returns the number of packets stored in pkts.
+ */
+VHU_API uint16_t vhu_dequeue_burst(int vid, uint16_t queue_id,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+
+/**
+ * Host -> guest RX: copy up to count packets into vring queue_id (even).
+ * Returns how many were consumed (copied, or dropped and counted because
+ * they can never fit the guest's buffers). The caller still owns every
+ * mbuf, sent or not, and frees the consumed ones.
+ */
+VHU_API uint16_t vhu_enqueue_burst(int vid, uint16_t queue_id,
+		struct rte_mbuf **pkts, uint16_t count);
+
+/** Per-vring counters, kept by the library. Plain (not atomic) counters. */
+struct vhu_vq_stats {
+	uint64_t packets;        /**< packets moved */
+	uint64_t bytes;          /**< their bytes (without virtio-net header) */
+	uint64_t dropped;        /**< enqueue: no room / too big; dequeue: mbuf allocation failed */
+	uint64_t errors;         /**< bad chains, bad headers (guest faults) */
+	uint64_t size_bins[8];   /**< <64, 64, 65-127, 128-255, 256-511, 512-1023, 1024-1518, >1518 */
+	uint64_t unicast;
+	uint64_t multicast;
+	uint64_t broadcast;
+	uint64_t kicks;          /**< notifications received from the guest */
+	uint64_t calls;          /**< notifications sent to the guest */
+	uint64_t calls_suppressed; /**< notifications skipped because the guest asked */
+};
+
+VHU_API int vhu_vq_stats_get(int vid, uint16_t queue_id, struct vhu_vq_stats *stats);
+VHU_API int vhu_vq_stats_reset(int vid, uint16_t queue_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VHU_H */

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The vhu authors
+ */
+
+/*
+ * Library-internal: the device and virtqueue objects shared by the control
+ * plane (vhu_msg.c, vhu_dev.c, vhu_vq.c, vhu_sock.c, vhu_evloop.c) and the
+ * datapath (vhu_net_*.c). Ownership rules:
+ *  - the control thread creates, changes and frees devices and rings;
+ *  - a datapath lcore touches a ring only while holding vq->guard
+ *    (rte_spinlock_trylock: a busy guard makes the burst return 0), and
+ *    only when vq->active is set;
+ *  - the control thread takes vq->guard before changing anything the
+ *    datapath reads (ring pointers, indexes, dev->mem, dev->log_*,
+ *    dev->features, vq->active) and drops it when done.
+ */
+
+#ifndef VHU_DEV_H
+#define VHU_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <rte_atomic.h>
+#include <rte_log.h>
+#include <rte_spinlock.h>
+
+#include "vhu.h"
+#include "vhu_mem.h"
+#include "vhu_proto.h"
+
+struct vhu_dev;
+struct vhu_vq;
+struct vhu_socket;
+
+typedef uint16_t (*vhu_dequeue_fn)(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+typedef uint16_t (*vhu_enqueue_fn)(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+
+struct vhu_vq {
+	/* ---- datapath: read under guard ---- */
+	rte_spinlock_t guard;
+	bool active;                 /* started && enabled && rings translated */
+	bool packed;
+	uint16_t size;               /* ring size (entries) */
+	uint16_t last_avail_idx;     /* split: free-running; packed: index | wrap in bit 15 */
+	uint16_t last_used_idx;
+	union {
+		struct vhu_vring_desc *desc;
+		struct vhu_vring_packed_desc *desc_packed;
+	};
+	union {
+		struct vhu_vring_avail *avail;
+		struct vhu_vring_packed_event *driver_event;
+	};
+	union {
+		struct vhu_vring_used *used;
+		struct vhu_vring_packed_event *device_event;
+	};
+	bool avail_wrap;             /* packed ring wrap counters */
+	bool used_wrap;
+	uint16_t signalled_used;     /* EVENT_IDX: used idx at the last call */
+	bool signalled_used_valid;
+	int callfd;                  /* -1: none */
+	vhu_dequeue_fn dequeue;      /* chosen once when the ring becomes active */
+	vhu_enqueue_fn enqueue;
+	uint64_t log_used_gpa;       /* GPA of the used ring for the dirty log (if log_used) */
+	bool log_used;
+	struct vhu_vq_stats stats;
+
+	/* ---- control plane only ---- */
+	uint16_t index;              /* vring index in the device */
+	bool started;                /* a kick fd arrived (or in-band kick); GET_VRING_BASE stops */
+	bool enabled;                /* SET_VRING_ENABLE, or all on without PROTOCOL_FEATURES */
+	bool addr_set;               /* SET_VRING_ADDR received */
+	bool num_set;
+	uint32_t num;                /* SET_VRING_NUM */
+	struct vhu_vring_addr addr;  /* as the front-end sent it (UVAs) */
+	int kickfd;                  /* -1: none */
+	int errfd;                   /* -1: none */
+	uint64_t err_rl_tsc;         /* rate limit for guest-fault logs */
+} __rte_cache_aligned;
+
+/* dev->flags */
+#define VHU_DEV_READY        (1u << 0)   /* new_device delivered */
+#define VHU_DEV_OWNER        (1u << 1)   /* SET_OWNER seen */
+#define VHU_DEV_FEATURES_SET (1u << 2)
+#define VHU_DEV_CLOSING      (1u << 3)
+
+struct vhu_dev {
+	/* ---- datapath: read under a ring's guard ---- */
+	struct vhu_mem *mem;         /* current generation; never NULL once set */
+	uint64_t features;           /* negotiated virtio features */
+	uint64_t sock_flags;         /* VHU_SOCK_* of the registration */
+	uint16_t hdr_len;            /* virtio-net header size: 12 or 10 */
+	bool log_all;                /* LOG_ALL negotiated and a log is mapped */
+	uint8_t *log_base;           /* dirty bitmap */
+	uint64_t log_size;           /* bytes of bitmap */
+	volatile uint32_t rarp_pending;  /* SEND_RARP: inject a RARP on the next dequeue */
+	struct rte_ether_addr rarp_mac;
+	int vid;
+	char ifname[VHU_PATH_MAX];   /* socket path, for log lines */
+
+	/* ---- control plane ---- */
+	uint32_t flags;              /* VHU_DEV_* */
+	uint64_t protocol_features;
+	uint64_t offered_features;
+	uint64_t offered_protocol_features;
+	uint8_t status;              /* virtio device status (SET_STATUS) */
+	uint16_t mtu;
+	struct rte_ether_addr mac;
+	uint16_t max_queue_pairs;    /* what GET_QUEUE_NUM answers */
+	uint32_t nr_vring;           /* highest vring index seen + 1 */
+	struct vhu_vq *vq[VHU_MAX_VRINGS];
+	int connfd;
+	int backend_fd;              /* SET_BACKEND_REQ_FD, -1: none */
+	pid_t peer_pid;
+	uid_t peer_uid;
+	gid_t peer_gid;
+	void *log_map;               /* what mmap returned for the log */
+	size_t log_map_len;
+	void *inflight_map;          /* GET/SET_INFLIGHT_FD area */
+	size_t inflight_len;
+	int inflight_fd;
+	uint16_t inflight_queues;
+	uint16_t inflight_qsize;
+	int state_fd;                /* SET_DEVICE_STATE_FD transfer in progress */
+	int state_result;            /* for CHECK_DEVICE_STATE */
+	struct vhu_socket *sock;
+	const struct vhu_ops *ops;
+	void *ctx;
+};
+
+/* ---- device table (vhu_common.c) ---- */
+extern struct vhu_dev *vhu_devices[VHU_MAX_DEVICES];
+
+static inline struct vhu_dev *
+vhu_dev_get(int vid)
+{
+	if (unlikely((unsigned int)vid >= VHU_MAX_DEVICES))
+		return NULL;
+	return vhu_devices[vid];
+}
+
+/* Allocate a vid slot for dev (sets dev->vid); -ENOSPC when full. */
+int vhu_dev_table_add(struct vhu_dev *dev);
+void vhu_dev_table_del(struct vhu_dev *dev);
+
+/* ---- logging ---- */
+extern int vhu_logtype_config;
+extern int vhu_logtype_data;
+
+#define VHU_LOG_CONFIG(level, path, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, vhu_logtype_config, \
+		"VHU_CONFIG: (%s) " fmt "\n", (path), ##__VA_ARGS__)
+
+#define VHU_LOG_DATA(level, path, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, vhu_logtype_data, \
+		"VHU_DATA: (%s) " fmt "\n", (path), ##__VA_ARGS__)
+
+/*
+ * A guest fault on a ring: counted, logged at most once a second per ring,
+ * and signalled on the ring's error eventfd when the front-end gave one.
+ */
+void vhu_vq_fault(struct vhu_dev *dev, struct vhu_vq *vq, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- dirty-page log (LOG_ALL) ---- */
+static inline void
+vhu_log_write(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
+{
+	uint64_t page, last;
+
+	if (likely(!dev->log_all) || len == 0)
+		return;
+	page = gpa / VHU_LOG_PAGE;
+	last = (gpa + len - 1) / VHU_LOG_PAGE;
+	if (unlikely(gpa + len - 1 < gpa))
+		return;
+	for (; page <= last; page++) {
+		if (unlikely(page / 8 >= dev->log_size))
+			return;
+		__atomic_fetch_or(&dev->log_base[page / 8],
+				  (uint8_t)(1u << (page % 8)), __ATOMIC_RELAXED);
+	}
+}
+
+/* ---- control-plane entry points used across files ---- */
+/* vhu_vq.c: (re)translate ring addresses with dev->mem; recompute vq->active
+ * and, when it becomes active, pick the burst functions. Caller holds guard. */
+int vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq);
+
+/* Datapath (vhu_net_tx.c): choose vq->dequeue / vq->enqueue for the
+ * negotiated features. Called by vhu_vq_refresh under the guard. */
+void vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq);
+
+#endif /* VHU_DEV_H */
