@@ -249,6 +249,7 @@ EOF
 }
 
 # ------------------------------------------------------------------ testpmd
+# VHU_CHK_VDEV=net_vhost checks the check itself against DPDK's own back-end.
 check_testpmd() {
 	local dir pid rc=0 i sock_seen=0 prefix="vhu-chk-$$" log
 	[ -f "$plugin" ] || { echo "  $plugin not built"; return 1; }
@@ -259,8 +260,8 @@ check_testpmd() {
 	# plugin by its bare name through LD_LIBRARY_PATH.
 	LD_LIBRARY_PATH="$(cd "$(dirname "$plugin")" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
 		timeout -k 5 60 dpdk-testpmd -d librte_net_vhu.so --no-huge -m 256 --no-pci \
-		--file-prefix "$prefix" --vdev "net_vhu0,iface=$dir/s.sock" \
-		--log-level=pmd.net.vhu:debug -- --stats-period 1 --nb-cores 1 \
+		--file-prefix "$prefix" --vdev "${VHU_CHK_VDEV:-net_vhu}0,iface=$dir/s.sock" \
+		--log-level=pmd.net.vhu:debug -- --stats-period 1 --nb-cores 1 --total-num-mbufs 2048 \
 		</dev/null >"$log" 2>&1 &
 	pid=$!
 	for i in $(seq 1 150); do
