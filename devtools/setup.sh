@@ -265,7 +265,7 @@ fetch_sdk_headers() {
 		[ -f "$src/$h" ] || die "$h not found in $(basename "$orig")"
 	done
 	for p in $patches; do
-		patch -s -p1 -d "$src" --no-backup-if-mismatch <"$work/debian/patches/$p" ||
+		patch -s -p1 -F0 -d "$src" --no-backup-if-mismatch <"$work/debian/patches/$p" ||
 			die "Debian patch $p does not apply to the SDK headers"
 	done
 
