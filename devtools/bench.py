@@ -405,13 +405,21 @@ class TestPmd:
                         return i, m, t
                     i += 1
                 if self.eof:
-                    raise Fail('%s exited (rc=%s) while waiting for /%s/; log: %s'
-                               % (self.role, self.proc.poll(), pattern, self.log_path))
+                    raise Fail('%s exited (rc=%s) while waiting for /%s/%s; log: %s'
+                               % (self.role, self.proc.poll(), pattern, self.last_errors(),
+                                  self.log_path))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise Fail('%s: timed out after %.0fs waiting for /%s/; log: %s'
                                % (self.role, timeout, pattern, self.log_path))
                 self.cond.wait(left)
+
+    def last_errors(self, n=3):
+        """': <the last error lines it printed>', or ''."""
+        rx = re.compile(r'rror|Cause:|[Ff]ail|[Ii]nvalid|[Uu]nable')
+        with self.cond:
+            errs = [x.strip() for _, x in self.lines if rx.search(x)]
+        return (': ' + ' | '.join(errs[-n:])) if errs else ''
 
     def find_all(self, pattern, start=0):
         rx = re.compile(pattern)
@@ -657,7 +665,10 @@ def run_traffic(env, backend, scenario, warmup, window):
     perf_proc = None
     try:
         be = start_backend(env, backend, sock_dir, 1, q, dirn['be_mode'], size, tag)
-        n = be.port_count()
+        try:
+            n = be.port_count()
+        except Fail as e:
+            raise Fail('%s did not start a port: %s' % (backend, e))
         if n != 1:
             raise Fail('%s created %d ports instead of 1 (devargs rejected?); log: %s'
                        % (backend, n, be.log_path))

@@ -61,7 +61,16 @@ PYEOF
 : >"$tmp/verdicts"
 # the harness against DPDK's own back-end: if this fails, the tool is broken
 run vhost loopback/split/64
-run vhu "$scenarios"
+# Until the PMD registers a driver, the plugin carries no PMD_INFO_STRING for
+# net_vhu: its scenarios are skipped then, and fail from the day it exists.
+plugin="$builddir/drivers/net/vhu/librte_net_vhu.so"
+if [ -f "$plugin" ] && ! grep -qaE 'PMD_INFO_STRING= ?\{"name": ?"net_vhu"' "$plugin"; then
+	for sc in ${scenarios//,/ }; do
+		echo "SKIP vhu $sc: $plugin registers no net_vhu driver yet" >>"$tmp/verdicts"
+	done
+else
+	run vhu "$scenarios"
+fi
 
 echo
 cat "$tmp/verdicts"
