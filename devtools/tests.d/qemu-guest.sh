@@ -170,6 +170,24 @@ report_features() {
 		sed 's/^VHU-TEST: /qemu-guest: guest /'
 	grep -aiE 'negotiated .*features|protocol features' "$tp_log" | sort -u | head -n 4 |
 		sed 's/^/qemu-guest: back-end: /'
+	protocol_features
+}
+
+# protocol_features: the vhost-user protocol features the back-end logged as
+# negotiated, by name.
+protocol_features() {
+	local hex v i names=()
+	local all=(MQ LOG_SHMFD RARP REPLY_ACK NET_MTU BACKEND_REQ CROSS_ENDIAN CRYPTO_SESSION
+		PAGEFAULT CONFIG BACKEND_SEND_FD HOST_NOTIFIER INFLIGHT_SHMFD RESET_DEVICE
+		INBAND_NOTIFICATIONS CONFIGURE_MEM_SLOTS STATUS XEN_MMAP SHARED_OBJECT DEVICE_STATE)
+	hex=$(grep -aioE 'negotiated[^:]*protocol features[^0-9]*0x[0-9a-f]+' "$tp_log" | tail -n1 |
+		grep -oiE '0x[0-9a-f]+$')
+	[ -n "$hex" ] || return 0
+	v=$((hex))
+	for ((i = 0; i < ${#all[@]}; i++)); do
+		[ $(((v >> i) & 1)) = 1 ] && names+=("${all[i]}")
+	done
+	vq_say "vhost-user protocol features (back-end log, $hex): ${names[*]}"
 }
 
 wait_socket() {
