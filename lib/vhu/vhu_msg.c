@@ -451,10 +451,21 @@ h_set_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		return refuse(c, "SET_VRING_BASE on started vring %u", s->index);
 	rte_spinlock_lock(&vq->guard);
 	if (packed) {
-		vq->last_avail_idx = (uint16_t)(s->num & 0xffff);
+		/* bits 0-14 avail index, 15 its wrap counter; 16-30 used index, 31 its wrap */
+		vq->last_avail_idx = (uint16_t)(s->num & 0x7fff);
 		vq->avail_wrap = (s->num >> 15) & 1;
-		vq->last_used_idx = (uint16_t)(s->num >> 16);
-		vq->used_wrap = (s->num >> 31) & 1;
+		if ((s->num >> 16) == 0) {
+			/*
+			 * Front-ends that send only the avail half (DPDK
+			 * virtio-user, older QEMU): the used side resumes where
+			 * avail does, as it does after a clean stop.
+			 */
+			vq->last_used_idx = vq->last_avail_idx;
+			vq->used_wrap = vq->avail_wrap;
+		} else {
+			vq->last_used_idx = (uint16_t)((s->num >> 16) & 0x7fff);
+			vq->used_wrap = (s->num >> 31) & 1;
+		}
 	} else {
 		vq->last_avail_idx = (uint16_t)s->num;
 		vq->last_used_idx = (uint16_t)s->num;
