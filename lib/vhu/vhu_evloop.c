@@ -1,2 +1,226 @@
-/* SPDX-License-Identifier: BSD-3-Clause */
-/* placeholder: being written */
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The vhu authors
+ */
+
+/*
+ * The control thread: one epoll set holding every listening socket, every
+ * connection, every client reconnect timer and every state-transfer pipe,
+ * plus an eventfd through which application threads hand it work. It
+ * blocks in epoll_wait with no timeout: an idle process costs no CPU.
+ *
+ * Events are taken one at a time, so a handler that closes and frees an
+ * object can never leave a stale pointer in a pending batch (each fd is
+ * removed from the set before it is closed).
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <rte_lcore.h>
+
+#include "vhu_ctrl.h"
+
+static pthread_t ctrl_tid;
+static bool ctrl_running;
+static bool ctrl_stop;
+static int ctrl_epfd = -1;
+static int ctrl_cmdfd = -1;
+static struct vhu_ev ctrl_cmd_ev = { .type = VHU_EV_CMD, .obj = NULL };
+
+/* One command at a time (callers are serialised by the registration lock). */
+static pthread_mutex_t cmd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cmd_cond = PTHREAD_COND_INITIALIZER;
+static int (*cmd_fn)(void *arg);
+static void *cmd_arg;
+static int cmd_result;
+static uint64_t cmd_seq;
+static uint64_t cmd_done;
+
+int
+vhu_evloop_add(int fd, uint32_t events, struct vhu_ev *ev)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ev };
+
+	if (epoll_ctl(ctrl_epfd, EPOLL_CTL_ADD, fd, &e) != 0)
+		return -errno;
+	return 0;
+}
+
+int
+vhu_evloop_mod(int fd, uint32_t events, struct vhu_ev *ev)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ev };
+
+	if (epoll_ctl(ctrl_epfd, EPOLL_CTL_MOD, fd, &e) != 0)
+		return -errno;
+	return 0;
+}
+
+void
+vhu_evloop_del(int fd)
+{
+	if (fd >= 0 && ctrl_epfd >= 0)
+		epoll_ctl(ctrl_epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+bool
+vhu_evloop_on_thread(void)
+{
+	return ctrl_running && pthread_equal(pthread_self(), ctrl_tid);
+}
+
+static void
+run_command(void)
+{
+	int (*fn)(void *);
+	uint64_t seq;
+	void *arg;
+	int rc;
+
+	pthread_mutex_lock(&cmd_lock);
+	fn = cmd_fn;
+	arg = cmd_arg;
+	seq = cmd_seq;
+	pthread_mutex_unlock(&cmd_lock);
+	if (fn == NULL || seq == cmd_done)
+		return;
+	rc = fn(arg);
+	pthread_mutex_lock(&cmd_lock);
+	cmd_result = rc;
+	cmd_done = seq;
+	pthread_cond_broadcast(&cmd_cond);
+	pthread_mutex_unlock(&cmd_lock);
+}
+
+static void *
+ctrl_main(void *arg)
+{
+	RTE_SET_USED(arg);
+	while (!ctrl_stop) {
+		struct epoll_event e;
+		struct vhu_ev *ev;
+		int n;
+
+		n = epoll_wait(ctrl_epfd, &e, 1, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			VHU_LOG_CONFIG(ERR, "vhu", "control thread: epoll_wait: %s",
+				       strerror(errno));
+			break;
+		}
+		if (n == 0)
+			continue;
+		ev = e.data.ptr;
+		switch (ev->type) {
+		case VHU_EV_CMD: {
+			uint64_t v;
+
+			if (read(ctrl_cmdfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				VHU_LOG_CONFIG(ERR, "vhu", "control thread: eventfd: %s",
+					       strerror(errno));
+			run_command();
+			break;
+		}
+		case VHU_EV_XFER:
+			vhu_xfer_event(ev->obj, e.events);
+			break;
+		default:
+			vhu_sock_event(ev, e.events);
+			break;
+		}
+	}
+	return NULL;
+}
+
+int
+vhu_evloop_start(void)
+{
+	int rc;
+
+	if (ctrl_running)
+		return 0;
+	ctrl_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ctrl_epfd < 0)
+		return -errno;
+	ctrl_cmdfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ctrl_cmdfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = vhu_evloop_add(ctrl_cmdfd, EPOLLIN, &ctrl_cmd_ev);
+	if (rc != 0)
+		goto fail;
+	ctrl_stop = false;
+	cmd_fn = NULL;
+	cmd_seq = 0;
+	cmd_done = 0;
+	rc = rte_ctrl_thread_create(&ctrl_tid, "vhu-ctrl", NULL, ctrl_main, NULL);
+	if (rc != 0) {
+		rc = -rc;
+		goto fail;
+	}
+	ctrl_running = true;
+	return 0;
+fail:
+	if (ctrl_cmdfd >= 0)
+		close(ctrl_cmdfd);
+	close(ctrl_epfd);
+	ctrl_cmdfd = -1;
+	ctrl_epfd = -1;
+	return rc;
+}
+
+static int
+stop_cmd(void *arg)
+{
+	RTE_SET_USED(arg);
+	ctrl_stop = true;
+	return 0;
+}
+
+int
+vhu_evloop_call(int (*fn)(void *arg), void *arg)
+{
+	uint64_t one = 1, seq;
+	int rc;
+
+	if (!ctrl_running)
+		return -ESRCH;
+	if (vhu_evloop_on_thread())
+		return -EDEADLK;
+	pthread_mutex_lock(&cmd_lock);
+	cmd_fn = fn;
+	cmd_arg = arg;
+	seq = ++cmd_seq;
+	if (write(ctrl_cmdfd, &one, sizeof(one)) < 0) {
+		rc = -errno;
+		cmd_fn = NULL;
+		pthread_mutex_unlock(&cmd_lock);
+		return rc;
+	}
+	while (cmd_done != seq)
+		pthread_cond_wait(&cmd_cond, &cmd_lock);
+	rc = cmd_result;
+	cmd_fn = NULL;
+	pthread_mutex_unlock(&cmd_lock);
+	return rc;
+}
+
+void
+vhu_evloop_stop(void)
+{
+	if (!ctrl_running)
+		return;
+	vhu_evloop_call(stop_cmd, NULL);
+	pthread_join(ctrl_tid, NULL);
+	ctrl_running = false;
+	close(ctrl_cmdfd);
+	close(ctrl_epfd);
+	ctrl_cmdfd = -1;
+	ctrl_epfd = -1;
+}

@@ -1,2 +1,268 @@
-/* SPDX-License-Identifier: BSD-3-Clause */
-/* placeholder: being written */
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The vhu authors
+ */
+
+/*
+ * Guest memory regions: mapping the front-end's fds, immutable sorted
+ * tables shared between generations (a region is unmapped when the last
+ * table holding it is freed), and the front-end-address translations the
+ * control plane needs for ring addresses.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vhu_ctrl.h"
+
+int
+vhu_map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
+		 size_t *map_len, void **start, const char **why)
+{
+	uint64_t align, map_off, len;
+	long pg = sysconf(_SC_PAGESIZE);
+	struct stat st;
+	void *p;
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		*why = "bad memory fd";
+		return -EBADF;
+	}
+	if (S_ISREG(st.st_mode)) {
+		if ((uint64_t)st.st_size < offset + size) {
+			*why = "memory fd smaller than offset + size";
+			return -EINVAL;
+		}
+	} else if (!S_ISCHR(st.st_mode)) {
+		*why = "memory fd is not a file or a memory device";
+		return -EINVAL;
+	}
+	align = (uint64_t)pg;
+	/* hugetlbfs reports its page size in st_blksize: map in whole huge pages */
+	if (st.st_blksize > pg && (st.st_blksize & (st.st_blksize - 1)) == 0)
+		align = (uint64_t)st.st_blksize;
+	map_off = offset & ~(align - 1);
+	len = offset + size - map_off;
+	if (len + align - 1 < len) {
+		*why = "memory region too large";
+		return -EINVAL;
+	}
+	len = (len + align - 1) & ~(align - 1);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
+		 (off_t)map_off);
+	if (p == MAP_FAILED) {
+		*why = "mmap of memory fd failed";
+		return -errno;
+	}
+	*map = p;
+	*map_len = len;
+	*start = (uint8_t *)p + (offset - map_off);
+	return 0;
+}
+
+int
+vhu_mem_region_map(const struct vhu_mem_region_desc *d, int fd,
+		   struct vhu_mem_region **out, const char **why)
+{
+	struct vhu_mem_region *r;
+	void *start = NULL;
+	int rc;
+
+	if (vhu_check_region(d, why) != 0)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	rc = vhu_map_fd_range(fd, d->mmap_offset, d->memory_size, &r->map_addr,
+			      &r->map_len, &start, why);
+	if (rc != 0) {
+		free(r);
+		return rc;
+	}
+	r->gpa = d->guest_phys_addr;
+	r->size = d->memory_size;
+	r->gpa_end = d->guest_phys_addr + d->memory_size;
+	r->uva = d->userspace_addr;
+	r->host = (uint64_t)(uintptr_t)start;
+	r->fd = -1;      /* the mapping keeps the memory; the fd is not needed */
+	r->refs = 0;
+	*out = r;
+	return 0;
+}
+
+void
+vhu_mem_region_unmap(struct vhu_mem_region *r)
+{
+	if (r == NULL)
+		return;
+	if (r->map_addr != NULL)
+		munmap(r->map_addr, r->map_len);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
+struct vhu_mem *
+vhu_mem_new(uint32_t capacity)
+{
+	struct vhu_mem *m;
+
+	m = calloc(1, sizeof(*m) + sizeof(m->regions[0]) * capacity);
+	if (m != NULL)
+		m->capacity = capacity;
+	return m;
+}
+
+static int
+ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a <= b + (blen - 1) && b <= a + (alen - 1);
+}
+
+int
+vhu_mem_with(const struct vhu_mem *old, struct vhu_mem_region *r,
+	     uint32_t capacity, struct vhu_mem **out, const char **why)
+{
+	uint32_t n = old != NULL ? old->nregions : 0;
+	uint32_t i, j = 0;
+	struct vhu_mem *m;
+
+	if (n >= capacity) {
+		*why = "no free memory slot";
+		return -ENOSPC;
+	}
+	for (i = 0; i < n; i++) {
+		const struct vhu_mem_region *o = old->regions[i];
+
+		if (ranges_overlap(o->gpa, o->size, r->gpa, r->size)) {
+			*why = "memory region overlaps another in guest physical space";
+			return -EEXIST;
+		}
+		if (ranges_overlap(o->uva, o->size, r->uva, r->size)) {
+			*why = "memory region overlaps another in front-end address space";
+			return -EEXIST;
+		}
+	}
+	m = vhu_mem_new(capacity);
+	if (m == NULL) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	for (i = 0; i < n && old->regions[i]->gpa < r->gpa; i++)
+		m->regions[j++] = old->regions[i];
+	m->regions[j++] = r;
+	for (; i < n; i++)
+		m->regions[j++] = old->regions[i];
+	m->nregions = j;
+	for (i = 0; i < j; i++)
+		m->regions[i]->refs++;
+	*out = m;
+	return 0;
+}
+
+int
+vhu_mem_without(const struct vhu_mem *old, uint64_t gpa, uint64_t uva,
+		uint64_t size, struct vhu_mem **out)
+{
+	uint32_t i, j = 0, found = 0;
+	struct vhu_mem *m;
+
+	if (old == NULL)
+		return -ENOENT;
+	for (i = 0; i < old->nregions; i++) {
+		const struct vhu_mem_region *o = old->regions[i];
+
+		if (o->gpa == gpa && o->uva == uva && o->size == size)
+			found = 1;
+	}
+	if (!found)
+		return -ENOENT;
+	m = vhu_mem_new(old->capacity);
+	if (m == NULL)
+		return -ENOMEM;
+	for (i = 0; i < old->nregions; i++) {
+		struct vhu_mem_region *o = old->regions[i];
+
+		if (o->gpa == gpa && o->uva == uva && o->size == size)
+			continue;
+		o->refs++;
+		m->regions[j++] = o;
+	}
+	m->nregions = j;
+	*out = m;
+	return 0;
+}
+
+void
+vhu_mem_free(struct vhu_mem *m)
+{
+	uint32_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->nregions; i++) {
+		struct vhu_mem_region *r = m->regions[i];
+
+		if (--r->refs == 0)
+			vhu_mem_region_unmap(r);
+	}
+	free(m);
+}
+
+uint64_t
+vhu_mem_top_gpa(const struct vhu_mem *m)
+{
+	uint64_t top = 0;
+	uint32_t i;
+
+	if (m == NULL)
+		return 0;
+	for (i = 0; i < m->nregions; i++)
+		if (m->regions[i]->gpa_end > top)
+			top = m->regions[i]->gpa_end;
+	return top;
+}
+
+/* The region holding [uva, uva + len), front-end addresses are not sorted. */
+static const struct vhu_mem_region *
+find_uva(const struct vhu_mem *m, uint64_t uva, uint64_t len)
+{
+	uint32_t i;
+
+	if (m == NULL || len == 0)
+		return NULL;
+	for (i = 0; i < m->nregions; i++) {
+		const struct vhu_mem_region *r = m->regions[i];
+
+		if (uva >= r->uva && uva - r->uva < r->size &&
+		    len <= r->size - (uva - r->uva))
+			return r;
+	}
+	return NULL;
+}
+
+void *
+vhu_mem_uva_to_host(const struct vhu_mem *m, uint64_t uva, uint64_t len)
+{
+	const struct vhu_mem_region *r = find_uva(m, uva, len);
+
+	if (r == NULL)
+		return NULL;
+	return (void *)(uintptr_t)(r->host + (uva - r->uva));
+}
+
+int
+vhu_mem_uva_to_gpa(const struct vhu_mem *m, uint64_t uva, uint64_t len, uint64_t *gpa)
+{
+	const struct vhu_mem_region *r = find_uva(m, uva, len);
+
+	if (r == NULL)
+		return -EFAULT;
+	*gpa = r->gpa + (uva - r->uva);
+	return 0;
+}

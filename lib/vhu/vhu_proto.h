@@ -208,8 +208,9 @@ struct vhu_log_desc {
 static_assert(sizeof(struct vhu_log_desc) == 16, "log");
 
 #define VHU_CONFIG_MAX 256
-#define VHU_CONFIG_F_WRITABLE   0x1u
-#define VHU_CONFIG_F_MIGRATION  0x2u
+/* vhu_config.flags is a type, not a bit mask (QEMU: VHOST_SET_CONFIG_TYPE_*) */
+#define VHU_CONFIG_F_WRITABLE   0x0u   /* the driver writes a writable field */
+#define VHU_CONFIG_F_MIGRATION  0x1u   /* live migration restores the whole space */
 struct vhu_config {
 	uint32_t offset;
 	uint32_t size;

@@ -1,2 +1,123 @@
-/* SPDX-License-Identifier: BSD-3-Clause */
-/* placeholder: being written */
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The vhu authors
+ */
+
+/*
+ * Virtqueue control: allocation, translation of the ring addresses the
+ * front-end gave (its virtual addresses) into ours, and the active state
+ * the datapath obeys: active = started && enabled && translated.
+ */
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <rte_malloc.h>
+
+#include "vhu_ctrl.h"
+
+/*
+ * Until the datapath's burst selection is linked in, rings have no burst
+ * functions (the datapath's strong definition replaces this one).
+ */
+__attribute__((weak)) void
+vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	RTE_SET_USED(dev);
+	vq->dequeue = NULL;
+	vq->enqueue = NULL;
+}
+
+struct vhu_vq *
+vhu_vq_alloc(uint16_t index)
+{
+	struct vhu_vq *vq;
+
+	vq = rte_zmalloc("vhu_vq", sizeof(*vq), RTE_CACHE_LINE_SIZE);
+	if (vq == NULL)
+		return NULL;
+	rte_spinlock_init(&vq->guard);
+	vq->index = index;
+	vq->callfd = -1;
+	vq->kickfd = -1;
+	vq->errfd = -1;
+	return vq;
+}
+
+void
+vhu_vq_free(struct vhu_vq *vq)
+{
+	if (vq == NULL)
+		return;
+	if (vq->callfd >= 0)
+		close(vq->callfd);
+	if (vq->kickfd >= 0)
+		close(vq->kickfd);
+	if (vq->errfd >= 0)
+		close(vq->errfd);
+	rte_free(vq);
+}
+
+/* Translate the three ring areas; -EFAULT when one is not wholly mapped. */
+static int
+translate(const struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	const struct vhu_vring_addr *a = &vq->addr;
+	uint64_t dsz, asz, usz;
+	void *d, *av, *u;
+
+	if (vq->packed) {
+		dsz = (uint64_t)sizeof(struct vhu_vring_packed_desc) * vq->num;
+		asz = sizeof(struct vhu_vring_packed_event);
+		usz = sizeof(struct vhu_vring_packed_event);
+	} else {
+		dsz = vhu_split_desc_size(vq->num);
+		asz = vhu_split_avail_size(vq->num);
+		usz = vhu_split_used_size(vq->num);
+	}
+	d = vhu_mem_uva_to_host(dev->mem, a->desc_user_addr, dsz);
+	av = vhu_mem_uva_to_host(dev->mem, a->avail_user_addr, asz);
+	u = vhu_mem_uva_to_host(dev->mem, a->used_user_addr, usz);
+	if (d == NULL || av == NULL || u == NULL)
+		return -EFAULT;
+	vq->desc = d;
+	vq->avail = av;
+	vq->used = u;
+	return 0;
+}
+
+int
+vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	bool was = vq->active;
+	bool ok = false;
+	int rc = 0;
+
+	vq->packed = (dev->features & VHU_BIT(VHU_F_RING_PACKED)) != 0;
+	if (vq->addr_set && vq->num_set && dev->mem != NULL) {
+		rc = translate(dev, vq);
+		ok = rc == 0;
+	}
+	if (!ok) {
+		vq->desc = NULL;
+		vq->avail = NULL;
+		vq->used = NULL;
+	}
+	vq->log_used = (vq->addr.flags & (1u << VHU_VRING_F_LOG)) != 0;
+	vq->log_used_gpa = vq->addr.log_guest_addr;
+	vq->active = vq->started && vq->enabled && ok;
+	if (vq->active) {
+		if (!was) {
+			/*
+			 * A split ring resumes at the used index the guest
+			 * sees in memory (the spec's rule: only last_avail_idx
+			 * travels in SET_VRING_BASE).
+			 */
+			if (!vq->packed)
+				vq->last_used_idx = __atomic_load_n(&vq->used->idx,
+								    __ATOMIC_ACQUIRE);
+			vq->signalled_used_valid = false;
+		}
+		vhu_vq_select_burst(dev, vq);
+	}
+	return rc;
+}
