@@ -72,7 +72,7 @@ pmd_count_fds(void)
 		if (e->d_name[0] != '.')
 			n++;
 	closedir(d);
-	return n - 1;    /* the directory stream itself */
+	return n - 1; /* the directory stream itself */
 }
 
 bool
@@ -98,7 +98,7 @@ pmd_heap_used(void)
 
 int
 pmd_port_setup(uint16_t port_id, uint16_t nq, struct rte_mempool *mp,
-	       const struct rte_eth_conf *conf)
+		const struct rte_eth_conf *conf)
 {
 	struct rte_eth_conf def;
 	uint16_t q;
@@ -168,13 +168,16 @@ VHU_TEST(fast, pmd_devargs_valid)
 	TEST_ASSERT_EQ(parse_ok("iface=/tmp/y.sock,queues=128,client=1,reconnect=250,"
 				"iommu-support=0,postcopy-support=0,tso=1,linear-buffer=1,"
 				"ext-buffer=1,legacy-ol-flags=1,mac=02:11:22:33:44:55,mtu=9000,"
-				"packed=1,in-order=1,mrg-rxbuf=0,csum=1", &a), 0, "every key");
+				"packed=1,in-order=1,mrg-rxbuf=0,csum=1",
+				       &a),
+			0, "every key");
 	TEST_ASSERT_EQ(vhu_eth_devargs_queues(&a), 128, "queues");
 	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &c, err, sizeof(err)), 0, "%s", err);
 	TEST_ASSERT_EQ(c.max_queue_pairs, 128, "pairs");
-	TEST_ASSERT_EQ(c.flags, VHU_SOCK_CLIENT | VHU_SOCK_LINEAR_BUF | VHU_SOCK_EXT_BUF |
-		       VHU_SOCK_LEGACY_OL_FLAGS | VHU_SOCK_PACKED, "flags 0x%llx",
-		       (unsigned long long)c.flags);
+	TEST_ASSERT_EQ(c.flags,
+			VHU_SOCK_CLIENT | VHU_SOCK_LINEAR_BUF | VHU_SOCK_EXT_BUF |
+					VHU_SOCK_LEGACY_OL_FLAGS | VHU_SOCK_PACKED,
+			"flags 0x%llx", (unsigned long long)c.flags);
 	TEST_ASSERT_EQ(c.reconnect_ms, 250, "reconnect");
 	TEST_ASSERT_EQ(c.mtu, 9000, "mtu");
 	TEST_ASSERT(c.mac_set && c.mac.addr_bytes[0] == 0x02 && c.mac.addr_bytes[5] == 0x55, "mac");
@@ -188,7 +191,9 @@ VHU_TEST(fast, pmd_devargs_valid)
 	/* The other values of each 0/1 key. */
 	TEST_ASSERT_EQ(parse_ok("iface=a,client=0,tso=0,linear-buffer=0,ext-buffer=0,"
 				"legacy-ol-flags=0,packed=0,in-order=0,mrg-rxbuf=1,csum=0,"
-				"queues=1,mtu=68", &a), 0, "zeros");
+				"queues=1,mtu=68",
+				       &a),
+			0, "zeros");
 	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &c, err, sizeof(err)), 0, "%s", err);
 	TEST_ASSERT_EQ(c.flags, 0, "no flags");
 	TEST_ASSERT(c.features_disable & (1ull << VHU_F_RING_PACKED), "packed=0");
@@ -224,7 +229,7 @@ VHU_TEST(fast, pmd_devargs_valid)
 
 struct bad_case {
 	const char *args;
-	const char *expect[3];    /* substrings the message must contain */
+	const char *expect[3]; /* substrings the message must contain */
 };
 
 VHU_TEST(fast, pmd_devargs_invalid)
@@ -280,8 +285,8 @@ VHU_TEST(fast, pmd_devargs_invalid)
 		}
 		for (k = 0; k < 3 && cases[i].expect[k] != NULL; k++)
 			TEST_ASSERT(strstr(err, cases[i].expect[k]) != NULL,
-				    "'%s': message '%s' lacks '%s'", cases[i].args, err,
-				    cases[i].expect[k]);
+					"'%s': message '%s' lacks '%s'", cases[i].args, err,
+					cases[i].expect[k]);
 		TEST_ASSERT(!a.given[VHU_ETH_ARG_IFACE], "output cleared on error");
 	}
 	/* A path too long for sun_path. */
@@ -295,12 +300,14 @@ VHU_TEST(fast, pmd_devargs_invalid)
 
 	/* Parsed but refused by the mapping: what the library cannot do. */
 	TEST_ASSERT_EQ(parse_ok("iface=a,iommu-support=1", &a), 0, "parses");
-	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &(struct vhu_socket_conf){0}, err, sizeof(err)),
-		       -ENOTSUP, "iommu refused");
+	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(
+				       &a, &(struct vhu_socket_conf){ 0 }, err, sizeof(err)),
+			-ENOTSUP, "iommu refused");
 	TEST_ASSERT(strstr(err, "iommu-support=1") && strstr(err, "iommu-support=0"), "%s", err);
 	TEST_ASSERT_EQ(parse_ok("iface=a,postcopy-support=1", &a), 0, "parses");
-	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &(struct vhu_socket_conf){0}, err, sizeof(err)),
-		       -ENOTSUP, "postcopy refused");
+	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(
+				       &a, &(struct vhu_socket_conf){ 0 }, err, sizeof(err)),
+			-ENOTSUP, "postcopy refused");
 	TEST_ASSERT(strstr(err, "postcopy-support=1") != NULL, "%s", err);
 	return TEST_SUCCESS;
 }
@@ -308,11 +315,22 @@ VHU_TEST(fast, pmd_devargs_invalid)
 VHU_TEST(fast, pmd_devargs_param_string)
 {
 	static const char *keys[] = {
-		"iface=<path>", "queues=<1-128>", "client=<0|1>", "reconnect=<0-60000>",
-		"iommu-support=<0|1>", "postcopy-support=<0|1>", "tso=<0|1>",
-		"linear-buffer=<0|1>", "ext-buffer=<0|1>", "legacy-ol-flags=<0|1>",
-		"mac=<xx:xx:xx:xx:xx:xx>", "mtu=<68-65517>", "packed=<0|1>", "in-order=<0|1>",
-		"mrg-rxbuf=<0|1>", "csum=<0|1>",
+		"iface=<path>",
+		"queues=<1-128>",
+		"client=<0|1>",
+		"reconnect=<0-60000>",
+		"iommu-support=<0|1>",
+		"postcopy-support=<0|1>",
+		"tso=<0|1>",
+		"linear-buffer=<0|1>",
+		"ext-buffer=<0|1>",
+		"legacy-ol-flags=<0|1>",
+		"mac=<xx:xx:xx:xx:xx:xx>",
+		"mtu=<68-65517>",
+		"packed=<0|1>",
+		"in-order=<0|1>",
+		"mrg-rxbuf=<0|1>",
+		"csum=<0|1>",
 	};
 	const char *s = VHU_ETH_PARAM_STRING;
 	unsigned int i;
@@ -329,8 +347,15 @@ VHU_TEST(fast, pmd_devargs_param_string)
 VHU_TEST(fast, pmd_probe_refused)
 {
 	static const char *bad[] = {
-		"queues=300", "queues=0", "client=2", "foo=bar", "iommu-support=1",
-		"postcopy-support=1", "mtu=10", "client=1,client=1", "reconnect=5",
+		"queues=300",
+		"queues=0",
+		"client=2",
+		"foo=bar",
+		"iommu-support=1",
+		"postcopy-support=1",
+		"mtu=10",
+		"client=1,client=1",
+		"reconnect=5",
 	};
 	char dir[64], args[256], sock[128];
 	uint16_t before = rte_eth_dev_count_total(), port_id;
@@ -343,7 +368,7 @@ VHU_TEST(fast, pmd_probe_refused)
 		snprintf(args, sizeof(args), "iface=%s,%s", sock, bad[i]);
 		TEST_ASSERT(rte_vdev_init("net_vhu_t1", args) != 0, "'%s' accepted", args);
 		TEST_ASSERT(rte_eth_dev_get_port_by_name("net_vhu_t1", &port_id) != 0,
-			    "'%s' left a port", args);
+				"'%s' left a port", args);
 		TEST_ASSERT(!pmd_file_exists(sock), "'%s' left a socket file", args);
 	}
 	/* No iface at all. */
@@ -351,7 +376,7 @@ VHU_TEST(fast, pmd_probe_refused)
 	TEST_ASSERT(rte_vdev_init("net_vhu_t1", NULL) != 0, "no devargs accepted");
 	/* A path whose directory does not exist cannot be served. */
 	TEST_ASSERT(rte_vdev_init("net_vhu_t1", "iface=/nonexistent/dir/s.sock") != 0,
-		    "unservable path accepted");
+			"unservable path accepted");
 	TEST_ASSERT_EQ(rte_eth_dev_count_total(), before, "no port left behind");
 	TEST_ASSERT_EQ(pmd_count_fds(), fds, "no fd left behind");
 	pmd_rmdir(dir);
@@ -367,7 +392,7 @@ pmd_pool(void)
 
 	if (mp == NULL)
 		mp = rte_pktmbuf_pool_create("pmd_fast_pool", 2048, 64, 0,
-					     RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+				RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	return mp;
 }
 
@@ -445,8 +470,8 @@ VHU_TEST(fast, pmd_port_basic)
 		TEST_ASSERT_EQ(rte_eth_xstats_get_names(port_id, names, n), n, "names");
 		for (i = 0; i < n; i++)
 			found += strcmp(names[i].name, "rx_q3_size_1519_to_max_packets") == 0 ||
-				 strcmp(names[i].name, "tx_q0_guest_notifications") == 0 ||
-				 strcmp(names[i].name, "rx_q1_guest_kicks") == 0;
+					strcmp(names[i].name, "tx_q0_guest_notifications") == 0 ||
+					strcmp(names[i].name, "rx_q1_guest_kicks") == 0;
 		free(names);
 		TEST_ASSERT_EQ(found, 3, "per-queue xstats names");
 	}
@@ -457,7 +482,7 @@ VHU_TEST(fast, pmd_port_basic)
 	TEST_ASSERT_EQ(pmd_port_setup(port_id, 2, mp, NULL), 0, "2 queues");
 	TEST_ASSERT_EQ(rte_eth_dev_start(port_id), 0, "restart");
 	TEST_ASSERT_EQ(n - rte_eth_xstats_get_names(port_id, NULL, 0), 4 * 18,
-		       "xstats follow queues: 2 rx + 2 tx queues fewer");
+			"xstats follow queues: 2 rx + 2 tx queues fewer");
 	TEST_ASSERT_EQ(rte_eth_dev_stop(port_id), 0, "stop");
 	TEST_ASSERT_EQ(rte_eth_dev_reset(port_id), 0, "reset");
 	TEST_ASSERT(pmd_file_exists(sock), "socket served again after reset");
@@ -504,7 +529,7 @@ VHU_TEST(fast, pmd_client_no_peer)
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_c0", args), 0, "client port without a server");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_c0", &port_id), 0, "port");
 	TEST_ASSERT(!pmd_file_exists(sock), "a client creates no socket file");
-	usleep(100 * 1000);          /* let a few reconnect attempts happen */
+	usleep(100 * 1000); /* let a few reconnect attempts happen */
 	TEST_ASSERT_EQ(rte_eth_link_get_nowait(port_id, &link), 0, "link");
 	TEST_ASSERT_EQ(link.link_status, RTE_ETH_LINK_DOWN, "down");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_c0"), 0, "close");
@@ -565,7 +590,8 @@ VHU_TEST(fast, pmd_hotplug_cycles)
 	snprintf(devargs, sizeof(devargs), "net_vhu_hp0,iface=%s,queues=2", sock);
 	for (i = 0; i < 100; i++) {
 		TEST_ASSERT_EQ(rte_dev_probe(devargs), 0, "attach %d", i);
-		TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_hp0", &port_id), 0, "port %d", i);
+		TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_hp0", &port_id), 0, "port %d",
+				i);
 		TEST_ASSERT(pmd_file_exists(sock), "socket %d", i);
 		TEST_ASSERT_EQ(rte_eth_dev_info_get(port_id, &info), 0, "info %d", i);
 		TEST_ASSERT_EQ(rte_dev_remove(info.device), 0, "detach %d", i);

@@ -23,7 +23,7 @@ int pmd_count_fds(void);
 bool pmd_file_exists(const char *path);
 /* Configure nq rx and tx queues (256 descriptors) with conf (NULL: all zero). */
 int pmd_port_setup(uint16_t port_id, uint16_t nq, struct rte_mempool *mp,
-		   const struct rte_eth_conf *conf);
+		const struct rte_eth_conf *conf);
 /* Stop and remove a vdev port by name. */
 int pmd_close(const char *name);
 /* Bytes allocated in the DPDK heaps (all sockets). */

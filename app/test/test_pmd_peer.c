@@ -40,7 +40,7 @@ peer_pool(void)
 
 	if (mp == NULL)
 		mp = rte_pktmbuf_pool_create("pmd_peer_pool", 8192, 128, 0,
-					     RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+				RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	return mp;
 }
 
@@ -68,13 +68,13 @@ wait_link(uint16_t port_id, int up)
 /* A vhu port on sock with nq queue pairs, configured and started. */
 static int
 vhu_port(const char *name, const char *sock, const char *extra, uint16_t nq,
-	 const struct rte_eth_conf *conf, uint16_t *port_id)
+		const struct rte_eth_conf *conf, uint16_t *port_id)
 {
 	char args[512];
 	int rc;
 
-	snprintf(args, sizeof(args), "iface=%s,queues=%u%s%s", sock, nq,
-		 extra != NULL ? "," : "", extra != NULL ? extra : "");
+	snprintf(args, sizeof(args), "iface=%s,queues=%u%s%s", sock, nq, extra != NULL ? "," : "",
+			extra != NULL ? extra : "");
 	rc = rte_vdev_init(name, args);
 	if (rc != 0)
 		return rc;
@@ -88,14 +88,13 @@ vhu_port(const char *name, const char *sock, const char *extra, uint16_t nq,
 
 /* A virtio-user front-end on sock, configured and started (the device gets ready). */
 static int
-peer_port(const char *name, const char *sock, const char *extra, uint16_t nq,
-	  uint16_t *port_id)
+peer_port(const char *name, const char *sock, const char *extra, uint16_t nq, uint16_t *port_id)
 {
 	char args[512];
 	int rc;
 
 	snprintf(args, sizeof(args), "path=%s,queues=%u,queue_size=256%s%s", sock, nq,
-		 extra != NULL ? "," : "", extra != NULL ? extra : "");
+			extra != NULL ? "," : "", extra != NULL ? extra : "");
 	rc = rte_vdev_init(name, args);
 	if (rc != 0)
 		return rc;
@@ -107,10 +106,10 @@ peer_port(const char *name, const char *sock, const char *extra, uint16_t nq,
 	return rc;
 }
 
-static const struct rte_ether_addr src_mac = {{ 0x02, 0, 0, 0, 0, 0x01 }};
-static const struct rte_ether_addr dst_uc = {{ 0x02, 0, 0, 0, 0, 0x02 }};
-static const struct rte_ether_addr dst_mc = {{ 0x01, 0, 0x5e, 0, 0, 0x01 }};
-static const struct rte_ether_addr dst_bc = {{ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }};
+static const struct rte_ether_addr src_mac = { { 0x02, 0, 0, 0, 0, 0x01 } };
+static const struct rte_ether_addr dst_uc = { { 0x02, 0, 0, 0, 0, 0x02 } };
+static const struct rte_ether_addr dst_mc = { { 0x01, 0, 0x5e, 0, 0, 0x01 } };
+static const struct rte_ether_addr dst_bc = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
 
 /* A frame of len bytes: Ethernet header, then bytes seq, seq+1, ... */
 static struct rte_mbuf *
@@ -155,7 +154,7 @@ frame_check(struct rte_mbuf *m, uint16_t len, uint8_t seq)
 		return -1;
 	eh = (const struct rte_ether_hdr *)p;
 	if (!rte_is_same_ether_addr(&eh->src_addr, &src_mac) ||
-	    eh->ether_type != rte_cpu_to_be_16(0x88b5)) {
+			eh->ether_type != rte_cpu_to_be_16(0x88b5)) {
 		TEST_LOG("bad header");
 		return -1;
 	}
@@ -170,7 +169,7 @@ frame_check(struct rte_mbuf *m, uint16_t len, uint8_t seq)
 /* Send n frames (len[i], seq i) on (port, q), retrying within the time bound. */
 static int
 send_frames(uint16_t port_id, uint16_t q, const uint16_t *len, unsigned int n,
-	    const struct rte_ether_addr *const *dst)
+		const struct rte_ether_addr *const *dst)
 {
 	uint64_t end = now_ms() + PEER_WAIT_MS;
 	struct rte_mbuf *m;
@@ -205,11 +204,13 @@ recv_frames(uint16_t port_id, uint16_t q, const uint16_t *len, unsigned int n)
 		for (i = 0; i < nb; i++) {
 			if (got < n && rc == 0) {
 				if (frame_check(pkts[i], len[got], (uint8_t)got) != 0) {
-					TEST_LOG("frame %u on port %u queue %u is wrong", got, port_id, q);
+					TEST_LOG("frame %u on port %u queue %u is wrong", got,
+							port_id, q);
 					rc = -EIO;
 				}
 				if (pkts[i]->port != port_id) {
-					TEST_LOG("mbuf port %u, expected %u", pkts[i]->port, port_id);
+					TEST_LOG("mbuf port %u, expected %u", pkts[i]->port,
+							port_id);
 					rc = -EIO;
 				}
 			}
@@ -244,19 +245,20 @@ xstat(uint16_t port_id, const char *name, uint64_t *value)
 	return rte_eth_xstats_get_by_id(port_id, &id, value, 1) == 1 ? 0 : -EIO;
 }
 
-#define XSTAT_EQ(port, name, expect) do { \
-	uint64_t v_ = 0; \
-	TEST_ASSERT_EQ(xstat(port, name, &v_), 0, "xstat %s", name); \
-	TEST_ASSERT_EQ(v_, expect, "xstat %s", name); \
-} while (0)
+#define XSTAT_EQ(port, name, expect) \
+	do { \
+		uint64_t v_ = 0; \
+		TEST_ASSERT_EQ(xstat(port, name, &v_), 0, "xstat %s", name); \
+		TEST_ASSERT_EQ(v_, expect, "xstat %s", name); \
+	} while (0)
 
 /* ---- events ---- */
 
 static unsigned int lsc_events, qs_events;
 
 static int
-count_events(uint16_t port_id __rte_unused, enum rte_eth_event_type type,
-	     void *arg __rte_unused, void *ret __rte_unused)
+count_events(uint16_t port_id __rte_unused, enum rte_eth_event_type type, void *arg __rte_unused,
+		void *ret __rte_unused)
 {
 	if (type == RTE_ETH_EVENT_INTR_LSC)
 		__atomic_fetch_add(&lsc_events, 1, __ATOMIC_RELAXED);
@@ -290,8 +292,12 @@ VHU_TEST(driver, pmd_peer_events)
 	snprintf(sock, sizeof(sock), "%s/ev.sock", dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_e0", sock, NULL, 2, NULL, &vhu), 0, "vhu port");
 	lsc_events = qs_events = 0;
-	TEST_ASSERT_EQ(rte_eth_dev_callback_register(vhu, RTE_ETH_EVENT_INTR_LSC, count_events, NULL), 0, "cb");
-	TEST_ASSERT_EQ(rte_eth_dev_callback_register(vhu, RTE_ETH_EVENT_QUEUE_STATE, count_events, NULL), 0, "cb");
+	TEST_ASSERT_EQ(rte_eth_dev_callback_register(
+				       vhu, RTE_ETH_EVENT_INTR_LSC, count_events, NULL),
+			0, "cb");
+	TEST_ASSERT_EQ(rte_eth_dev_callback_register(
+				       vhu, RTE_ETH_EVENT_QUEUE_STATE, count_events, NULL),
+			0, "cb");
 
 	TEST_ASSERT_EQ(peer_port("net_virtio_user_e0", sock, NULL, 2, &peer), 0, "virtio-user");
 	TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_UP), 0, "link up");
@@ -414,7 +420,7 @@ VHU_TEST(driver, pmd_peer_traffic_stats)
 	TEST_ASSERT_EQ(rte_eth_stats_reset(vhu), 0, "reset");
 	TEST_ASSERT_EQ(rte_eth_stats_get(vhu, &st), 0, "stats");
 	TEST_ASSERT(st.ipackets == 0 && st.opackets == 0 && st.ibytes == 0 && st.obytes == 0,
-		    "zero after reset");
+			"zero after reset");
 	XSTAT_EQ(vhu, "rx_q0_size_1519_to_max_packets", 0);
 	TEST_ASSERT_EQ(rte_eth_xstats_reset(vhu), 0, "xstats reset");
 	TEST_RUN(traffic_both_ways(vhu, peer, 0, 1));
@@ -482,9 +488,9 @@ struct intr_waiter {
 	uint16_t port_id;
 	uint16_t q;
 	volatile int sleeping;
-	int woke;             /* rte_epoll_wait result */
+	int woke; /* rte_epoll_wait result */
 	void *data;
-	unsigned int got;     /* frames received after waking */
+	unsigned int got; /* frames received after waking */
 };
 
 static int
@@ -496,8 +502,8 @@ intr_waiter_main(void *arg)
 	uint64_t end;
 	uint16_t nb;
 
-	if (rte_eth_dev_rx_intr_ctl_q(w->port_id, w->q, RTE_EPOLL_PER_THREAD,
-				      RTE_INTR_EVENT_ADD, (void *)(uintptr_t)0x5eed) != 0)
+	if (rte_eth_dev_rx_intr_ctl_q(w->port_id, w->q, RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_ADD,
+			    (void *)(uintptr_t)0x5eed) != 0)
 		return -1;
 	if (rte_eth_dev_rx_intr_enable(w->port_id, w->q) != 0)
 		return -1;
@@ -530,7 +536,7 @@ intr_round(uint16_t vhu, uint16_t peer, uint16_t q, unsigned int lcore)
 	while (!__atomic_load_n(&w.sleeping, __ATOMIC_ACQUIRE) && now_ms() < end)
 		usleep(1000);
 	TEST_ASSERT(w.sleeping, "waiter never went to sleep");
-	usleep(50 * 1000);     /* let it block in epoll_wait */
+	usleep(50 * 1000); /* let it block in epoll_wait */
 	TEST_ASSERT_EQ(send_frames(peer, q, len, 1, NULL), 0, "peer tx");
 	TEST_ASSERT_EQ(rte_eal_wait_lcore(lcore), 0, "waiter failed to register");
 	TEST_ASSERT_EQ(w.woke, 1, "the guest's frame woke the sleeping lcore");
@@ -597,8 +603,10 @@ VHU_TEST(driver, pmd_peer_reconnect)
 		TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_DOWN), 0, "link down %d", i);
 		/* The port's counters survive the device. */
 		TEST_ASSERT_EQ(rte_eth_stats_get(vhu, &st), 0, "stats");
-		TEST_ASSERT_EQ(st.ipackets, (uint64_t)(i + 1) * RTE_DIM(sizes), "ipackets after %d", i);
-		TEST_ASSERT_EQ(st.opackets, (uint64_t)(i + 1) * RTE_DIM(sizes), "opackets after %d", i);
+		TEST_ASSERT_EQ(st.ipackets, (uint64_t)(i + 1) * RTE_DIM(sizes), "ipackets after %d",
+				i);
+		TEST_ASSERT_EQ(st.opackets, (uint64_t)(i + 1) * RTE_DIM(sizes), "opackets after %d",
+				i);
 	}
 	TEST_ASSERT_EQ(pmd_close("net_vhu_r0"), 0, "close vhu");
 	pmd_rmdir(dir);
@@ -615,11 +623,12 @@ VHU_TEST(driver, pmd_peer_client_mode)
 	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
 	snprintf(sock, sizeof(sock), "%s/cl.sock", dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_cl0", sock, "client=1,reconnect=20", 1, NULL, &vhu), 0,
-		       "vhu client port before the server exists");
+			"vhu client port before the server exists");
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "net_virtio_user_cl%d", i);
 		/* virtio-user in server mode waits for us in its probe. */
-		TEST_ASSERT_EQ(peer_port(name, sock, "server=1", 1, &peer), 0, "virtio-user server");
+		TEST_ASSERT_EQ(peer_port(name, sock, "server=1", 1, &peer), 0,
+				"virtio-user server");
 		TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_UP), 0, "link up %d", i);
 		TEST_RUN(traffic_both_ways(vhu, peer, 0, 1));
 		TEST_ASSERT_EQ(pmd_close(name), 0, "server goes away");
@@ -649,7 +658,8 @@ VHU_TEST(driver, pmd_peer_hotplug_cycles)
 		TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_hpp0", &vhu), 0, "port");
 		TEST_ASSERT_EQ(pmd_port_setup(vhu, 2, peer_pool(), NULL), 0, "setup");
 		TEST_ASSERT_EQ(rte_eth_dev_start(vhu), 0, "start");
-		TEST_ASSERT_EQ(peer_port("net_virtio_user_hp", sock, NULL, 2, &peer), 0, "peer %d", i);
+		TEST_ASSERT_EQ(peer_port("net_virtio_user_hp", sock, NULL, 2, &peer), 0, "peer %d",
+				i);
 		TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_UP), 0, "link up %d", i);
 		{
 			static const uint16_t len[] = { 64 };

@@ -30,9 +30,9 @@ extern "C" {
 
 /** One queue state change, as read by vhu_eth_get_queue_event(). */
 struct vhu_eth_queue_event {
-	uint16_t queue_id;   /**< ethdev queue id */
-	bool rx;             /**< true: rx queue (the guest's TX ring), false: tx queue */
-	bool enable;         /**< the queue's new state */
+	uint16_t queue_id; /**< ethdev queue id */
+	bool rx;           /**< true: rx queue (the guest's TX ring), false: tx queue */
+	bool enable;       /**< the queue's new state */
 };
 
 /**

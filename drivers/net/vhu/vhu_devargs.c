@@ -41,8 +41,11 @@ struct vhu_eth_arg_desc {
 
 static const struct vhu_eth_arg_desc vhu_eth_args[VHU_ETH_ARG_COUNT] = {
 #define VHU_ETH_ARG_DESC(id, key_, help, kind_, min_, max_) \
-	[VHU_ETH_ARG_ ## id] = { .key = key_, .accepted = help, \
-		.kind = VHU_ETH_KIND_ ## kind_, .min = min_, .max = max_ },
+	[VHU_ETH_ARG_##id] = { .key = key_, \
+		.accepted = help, \
+		.kind = VHU_ETH_KIND_##kind_, \
+		.min = min_, \
+		.max = max_ },
 	VHU_ETH_DEVARGS(VHU_ETH_ARG_DESC)
 #undef VHU_ETH_ARG_DESC
 };
@@ -117,13 +120,13 @@ parse_one(int id, const char *value, struct vhu_eth_devargs *out, char *err, siz
 	case VHU_ETH_KIND_PATH:
 		if (value[0] == '\0') {
 			set_err(err, errlen, "devarg %s is empty: a unix socket path is required",
-				d->key);
+					d->key);
 			return -EINVAL;
 		}
 		if (strlen(value) >= sizeof(out->iface)) {
 			set_err(err, errlen,
-				"devarg %s=%s is too long: accepted a socket path of at most %zu bytes",
-				d->key, value, sizeof(out->iface) - 1);
+					"devarg %s=%s is too long: accepted a socket path of at most %zu bytes",
+					d->key, value, sizeof(out->iface) - 1);
 			return -EINVAL;
 		}
 		strcpy(out->iface, value);
@@ -131,13 +134,13 @@ parse_one(int id, const char *value, struct vhu_eth_devargs *out, char *err, siz
 	case VHU_ETH_KIND_MAC:
 		if (rte_ether_unformat_addr(value, &out->mac) != 0) {
 			set_err(err, errlen, "devarg %s=%s is not a MAC address: accepted %s",
-				d->key, value, d->accepted);
+					d->key, value, d->accepted);
 			return -EINVAL;
 		}
 		if (!rte_is_valid_assigned_ether_addr(&out->mac)) {
 			set_err(err, errlen,
-				"devarg %s=%s is a multicast or all-zero address: accepted a unicast %s",
-				d->key, value, d->accepted);
+					"devarg %s=%s is a multicast or all-zero address: accepted a unicast %s",
+					d->key, value, d->accepted);
 			return -EINVAL;
 		}
 		return 0;
@@ -150,10 +153,10 @@ parse_one(int id, const char *value, struct vhu_eth_devargs *out, char *err, siz
 		}
 		if (rc == -EINVAL)
 			set_err(err, errlen, "devarg %s=%s is not a decimal number: accepted %s",
-				d->key, value, d->accepted);
+					d->key, value, d->accepted);
 		else
-			set_err(err, errlen, "devarg %s=%s is out of range: accepted %s",
-				d->key, value, d->accepted);
+			set_err(err, errlen, "devarg %s=%s is out of range: accepted %s", d->key,
+					value, d->accepted);
 		return -EINVAL;
 	}
 	return -EINVAL;
@@ -177,8 +180,8 @@ vhu_eth_devargs_parse(const char *args, struct vhu_eth_devargs *out, char *err, 
 	kv = rte_kvargs_parse(args, NULL);
 	if (kv == NULL) {
 		set_err(err, errlen,
-			"cannot parse devargs '%s': accepted key=value pairs separated by commas (at most %d)",
-			args, RTE_KVARGS_MAX);
+				"cannot parse devargs '%s': accepted key=value pairs separated by commas (at most %d)",
+				args, RTE_KVARGS_MAX);
 		return -EINVAL;
 	}
 	for (i = 0; i < kv->count; i++) {
@@ -188,21 +191,21 @@ vhu_eth_devargs_parse(const char *args, struct vhu_eth_devargs *out, char *err, 
 		id = find_key(key);
 		if (id < 0) {
 			key_list(keys, sizeof(keys));
-			set_err(err, errlen, "unknown devarg %s=%s: accepted keys are %s",
-				key, value != NULL ? value : "", keys);
+			set_err(err, errlen, "unknown devarg %s=%s: accepted keys are %s", key,
+					value != NULL ? value : "", keys);
 			rc = -EINVAL;
 			break;
 		}
 		if (value == NULL) {
-			set_err(err, errlen, "devarg %s has no value: accepted %s=%s",
-				key, key, vhu_eth_args[id].accepted);
+			set_err(err, errlen, "devarg %s has no value: accepted %s=%s", key, key,
+					vhu_eth_args[id].accepted);
 			rc = -EINVAL;
 			break;
 		}
 		if (out->given[id]) {
 			set_err(err, errlen,
-				"devarg %s=%s is given more than once: accepted once, as %s=%s",
-				key, value, key, vhu_eth_args[id].accepted);
+					"devarg %s=%s is given more than once: accepted once, as %s=%s",
+					key, value, key, vhu_eth_args[id].accepted);
 			rc = -EINVAL;
 			break;
 		}
@@ -217,16 +220,16 @@ vhu_eth_devargs_parse(const char *args, struct vhu_eth_devargs *out, char *err, 
 		rc = -EINVAL;
 	}
 	if (rc == 0 && out->given[VHU_ETH_ARG_RECONNECT] &&
-	    !(out->given[VHU_ETH_ARG_CLIENT] && out->val[VHU_ETH_ARG_CLIENT] == 1)) {
+			!(out->given[VHU_ETH_ARG_CLIENT] && out->val[VHU_ETH_ARG_CLIENT] == 1)) {
 		set_err(err, errlen,
-			"devarg reconnect=%u applies to client mode only: accepted with client=1",
-			out->val[VHU_ETH_ARG_RECONNECT]);
+				"devarg reconnect=%u applies to client mode only: accepted with client=1",
+				out->val[VHU_ETH_ARG_RECONNECT]);
 		rc = -EINVAL;
 	}
 	if (rc == 0 && out->given[VHU_ETH_ARG_TSO] && out->val[VHU_ETH_ARG_TSO] == 1 &&
-	    out->given[VHU_ETH_ARG_CSUM] && out->val[VHU_ETH_ARG_CSUM] == 0) {
+			out->given[VHU_ETH_ARG_CSUM] && out->val[VHU_ETH_ARG_CSUM] == 0) {
 		set_err(err, errlen,
-			"devarg tso=1 needs checksum offload but csum=0: accepted tso=1 with csum=1 or without csum");
+				"devarg tso=1 needs checksum offload but csum=0: accepted tso=1 with csum=1 or without csum");
 		rc = -EINVAL;
 	}
 	if (rc != 0)
@@ -246,26 +249,27 @@ tristate(const struct vhu_eth_devargs *a, enum vhu_eth_arg_id id)
 #define BIT(f) (1ull << (f))
 
 int
-vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf *conf,
-			char *err, size_t errlen)
+vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf *conf, char *err,
+		size_t errlen)
 {
 	const uint64_t tso_host = BIT(VHU_F_NET_HOST_TSO4) | BIT(VHU_F_NET_HOST_TSO6);
 	const uint64_t csum_users = BIT(VHU_F_NET_HOST_TSO4) | BIT(VHU_F_NET_HOST_TSO6) |
-		BIT(VHU_F_NET_GUEST_TSO4) | BIT(VHU_F_NET_GUEST_TSO6) |
-		BIT(VHU_F_NET_HOST_ECN) | BIT(VHU_F_NET_GUEST_ECN) |
-		BIT(VHU_F_NET_HOST_UFO) | BIT(VHU_F_NET_GUEST_UFO) |
-		BIT(VHU_F_NET_HOST_USO) | BIT(VHU_F_NET_GUEST_USO4) | BIT(VHU_F_NET_GUEST_USO6);
+			BIT(VHU_F_NET_GUEST_TSO4) | BIT(VHU_F_NET_GUEST_TSO6) |
+			BIT(VHU_F_NET_HOST_ECN) | BIT(VHU_F_NET_GUEST_ECN) |
+			BIT(VHU_F_NET_HOST_UFO) | BIT(VHU_F_NET_GUEST_UFO) |
+			BIT(VHU_F_NET_HOST_USO) | BIT(VHU_F_NET_GUEST_USO4) |
+			BIT(VHU_F_NET_GUEST_USO6);
 	int t;
 
 	memset(conf, 0, sizeof(*conf));
 	if (tristate(a, VHU_ETH_ARG_IOMMU) == 1) {
 		set_err(err, errlen,
-			"devarg iommu-support=1 is not supported: vhu has no IOTLB yet; accepted iommu-support=0");
+				"devarg iommu-support=1 is not supported: vhu has no IOTLB yet; accepted iommu-support=0");
 		return -ENOTSUP;
 	}
 	if (tristate(a, VHU_ETH_ARG_POSTCOPY) == 1) {
 		set_err(err, errlen,
-			"devarg postcopy-support=1 is not supported: vhu has no postcopy migration yet; accepted postcopy-support=0");
+				"devarg postcopy-support=1 is not supported: vhu has no postcopy migration yet; accepted postcopy-support=0");
 		return -ENOTSUP;
 	}
 	conf->path = a->iface;
@@ -304,8 +308,8 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 		conf->features_enable |= BIT(VHU_F_NET_CSUM) | BIT(VHU_F_NET_GUEST_CSUM);
 	} else if (t == 0) {
 		/* Every segmentation offload relies on checksum offload. */
-		conf->features_disable |= BIT(VHU_F_NET_CSUM) | BIT(VHU_F_NET_GUEST_CSUM) |
-			csum_users;
+		conf->features_disable |=
+				BIT(VHU_F_NET_CSUM) | BIT(VHU_F_NET_GUEST_CSUM) | csum_users;
 	}
 
 	t = tristate(a, VHU_ETH_ARG_MRG_RXBUF);
@@ -321,11 +325,11 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 		conf->features_disable |= BIT(VHU_F_IN_ORDER);
 
 	if (a->given[VHU_ETH_ARG_MTU]) {
-		conf->mtu = (uint16_t)a->val[VHU_ETH_ARG_MTU];   /* offers VIRTIO_NET_F_MTU */
+		conf->mtu = (uint16_t)a->val[VHU_ETH_ARG_MTU]; /* offers VIRTIO_NET_F_MTU */
 	}
 	if (a->given[VHU_ETH_ARG_MAC]) {
 		conf->mac_set = true;
-		conf->mac = a->mac;                               /* offers VIRTIO_NET_F_MAC */
+		conf->mac = a->mac; /* offers VIRTIO_NET_F_MAC */
 	}
 	/* Enabling and disabling the same bit would be a table bug, not a user error. */
 	conf->features_enable &= ~conf->features_disable;

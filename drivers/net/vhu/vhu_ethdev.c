@@ -107,7 +107,7 @@ cb_new_device(int vid)
 	pthread_mutex_lock(&port->lock);
 	if (port->vid >= 0 && port->vid != vid) {
 		VHU_ETH_LOG(ERR, port->iface, "device %d refused: port %u already serves device %d",
-			    vid, port->port_id, port->vid);
+				vid, port->port_id, port->vid);
 		pthread_mutex_unlock(&port->lock);
 		return -1;
 	}
@@ -133,7 +133,7 @@ cb_new_device(int vid)
 	pthread_mutex_unlock(&port->lock);
 
 	VHU_ETH_LOG(INFO, port->iface, "port %u: device %d ready, %d vrings, features 0x%" PRIx64,
-		    port->port_id, vid, vhu_get_vring_count(vid), features);
+			port->port_id, vid, vhu_get_vring_count(vid), features);
 	event_raise(port, probed, RTE_ETH_EVENT_INTR_LSC);
 	return 0;
 }
@@ -182,7 +182,7 @@ cb_vring_state_changed(int vid, uint16_t vring, int enable)
 		return -1;
 	if (vring >= 2u * port->max_queues) {
 		VHU_ETH_LOG(DEBUG, port->iface, "vring %u beyond the port's %u queues: ignored",
-			    vring, port->max_queues);
+				vring, port->max_queues);
 		return 0;
 	}
 	pthread_mutex_lock(&port->lock);
@@ -220,8 +220,8 @@ cb_new_connection(int vid)
 
 	if (port == NULL)
 		return -1;
-	VHU_ETH_LOG(INFO, port->iface, "port %u: front-end connected (device %d)",
-		    port->port_id, vid);
+	VHU_ETH_LOG(INFO, port->iface, "port %u: front-end connected (device %d)", port->port_id,
+			vid);
 	return 0;
 }
 
@@ -232,7 +232,7 @@ cb_destroy_connection(int vid)
 
 	if (port != NULL)
 		VHU_ETH_LOG(INFO, port->iface, "port %u: front-end disconnected (device %d)",
-			    port->port_id, vid);
+				port->port_id, vid);
 }
 
 static const struct vhu_ops vhu_eth_lib_ops = {
@@ -255,8 +255,10 @@ port_register(struct vhu_eth_port *port)
 	if (rc != 0) {
 		rc = rte_errno ? -rte_errno : -EIO;
 		VHU_ETH_LOG(ERR, port->iface, "cannot serve the socket: %s%s", rte_strerror(-rc),
-			    rc == -EEXIST ? " (another port of this process serves this iface)" :
-			    rc == -EADDRINUSE ? " (a live process serves this path)" : "");
+				rc == -EEXIST ? " (another port of this process serves this iface)" :
+						rc == -EADDRINUSE ?
+						" (a live process serves this path)" :
+						"");
 		return rc;
 	}
 	port->registered = true;
@@ -282,8 +284,7 @@ port_features(struct vhu_eth_port *port)
 	/* Negotiated once a device is ready, otherwise what we offer. */
 	if (port->vid >= 0)
 		return port->features;
-	return (vhu_default_features() | port->conf.features_enable) &
-		~port->conf.features_disable;
+	return (vhu_default_features() | port->conf.features_enable) & ~port->conf.features_disable;
 }
 
 static int
@@ -311,14 +312,14 @@ vhu_eth_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_SCATTER;
 	/* Guest -> host: the guest may leave checksums and segmentation to us. */
 	if (!(port->conf.flags & VHU_SOCK_LEGACY_OL_FLAGS) && (f & BIT(VHU_F_NET_CSUM)))
-		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
-			RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+		info->rx_offload_capa |=
+				RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
 	if (f & (BIT(VHU_F_NET_HOST_TSO4) | BIT(VHU_F_NET_HOST_TSO6)))
 		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	/* Host -> guest: the guest accepts partial checksums and large segments. */
 	if (f & BIT(VHU_F_NET_GUEST_CSUM)) {
-		info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
-			RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		info->tx_offload_capa |=
+				RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 		if (f & (BIT(VHU_F_NET_GUEST_TSO4) | BIT(VHU_F_NET_GUEST_TSO6)))
 			info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	}
@@ -503,8 +504,8 @@ vhu_eth_mac_addr_set(struct rte_eth_dev *dev, struct rte_ether_addr *addr)
 	if (!rte_is_valid_assigned_ether_addr(addr))
 		return -EINVAL;
 	/* ethdev stores it; the MAC offered to front-ends stays the mac devarg. */
-	VHU_ETH_LOG(DEBUG, port->iface, "port %u MAC set " RTE_ETHER_ADDR_PRT_FMT,
-		    port->port_id, RTE_ETHER_ADDR_BYTES(addr));
+	VHU_ETH_LOG(DEBUG, port->iface, "port %u MAC set " RTE_ETHER_ADDR_PRT_FMT, port->port_id,
+			RTE_ETHER_ADDR_BYTES(addr));
 	return 0;
 }
 
@@ -566,8 +567,8 @@ port_alloc_arrays(struct vhu_eth_port *port, int socket)
 	port->offset = rte_zmalloc_socket("vhu_stats", sizeof(*port->offset) * nv, 0, socket);
 	port->vring_cur = rte_zmalloc_socket("vhu_state", nv, 0, socket);
 	port->vring_seen = rte_zmalloc_socket("vhu_state", nv, 0, socket);
-	if (port->rxq == NULL || port->txq == NULL || port->base == NULL ||
-	    port->offset == NULL || port->vring_cur == NULL || port->vring_seen == NULL) {
+	if (port->rxq == NULL || port->txq == NULL || port->base == NULL || port->offset == NULL ||
+			port->vring_cur == NULL || port->vring_seen == NULL) {
 		port_free(port);
 		return -ENOMEM;
 	}
@@ -586,7 +587,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	int socket, rc;
 
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-		VHU_ETH_LOG(ERR, name, "secondary processes are not supported: a vhu device lives in the primary");
+		VHU_ETH_LOG(ERR, name,
+				"secondary processes are not supported: a vhu device lives in the primary");
 		return -ENOTSUP;
 	}
 	args = malloc(sizeof(*args));
@@ -642,7 +644,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 		rte_eth_random_addr(mac->addr_bytes);
 	eth_dev->data->mac_addrs = mac;
 	eth_dev->data->mtu = port->args.given[VHU_ETH_ARG_MTU] ?
-		(uint16_t)port->args.val[VHU_ETH_ARG_MTU] : VHU_ETH_MTU_DEFAULT;
+			(uint16_t)port->args.val[VHU_ETH_ARG_MTU] :
+			VHU_ETH_MTU_DEFAULT;
 	eth_dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
 	eth_dev->dev_ops = &vhu_eth_ops;
 	eth_dev->rx_pkt_burst = vhu_eth_rx_burst;
@@ -662,7 +665,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	port->probed = true;
 	pthread_mutex_unlock(&port->lock);
 	VHU_ETH_LOG(INFO, port->iface, "port %u (%s): %s, %u queue pair(s)", port->port_id, name,
-		    (port->conf.flags & VHU_SOCK_CLIENT) ? "client" : "server", port->max_queues);
+			(port->conf.flags & VHU_SOCK_CLIENT) ? "client" : "server",
+			port->max_queues);
 	return 0;
 }
 
@@ -675,7 +679,7 @@ vhu_eth_remove(struct rte_vdev_device *vdev)
 
 	eth_dev = rte_eth_dev_allocated(name);
 	if (eth_dev == NULL)
-		return 0;          /* already closed: rte_eth_dev_close released it */
+		return 0; /* already closed: rte_eth_dev_close released it */
 	port_id = eth_dev->data->port_id;
 	if (eth_dev->data->dev_started)
 		rte_eth_dev_stop(port_id);
@@ -768,7 +772,7 @@ vhu_eth_get_queue_event(uint16_t port_id, struct vhu_eth_queue_event *ev)
 			continue;
 		port->vring_seen[v] = port->vring_cur[v];
 		ev->queue_id = (uint16_t)(v / 2);
-		ev->rx = (v & 1) != 0;      /* the guest's TX ring feeds our rx queue */
+		ev->rx = (v & 1) != 0; /* the guest's TX ring feeds our rx queue */
 		ev->enable = port->vring_cur[v] != 0;
 		port->ev_next = (v + 1) % nv;
 		rc = 0;

@@ -36,16 +36,15 @@
 extern int vhu_eth_logtype;
 
 #define VHU_ETH_LOG(level, iface, fmt, ...) \
-	rte_log(RTE_LOG_ ## level, vhu_eth_logtype, \
-		"net_vhu: (%s) " fmt "\n", (iface), ##__VA_ARGS__)
+	rte_log(RTE_LOG_##level, vhu_eth_logtype, "net_vhu: (%s) " fmt "\n", (iface), ##__VA_ARGS__)
 
 /* Limits of the device arguments (documented in doc/guides/nics/vhu.rst). */
-#define VHU_ETH_MTU_MIN        RTE_ETHER_MIN_MTU             /* 68 */
-#define VHU_ETH_FRAME_MAX      65535u                        /* largest frame we take */
-#define VHU_ETH_L2_OVERHEAD    (RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN)
-#define VHU_ETH_MTU_MAX        (VHU_ETH_FRAME_MAX - VHU_ETH_L2_OVERHEAD)  /* 65517 */
-#define VHU_ETH_MTU_DEFAULT    RTE_ETHER_MTU                 /* 1500 */
-#define VHU_ETH_RECONNECT_MAX  60000u                        /* ms */
+#define VHU_ETH_MTU_MIN       RTE_ETHER_MIN_MTU /* 68 */
+#define VHU_ETH_FRAME_MAX     65535u            /* largest frame we take */
+#define VHU_ETH_L2_OVERHEAD   (RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN)
+#define VHU_ETH_MTU_MAX       (VHU_ETH_FRAME_MAX - VHU_ETH_L2_OVERHEAD) /* 65517 */
+#define VHU_ETH_MTU_DEFAULT   RTE_ETHER_MTU                             /* 1500 */
+#define VHU_ETH_RECONNECT_MAX 60000u                                    /* ms */
 
 /*
  * The device arguments, one table. Columns: enum suffix, key, what is
@@ -53,6 +52,7 @@ extern int vhu_eth_logtype;
  * kind, minimum, maximum. The parser, the key list and the parameter
  * string are all generated from it.
  */
+/* clang-format off */
 #define VHU_ETH_DEVARGS(X) \
 	X(IFACE,      "iface",            "<path>",    PATH, 0, 0) \
 	X(QUEUES,     "queues",           "<1-" RTE_STR(VHU_MAX_QUEUE_PAIRS) ">", \
@@ -71,9 +71,10 @@ extern int vhu_eth_logtype;
 	X(IN_ORDER,   "in-order",         "<0|1>",     BOOL, 0, 1) \
 	X(MRG_RXBUF,  "mrg-rxbuf",        "<0|1>",     BOOL, 0, 1) \
 	X(CSUM,       "csum",             "<0|1>",     BOOL, 0, 1)
+/* clang-format on */
 
 enum vhu_eth_arg_id {
-#define VHU_ETH_ARG_ENUM(id, key, help, kind, min, max) VHU_ETH_ARG_ ## id,
+#define VHU_ETH_ARG_ENUM(id, key, help, kind, min, max) VHU_ETH_ARG_##id,
 	VHU_ETH_DEVARGS(VHU_ETH_ARG_ENUM)
 #undef VHU_ETH_ARG_ENUM
 	VHU_ETH_ARG_COUNT
@@ -81,12 +82,14 @@ enum vhu_eth_arg_id {
 
 /* "iface=<path> queues=<1-128> ...": the string dpdk-pmdinfo shows. */
 #define VHU_ETH_ARG_PARAM(id, key, help, kind, min, max) key "=" help " "
+/* clang-format off */
 #define VHU_ETH_PARAM_STRING VHU_ETH_DEVARGS(VHU_ETH_ARG_PARAM)
+/* clang-format on */
 
 /* What the parser produced. */
 struct vhu_eth_devargs {
 	bool given[VHU_ETH_ARG_COUNT];
-	uint32_t val[VHU_ETH_ARG_COUNT];   /* BOOL and UINT keys */
+	uint32_t val[VHU_ETH_ARG_COUNT]; /* BOOL and UINT keys */
 	char iface[VHU_PATH_MAX];
 	struct rte_ether_addr mac;
 };
@@ -95,16 +98,15 @@ struct vhu_eth_devargs {
  * Parse a devargs string. On error returns -EINVAL with a message naming
  * the key, the value and what is accepted in err.
  */
-int vhu_eth_devargs_parse(const char *args, struct vhu_eth_devargs *out,
-			  char *err, size_t errlen);
+int vhu_eth_devargs_parse(const char *args, struct vhu_eth_devargs *out, char *err, size_t errlen);
 
 /*
  * Fill a socket registration from parsed devargs (path points into args).
  * Refuses what the library cannot do (iommu-support=1, postcopy-support=1)
  * and contradictory combinations, with a message in err: -EINVAL/-ENOTSUP.
  */
-int vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *args,
-			    struct vhu_socket_conf *conf, char *err, size_t errlen);
+int vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *args, struct vhu_socket_conf *conf,
+		char *err, size_t errlen);
 
 /* Number of queue pairs the arguments ask for (1 when not given). */
 static inline uint16_t
@@ -119,17 +121,17 @@ vhu_eth_devargs_queues(const struct vhu_eth_devargs *args)
  * stopped, the queue is stopped, or no device is ready.
  */
 struct vhu_eth_queue {
-	int vid;                     /* written by control paths, read by bursts */
-	uint32_t busy;               /* threads inside a burst (or intr call) with vid */
-	uint16_t vring;              /* rx queue q: 2q+1; tx queue q: 2q */
+	int vid;        /* written by control paths, read by bursts */
+	uint32_t busy;  /* threads inside a burst (or intr call) with vid */
+	uint16_t vring; /* rx queue q: 2q+1; tx queue q: 2q */
 	uint16_t port_id;
-	struct rte_mempool *mp;      /* rx: mbuf pool */
+	struct rte_mempool *mp; /* rx: mbuf pool */
 
 	/* ---- control (under port->lock) ---- */
 	struct vhu_eth_port *port __rte_cache_aligned;
 	uint16_t qid;
 	bool rx;
-	bool stopped;                /* rx/tx_queue_stop, or deferred start */
+	bool stopped; /* rx/tx_queue_stop, or deferred start */
 	uint16_t nb_desc;
 	union {
 		struct rte_eth_rxconf rxconf;
@@ -140,27 +142,27 @@ struct vhu_eth_queue {
 /* Rx interrupt state of one rx queue index (see vhu_rxtx.c). */
 struct vhu_eth_rxintr {
 	rte_spinlock_t lock;
-	int proxy_fd;                /* epoll fd handed to EAL as this queue's efd */
-	int kick_fd;                 /* our dup of the ring's kick eventfd, -1: none */
-	bool wanted;                 /* the application enabled the interrupt */
+	int proxy_fd; /* epoll fd handed to EAL as this queue's efd */
+	int kick_fd;  /* our dup of the ring's kick eventfd, -1: none */
+	bool wanted;  /* the application enabled the interrupt */
 };
 
 struct vhu_eth_port {
-	pthread_mutex_t lock;        /* control state below; never held across callbacks */
+	pthread_mutex_t lock; /* control state below; never held across callbacks */
 	struct rte_eth_dev *eth_dev;
 	uint16_t port_id;
-	bool probed;                 /* probing finished: ethdev events may be raised */
-	bool registered;             /* socket registered with the library */
-	bool started;                /* dev_start ... dev_stop */
-	int vid;                     /* ready device, -1: none */
-	uint64_t features;           /* negotiated features of vid */
-	uint16_t max_queues;         /* queues devarg */
+	bool probed;         /* probing finished: ethdev events may be raised */
+	bool registered;     /* socket registered with the library */
+	bool started;        /* dev_start ... dev_stop */
+	int vid;             /* ready device, -1: none */
+	uint64_t features;   /* negotiated features of vid */
+	uint16_t max_queues; /* queues devarg */
 	char iface[VHU_PATH_MAX];
 	struct vhu_eth_devargs args;
 	struct vhu_socket_conf conf;
 
-	struct vhu_eth_queue **rxq;  /* [max_queues] */
-	struct vhu_eth_queue **txq;  /* [max_queues] */
+	struct vhu_eth_queue **rxq; /* [max_queues] */
+	struct vhu_eth_queue **txq; /* [max_queues] */
 
 	/*
 	 * Counters per vring ([2 * max_queues]): what the port reports is
@@ -173,9 +175,9 @@ struct vhu_eth_port {
 
 	/* Queue-state events ([2 * max_queues]), under ev_lock. */
 	rte_spinlock_t ev_lock;
-	uint8_t *vring_cur;          /* enabled as last reported by the library */
-	uint8_t *vring_seen;         /* as last read by vhu_eth_get_queue_event() */
-	uint32_t ev_next;            /* where the next scan starts (fairness) */
+	uint8_t *vring_cur;  /* enabled as last reported by the library */
+	uint8_t *vring_seen; /* as last read by vhu_eth_get_queue_event() */
+	uint32_t ev_next;    /* where the next scan starts (fairness) */
 
 	/* Rx interrupts: [intr_count] entries, present while intr_handle is. */
 	struct vhu_eth_rxintr *intr;
@@ -222,8 +224,7 @@ void vhu_eth_queue_set_vid(struct vhu_eth_queue *q, int vid);
 void vhu_eth_queues_sync(struct vhu_eth_port *port);
 
 int vhu_eth_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
-		unsigned int socket_id, const struct rte_eth_rxconf *conf,
-		struct rte_mempool *mp);
+		unsigned int socket_id, const struct rte_eth_rxconf *conf, struct rte_mempool *mp);
 int vhu_eth_tx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
 		unsigned int socket_id, const struct rte_eth_txconf *conf);
 void vhu_eth_rx_queue_release(struct rte_eth_dev *dev, uint16_t qid);
@@ -232,10 +233,8 @@ int vhu_eth_rx_queue_start(struct rte_eth_dev *dev, uint16_t qid);
 int vhu_eth_rx_queue_stop(struct rte_eth_dev *dev, uint16_t qid);
 int vhu_eth_tx_queue_start(struct rte_eth_dev *dev, uint16_t qid);
 int vhu_eth_tx_queue_stop(struct rte_eth_dev *dev, uint16_t qid);
-void vhu_eth_rxq_info_get(struct rte_eth_dev *dev, uint16_t qid,
-		struct rte_eth_rxq_info *qinfo);
-void vhu_eth_txq_info_get(struct rte_eth_dev *dev, uint16_t qid,
-		struct rte_eth_txq_info *qinfo);
+void vhu_eth_rxq_info_get(struct rte_eth_dev *dev, uint16_t qid, struct rte_eth_rxq_info *qinfo);
+void vhu_eth_txq_info_get(struct rte_eth_dev *dev, uint16_t qid, struct rte_eth_txq_info *qinfo);
 
 /* Counters (caller holds port->lock for the fold/clear helpers). */
 /* Add what device vid counted since the last reset to the port's base. */
@@ -243,10 +242,9 @@ void vhu_eth_stats_fold(struct vhu_eth_port *port, int vid);
 void vhu_eth_stats_clear(struct vhu_eth_port *port);
 int vhu_eth_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *stats);
 int vhu_eth_stats_reset(struct rte_eth_dev *dev);
-int vhu_eth_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xstats,
-		unsigned int n);
-int vhu_eth_xstats_get_names(struct rte_eth_dev *dev,
-		struct rte_eth_xstat_name *names, unsigned int size);
+int vhu_eth_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xstats, unsigned int n);
+int vhu_eth_xstats_get_names(
+		struct rte_eth_dev *dev, struct rte_eth_xstat_name *names, unsigned int size);
 
 /* Rx interrupts. */
 int vhu_eth_intr_install(struct vhu_eth_port *port);

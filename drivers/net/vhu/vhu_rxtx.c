@@ -89,8 +89,8 @@ vhu_eth_queue_set_vid(struct vhu_eth_queue *q, int vid)
 		rte_pause();
 		if (rte_get_timer_cycles() > warn_tsc) {
 			VHU_ETH_LOG(WARNING, q->port->iface,
-				    "%s queue %u: still waiting for an lcore to leave its burst",
-				    q->rx ? "rx" : "tx", q->qid);
+					"%s queue %u: still waiting for an lcore to leave its burst",
+					q->rx ? "rx" : "tx", q->qid);
 			warn_tsc = rte_get_timer_cycles() + rte_get_timer_hz();
 		}
 	}
@@ -113,7 +113,7 @@ queue_sync(struct vhu_eth_port *port, struct vhu_eth_queue *q)
 	if (want == cur)
 		return;
 	if (cur >= 0)
-		vhu_eth_queue_set_vid(q, -1);   /* never switch devices without draining */
+		vhu_eth_queue_set_vid(q, -1); /* never switch devices without draining */
 	if (want >= 0)
 		vhu_eth_queue_set_vid(q, want);
 }
@@ -135,13 +135,13 @@ vhu_eth_queues_sync(struct vhu_eth_port *port)
 
 static struct vhu_eth_queue *
 queue_alloc(struct rte_eth_dev *dev, uint16_t qid, bool rx, uint16_t nb_desc,
-	    unsigned int socket_id)
+		unsigned int socket_id)
 {
 	struct vhu_eth_port *port = dev->data->dev_private;
 	struct vhu_eth_queue *q;
 
 	q = rte_zmalloc_socket(rx ? "vhu_rxq" : "vhu_txq", sizeof(*q), RTE_CACHE_LINE_SIZE,
-			       (int)socket_id);
+			(int)socket_id);
 	if (q == NULL)
 		return NULL;
 	q->vid = -1;
@@ -156,8 +156,7 @@ queue_alloc(struct rte_eth_dev *dev, uint16_t qid, bool rx, uint16_t nb_desc,
 
 int
 vhu_eth_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
-		       unsigned int socket_id, const struct rte_eth_rxconf *conf,
-		       struct rte_mempool *mp)
+		unsigned int socket_id, const struct rte_eth_rxconf *conf, struct rte_mempool *mp)
 {
 	struct vhu_eth_port *port = dev->data->dev_private;
 	struct vhu_eth_queue *q;
@@ -179,7 +178,7 @@ vhu_eth_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
 
 int
 vhu_eth_tx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
-		       unsigned int socket_id, const struct rte_eth_txconf *conf)
+		unsigned int socket_id, const struct rte_eth_txconf *conf)
 {
 	struct vhu_eth_port *port = dev->data->dev_private;
 	struct vhu_eth_queue *q;
@@ -247,11 +246,11 @@ queue_set_stopped(struct rte_eth_dev *dev, struct vhu_eth_queue *q, bool stopped
 		vhu_eth_intr_refresh_queue(port, q->qid);
 	pthread_mutex_unlock(&port->lock);
 	if (q->rx)
-		dev->data->rx_queue_state[q->qid] = stopped ? RTE_ETH_QUEUE_STATE_STOPPED :
-			RTE_ETH_QUEUE_STATE_STARTED;
+		dev->data->rx_queue_state[q->qid] =
+				stopped ? RTE_ETH_QUEUE_STATE_STOPPED : RTE_ETH_QUEUE_STATE_STARTED;
 	else
-		dev->data->tx_queue_state[q->qid] = stopped ? RTE_ETH_QUEUE_STATE_STOPPED :
-			RTE_ETH_QUEUE_STATE_STARTED;
+		dev->data->tx_queue_state[q->qid] =
+				stopped ? RTE_ETH_QUEUE_STATE_STOPPED : RTE_ETH_QUEUE_STATE_STARTED;
 	return 0;
 }
 
@@ -307,7 +306,7 @@ vhu_eth_txq_info_get(struct rte_eth_dev *dev, uint16_t qid, struct rte_eth_txq_i
 /* Every member of struct vhu_vq_stats is a uint64_t counter: we add them as an array. */
 #define VHU_ETH_NB_COUNTERS (sizeof(struct vhu_vq_stats) / sizeof(uint64_t))
 static_assert(sizeof(struct vhu_vq_stats) % sizeof(uint64_t) == 0,
-	      "struct vhu_vq_stats must hold uint64_t counters only");
+		"struct vhu_vq_stats must hold uint64_t counters only");
 
 static void
 vring_live(int vid, uint16_t vring, struct vhu_vq_stats *s)
@@ -376,7 +375,7 @@ vhu_eth_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *stats)
 		stats->ipackets += s.packets;
 		stats->ibytes += s.bytes;
 		stats->ierrors += s.errors;
-		stats->rx_nombuf += s.dropped;      /* dequeue drops are mbuf allocation failures */
+		stats->rx_nombuf += s.dropped; /* dequeue drops are mbuf allocation failures */
 		if (q < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			stats->q_ipackets[q] = s.packets;
 			stats->q_ibytes[q] = s.bytes;
@@ -409,25 +408,27 @@ vhu_eth_stats_reset(struct rte_eth_dev *dev)
 }
 
 /* Per-queue xstats: name suffix and the library counter behind it. */
+/* clang-format off */
 #define VHU_ETH_XSTATS(X) \
-	X("good_packets",             packets) \
-	X("good_bytes",               bytes) \
-	X("bad_packets",              errors) \
-	X("dropped_packets",          dropped) \
-	X("size_undersize_packets",   size_bins[0]) \
-	X("size_64_packets",          size_bins[1]) \
-	X("size_65_to_127_packets",   size_bins[2]) \
-	X("size_128_to_255_packets",  size_bins[3]) \
-	X("size_256_to_511_packets",  size_bins[4]) \
-	X("size_512_to_1023_packets", size_bins[5]) \
+	X("good_packets",              packets) \
+	X("good_bytes",                bytes) \
+	X("bad_packets",               errors) \
+	X("dropped_packets",           dropped) \
+	X("size_undersize_packets",    size_bins[0]) \
+	X("size_64_packets",           size_bins[1]) \
+	X("size_65_to_127_packets",    size_bins[2]) \
+	X("size_128_to_255_packets",   size_bins[3]) \
+	X("size_256_to_511_packets",   size_bins[4]) \
+	X("size_512_to_1023_packets",  size_bins[5]) \
 	X("size_1024_to_1518_packets", size_bins[6]) \
-	X("size_1519_to_max_packets", size_bins[7]) \
-	X("unicast_packets",          unicast) \
-	X("multicast_packets",        multicast) \
-	X("broadcast_packets",        broadcast) \
-	X("guest_kicks",              kicks) \
-	X("guest_notifications",      calls) \
+	X("size_1519_to_max_packets",  size_bins[7]) \
+	X("unicast_packets",           unicast) \
+	X("multicast_packets",         multicast) \
+	X("broadcast_packets",         broadcast) \
+	X("guest_kicks",               kicks) \
+	X("guest_notifications",       calls) \
 	X("guest_notifications_suppressed", calls_suppressed)
+/* clang-format on */
 
 struct vhu_eth_xstat_desc {
 	const char *name;
@@ -454,8 +455,8 @@ xstats_count(struct rte_eth_dev *dev)
 }
 
 int
-vhu_eth_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *names,
-			 unsigned int size)
+vhu_eth_xstats_get_names(
+		struct rte_eth_dev *dev, struct rte_eth_xstat_name *names, unsigned int size)
 {
 	unsigned int count = xstats_count(dev), idx = 0, q, k, nq;
 	int pass;
@@ -467,7 +468,7 @@ vhu_eth_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *nam
 		for (q = 0; q < nq && idx < count; q++)
 			for (k = 0; k < VHU_ETH_NB_XSTATS; k++)
 				snprintf(names[idx++].name, sizeof(names[0].name), "%s_q%u_%s",
-					 pass == 0 ? "rx" : "tx", q, vhu_eth_xstats[k].name);
+						pass == 0 ? "rx" : "tx", q, vhu_eth_xstats[k].name);
 	}
 	return (int)count;
 }
@@ -489,8 +490,8 @@ vhu_eth_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xstats, unsign
 			vring_total(port, (uint16_t)(2 * q + (pass == 0 ? 1 : 0)), &s);
 			for (k = 0; k < VHU_ETH_NB_XSTATS; k++) {
 				xstats[idx].id = idx;
-				xstats[idx].value = *(const uint64_t *)
-					((const char *)&s + vhu_eth_xstats[k].offset);
+				xstats[idx].value = *(const uint64_t *)((const char *)&s +
+						vhu_eth_xstats[k].offset);
 				idx++;
 			}
 		}
@@ -538,7 +539,7 @@ vhu_eth_intr_refresh_queue(struct vhu_eth_port *port, uint16_t qid)
 		ev.data.u32 = qid;
 		if (dup_fd < 0 || epoll_ctl(intr->proxy_fd, EPOLL_CTL_ADD, dup_fd, &ev) != 0) {
 			VHU_ETH_LOG(ERR, port->iface, "rx queue %u: cannot watch kick fd %d: %s",
-				    qid, fd, strerror(errno));
+					qid, fd, strerror(errno));
 			if (dup_fd >= 0)
 				close(dup_fd);
 		} else {
@@ -589,7 +590,7 @@ vhu_eth_intr_install(struct vhu_eth_port *port)
 	struct rte_intr_handle *h;
 
 	if (dev->intr_handle != NULL && port->intr_count == nb)
-		return 0;      /* keep the proxies the application may have registered */
+		return 0; /* keep the proxies the application may have registered */
 	vhu_eth_intr_uninstall(port);
 	if (nb == 0)
 		return 0;
@@ -608,18 +609,18 @@ vhu_eth_intr_install(struct vhu_eth_port *port)
 		goto fail;
 	dev->intr_handle = h;
 	/* EAL must not read our proxies: they are epoll fds, not counters. */
-	if (rte_intr_efd_counter_size_set(h, 0) != 0 ||
-	    rte_intr_vec_list_alloc(h, NULL, nb) != 0)
+	if (rte_intr_efd_counter_size_set(h, 0) != 0 || rte_intr_vec_list_alloc(h, NULL, nb) != 0)
 		goto fail;
 	for (i = 0; i < nb; i++) {
 		port->intr[i].proxy_fd = epoll_create1(EPOLL_CLOEXEC);
 		if (port->intr[i].proxy_fd < 0 ||
-		    rte_intr_vec_list_index_set(h, i, RTE_INTR_VEC_RXTX_OFFSET + i) != 0 ||
-		    rte_intr_efds_index_set(h, i, port->intr[i].proxy_fd) != 0)
+				rte_intr_vec_list_index_set(h, i, RTE_INTR_VEC_RXTX_OFFSET + i) !=
+						0 ||
+				rte_intr_efds_index_set(h, i, port->intr[i].proxy_fd) != 0)
 			goto fail;
 	}
 	if (rte_intr_nb_efd_set(h, nb) != 0 || rte_intr_max_intr_set(h, nb + 1) != 0 ||
-	    rte_intr_type_set(h, RTE_INTR_HANDLE_VDEV) != 0)
+			rte_intr_type_set(h, RTE_INTR_HANDLE_VDEV) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -636,7 +637,7 @@ vhu_eth_rx_intr_enable(struct rte_eth_dev *dev, uint16_t qid)
 	int vid;
 
 	if (qid >= port->intr_count || q == NULL)
-		return -ENOTSUP;   /* intr_conf.rxq was not set at dev_start */
+		return -ENOTSUP; /* intr_conf.rxq was not set at dev_start */
 	rte_spinlock_lock(&port->intr[qid].lock);
 	port->intr[qid].wanted = true;
 	rte_spinlock_unlock(&port->intr[qid].lock);
