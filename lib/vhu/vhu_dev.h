@@ -43,6 +43,15 @@ struct vhu_vq {
 	/* ---- datapath: read under guard ---- */
 	rte_spinlock_t guard;
 	bool active;                 /* started && enabled && rings translated */
+	bool discard;                /* started && !enabled && rings translated: dequeue
+	                              * consumes guest TX and drops it, enqueue supplies
+	                              * nothing (spec: disabled ring). Set by the control
+	                              * plane with active, under the guard. */
+	bool broken;                 /* datapath: a guest fault stopped the ring; cleared
+	                              * by vhu_vq_select_burst() when the ring restarts */
+	uint8_t guest_notify;        /* datapath: VHU_GUEST_NOTIFY_* asked through
+	                              * vhu_enable_guest_notification(), re-applied
+	                              * by vhu_vq_select_burst() when the ring starts */
 	bool packed;
 	uint16_t size;               /* ring size (entries) */
 	uint16_t last_avail_idx;     /* split: free-running; packed: index | wrap in bit 15 */
@@ -82,6 +91,11 @@ struct vhu_vq {
 	int errfd;                   /* -1: none */
 	uint64_t err_rl_tsc;         /* rate limit for guest-fault logs */
 } __rte_cache_aligned;
+
+/* vq->guest_notify */
+#define VHU_GUEST_NOTIFY_DEFAULT 0   /* never asked: leave the ring as the guest set it up */
+#define VHU_GUEST_NOTIFY_ON      1
+#define VHU_GUEST_NOTIFY_OFF     2
 
 /* dev->flags */
 #define VHU_DEV_READY        (1u << 0)   /* new_device delivered */
@@ -193,7 +207,9 @@ vhu_log_write(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
 int vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq);
 
 /* Datapath (vhu_net_tx.c): choose vq->dequeue / vq->enqueue for the
- * negotiated features. Called by vhu_vq_refresh under the guard. */
+ * negotiated features, and reset the datapath's per-start state (broken,
+ * signalled_used_valid). Called by vhu_vq_refresh under the guard whenever
+ * the ring becomes active or discarding; needs vq->size a power of two. */
 void vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq);
 
 #endif /* VHU_DEV_H */

@@ -1,0 +1,388 @@
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Helpers for devtools/tests.d/qemu-guest.sh (sourced, not run): start and drive
+# dpdk-testpmd as the vhost-user back-end, boot the test guest under QEMU, read
+# what the guest printed on its serial console, and clean up after both.
+#
+# Every process started here is recorded and ended by its PID; every wait is
+# bounded. All files (sockets, logs, FIFOs) live under one private mktemp -d.
+
+vq_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+vq_pids=()
+vq_dir=
+vq_keep=${VHU_QEMU_KEEP:-0}
+vq_prefixes=()
+
+vq_say() { echo "qemu-guest: $*"; }
+
+# vq_init: private directory and an exit trap that ends what we started.
+vq_init() {
+	vq_dir=$(mktemp -d "${TMPDIR:-/tmp}/vhu-qemu.XXXXXX") || return 1
+	chmod 700 "$vq_dir"
+	trap vq_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# vq_alive PID: 0 while the process exists and is not a zombie of ours.
+vq_alive() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# vq_wait_exit PID SECONDS: wait for a process to end; 1 when it is still there.
+vq_wait_exit() {
+	local pid=$1 n=$(($2 * 10))
+	while vq_alive "$pid"; do
+		[ $n -gt 0 ] || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# vq_end PID [GRACE]: SIGTERM, then SIGKILL after GRACE seconds (default 5).
+vq_end() {
+	local pid=$1 grace=${2:-5}
+	[ -n "$pid" ] || return 0
+	if vq_alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null
+		if ! vq_wait_exit "$pid" "$grace"; then
+			kill -KILL "$pid" 2>/dev/null
+			vq_wait_exit "$pid" 5
+		fi
+	fi
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+vq_cleanup() {
+	local pid p
+	for pid in "${vq_pids[@]}"; do
+		vq_end "$pid" 3
+	done
+	vq_pids=()
+	# Files EAL leaves behind for our own prefixes only.
+	for p in "${vq_prefixes[@]}"; do
+		rm -f /dev/hugepages/"${p}"map_* /dev/hugepages/"${p}"seg_* 2>/dev/null
+		rm -rf "/var/run/dpdk/$p" 2>/dev/null
+	done
+	if [ -n "$vq_dir" ] && [ -d "$vq_dir" ]; then
+		if [ "$vq_keep" = 1 ]; then
+			vq_say "logs kept in $vq_dir"
+		else
+			rm -rf "$vq_dir"
+		fi
+	fi
+}
+
+# vq_wait_for FILE REGEX SECONDS [PID]: wait until FILE has a line matching REGEX;
+# gives up early when PID (if given) has ended. 0 when found.
+vq_wait_for() {
+	local file=$1 re=$2 n=$(($3 * 10)) pid=${4:-}
+	while :; do
+		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+		[ $n -gt 0 ] || return 1
+		if [ -n "$pid" ] && ! vq_alive "$pid"; then
+			grep -Eq -- "$re" "$file" 2>/dev/null
+			return
+		fi
+		n=$((n - 1))
+		sleep 0.1
+	done
+}
+
+# ------------------------------------------------------------------ testpmd
+#
+# One back-end at a time: tp_* variables describe it.
+tp_pid= tp_log= tp_fd= tp_name= tp_prefix=
+
+# tp_start NAME ROLE SOCK QUEUES FWD MEM [TESTPMD-ARGS...]
+#   ROLE server|client (the back-end's side of the socket), MEM nohuge|huge.
+#   Uses $vq_backend (vhost|vhu), $vq_vhu_dir (where librte_net_vhu.so is) and
+#   $vq_devargs (extra devargs appended to the vdev).
+tp_start() {
+	local name=$1 role=$2 sock=$3 queues=$4 fwd=$5 mem=$6
+	shift 6
+	local vdev eal=() env=() in
+	tp_name=$name
+	tp_prefix=vhuq$$$name
+	vq_prefixes+=("$tp_prefix")
+	tp_log=$vq_dir/$name.testpmd.log
+	in=$vq_dir/$name.testpmd.in
+	mkfifo "$in" || return 1
+	case "$vq_backend" in
+	vhost) vdev="net_vhost0,iface=$sock,queues=$queues" ;;
+	vhu)
+		vdev="net_vhu0,iface=$sock,queues=$queues"
+		eal+=(-d librte_net_vhu.so)
+		env+=("LD_LIBRARY_PATH=$vq_vhu_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+		;;
+	esac
+	[ "$role" = client ] && vdev="$vdev,client=1"
+	[ -n "${vq_devargs:-}" ] && vdev="$vdev,$vq_devargs"
+	if [ "$mem" = huge ]; then
+		eal+=(-m 256 --huge-unlink)
+	else
+		eal+=(--no-huge -m 256)
+	fi
+	# The forwarding lcore (1) and the main lcore (0) on their own CPUs when
+	# there are two; QEMU's vCPU threads float.
+	env "${env[@]}" stdbuf -oL dpdk-testpmd -l 0,1 --no-pci --file-prefix "$tp_prefix" \
+		--log-level=lib.vhost.config:info "${eal[@]}" --vdev "$vdev" -- \
+		-i --disable-link-check --nb-cores=1 --rxq="$queues" --txq="$queues" \
+		--total-num-mbufs=16384 --forward-mode="$fwd" "$@" <"$in" >"$tp_log" 2>&1 &
+	tp_pid=$!
+	vq_pids+=("$tp_pid")
+	# Read-write open: never blocks, and the FIFO never reports EOF to testpmd
+	# while we hold it.
+	exec {tp_fd}<>"$in"
+	if ! vq_wait_for "$tp_log" '^testpmd> ' 60 "$tp_pid"; then
+		vq_say "testpmd did not start; its log ends with:"
+		tail -n 20 "$tp_log" | sed 's/^/    /'
+		return 1
+	fi
+	tp_cmd "start" >/dev/null || return 1
+	return 0
+}
+
+# tp_cmd COMMAND: send one command, print what testpmd answered (bounded).
+tp_cmd() {
+	local off n=100 out
+	vq_alive "$tp_pid" || return 1
+	off=$(stat -c %s "$tp_log")
+	echo "$1" >&"$tp_fd"
+	while :; do
+		out=$(tail -c +$((off + 1)) "$tp_log")
+		# The answer is complete when the next prompt follows the command's
+		# echo and its output.
+		case "$out" in
+		*$'\n'*'testpmd> '*) break ;;
+		esac
+		[ $n -gt 0 ] || { vq_say "testpmd did not answer '$1'"; return 1; }
+		vq_alive "$tp_pid" || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+	echo "$out"
+}
+
+# tp_port_stats: one line "rx_packets=N rx_missed=N ... tx_bytes=N" for port 0.
+tp_port_stats() {
+	tp_cmd "show port stats 0" | awk '
+		{ for (i = 1; i < NF; i++) if ($i ~ /^(RX|TX)-[a-z]+:$/) {
+			k = tolower($i); sub(":", "", k); sub("-", "_", k); printf "%s=%s ", k, $(i + 1) } }'
+}
+
+# tp_fwd_stats: per-stream "q0_rx=N q0_tx=N q1_rx=N ..." plus totals
+# "rx=N tx=N tx_dropped=N" of testpmd's forwarding engine.
+tp_fwd_stats() {
+	tp_cmd "show fwd stats all" | awk '
+		/Forward Stats for RX Port=/ { match($0, /Queue= *[0-9]+/); q = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", q); stream = 1; next }
+		/Forward statistics for port/ { stream = 0; port = 1; next }
+		/RX-packets:/ {
+			for (i = 1; i < NF; i++) {
+				if ($i == "RX-packets:") v["rx"] = $(i + 1)
+				if ($i == "TX-packets:") v["tx"] = $(i + 1)
+				if ($i == "TX-dropped:") v["txd"] = $(i + 1)
+				if ($i == "RX-dropped:") v["rxd"] = $(i + 1)
+			}
+			if (stream) printf "q%s_rx=%s q%s_tx=%s q%s_tx_dropped=%s ", q, v["rx"], q, v["tx"], q, v["txd"]
+			else if (port) printf "rx=%s rx_dropped=%s ", v["rx"], v["rxd"]
+			stream = 0; next }
+		/TX-packets:/ && port {
+			for (i = 1; i < NF; i++) {
+				if ($i == "TX-packets:") printf "tx=%s ", $(i + 1)
+				if ($i == "TX-dropped:") printf "tx_dropped=%s ", $(i + 1)
+			}
+			port = 0 }'
+}
+
+tp_clear_stats() {
+	tp_cmd "clear port stats 0" >/dev/null && tp_cmd "clear fwd stats all" >/dev/null
+}
+
+# tp_stop: quit politely, then by PID.
+tp_stop() {
+	[ -n "$tp_pid" ] || return 0
+	if vq_alive "$tp_pid"; then
+		echo "quit" >&"$tp_fd" 2>/dev/null
+		vq_wait_exit "$tp_pid" 15 || vq_end "$tp_pid" 5
+	fi
+	wait "$tp_pid" 2>/dev/null
+	exec {tp_fd}>&-
+	rm -f /dev/hugepages/"${tp_prefix}"map_* 2>/dev/null
+	rm -rf "/var/run/dpdk/$tp_prefix" 2>/dev/null
+	tp_pid=
+}
+
+# ------------------------------------------------------------------ QEMU
+q_pid= q_serial= q_log=
+
+# q_args_common ACCEL MEM SMP: machine, memory and firmware-free boot arguments.
+# MEM memfd|huge: guest RAM shared with the back-end either way.
+q_common() {
+	local accel=$1 mem=$2 smp=$3
+	q_argv=(qemu-system-x86_64 -machine pc,accel="$accel" -m 256M -smp "$smp"
+		-nodefaults -no-user-config -display none -monitor none -no-reboot
+		-nic none)
+	if [ "$mem" = huge ]; then
+		q_argv+=(-object memory-backend-file,id=mem,size=256M,mem-path=/dev/hugepages,share=on,prealloc=on)
+	else
+		q_argv+=(-object memory-backend-memfd,id=mem,size=256M,share=on)
+	fi
+	q_argv+=(-numa node,memdev=mem -kernel "$vq_kernel" -initrd "$vq_initrd")
+}
+
+# q_start NAME SOCK ROLE MEM QUEUES CASE [DEVICE-OPTS [APPEND]]
+#   ROLE client|server: QEMU's side of the socket. With server QEMU waits for the
+#   back-end before it runs the guest.
+q_start() {
+	local name=$1 sock=$2 role=$3 mem=$4 queues=$5 case_=$6 devopts=${7:-} append=${8:-}
+	local chr="socket,id=chr0,path=$sock" dev smp=1
+	q_serial=$vq_dir/$name.serial
+	q_log=$vq_dir/$name.qemu.log
+	[ "$role" = server ] && chr="$chr,server=on,wait=on"
+	[ "$queues" -gt 1 ] && smp=$queues
+	dev="virtio-net-pci,netdev=net0,mac=$vq_mac,romfile="
+	# QEMU 7.2 under TCG crashes in vhost_net_start with MSI-X: legacy INTx there.
+	[ "$vq_accel" = tcg ] && dev="$dev,vectors=0"
+	[ "$queues" -gt 1 ] && dev="$dev,mq=on"
+	[ -n "$devopts" ] && dev="$dev,$devopts"
+	q_common "$vq_accel" "$mem" "$smp"
+	q_argv+=(-serial "file:$q_serial"
+		-chardev "$chr" -netdev "vhost-user,id=net0,chardev=chr0,queues=$queues"
+		-device "$dev"
+		-append "console=ttyS0 panic=-1 ipv6.disable=1 loglevel=4 vhu.case=$case_ vhu.ip=$vq_ip vhu.peer=$vq_peer $append")
+	: >"$q_serial"
+	"${q_argv[@]}" </dev/null >"$q_log" 2>&1 &
+	q_pid=$!
+	vq_pids+=("$q_pid")
+}
+
+# q_wait SECONDS: wait for the guest to finish ("VHU-TEST: done") and QEMU to
+# exit by itself. 0 on a clean end; 1 on timeout (QEMU is then killed).
+q_wait() {
+	if ! vq_wait_for "$q_serial" '^VHU-TEST: done' "$1" "$q_pid"; then
+		vq_end "$q_pid" 2
+		return 1
+	fi
+	if ! vq_wait_exit "$q_pid" 20; then
+		vq_end "$q_pid" 2
+		return 1
+	fi
+	return 0
+}
+
+# q_kill: SIGKILL, the way a crashing QEMU goes.
+q_kill() {
+	kill -KILL "$q_pid" 2>/dev/null
+	vq_wait_exit "$q_pid" 10
+}
+
+# q_stat KEY: value of "KEY=value" on the guest's last "VHU-TEST: stats" line.
+q_stat() {
+	grep -a '^VHU-TEST: stats ' "$q_serial" | tail -n1 | tr -d '\r' | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+q_qstat() {
+	grep -a '^VHU-TEST: qstats ' "$q_serial" | tail -n1 | tr -d '\r' | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# kv KEY LINE: value of KEY=value in a "k=v k=v" line.
+kv() {
+	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n1
+}
+
+# q_features: the guest's negotiated virtio-net feature bitmap as "NAME NAME ...".
+q_features() {
+	local bits i names=() n
+	bits=$(grep -a '^VHU-TEST: features ' "$q_serial" | head -n1 | tr -d '\r' | awk '{print $3}')
+	[ -n "$bits" ] || return 1
+	for ((i = 0; i < ${#bits}; i++)); do
+		[ "${bits:i:1}" = 1 ] || continue
+		case $i in
+		0) n=CSUM ;; 1) n=GUEST_CSUM ;; 2) n=CTRL_GUEST_OFFLOADS ;; 3) n=MTU ;;
+		5) n=MAC ;; 7) n=GUEST_TSO4 ;; 8) n=GUEST_TSO6 ;; 9) n=GUEST_ECN ;;
+		10) n=GUEST_UFO ;; 11) n=HOST_TSO4 ;; 12) n=HOST_TSO6 ;; 13) n=HOST_ECN ;;
+		14) n=HOST_UFO ;; 15) n=MRG_RXBUF ;; 16) n=STATUS ;; 17) n=CTRL_VQ ;;
+		18) n=CTRL_RX ;; 19) n=CTRL_VLAN ;; 20) n=CTRL_RX_EXTRA ;;
+		21) n=GUEST_ANNOUNCE ;; 22) n=MQ ;; 23) n=CTRL_MAC_ADDR ;;
+		24) n=NOTIFY_ON_EMPTY ;; 27) n=ANY_LAYOUT ;; 28) n=RING_INDIRECT_DESC ;;
+		29) n=RING_EVENT_IDX ;; 32) n=VERSION_1 ;; 33) n=ACCESS_PLATFORM ;;
+		34) n=RING_PACKED ;; 35) n=IN_ORDER ;; 36) n=ORDER_PLATFORM ;;
+		37) n=SR_IOV ;; 38) n=NOTIFICATION_DATA ;; 40) n=RING_RESET ;;
+		*) n=bit$i ;;
+		esac
+		names+=("$n")
+	done
+	echo "${names[*]}"
+}
+
+# q_has_feature BIT
+q_has_feature() {
+	local bits
+	bits=$(grep -a '^VHU-TEST: features ' "$q_serial" | head -n1 | tr -d '\r' | awk '{print $3}')
+	[ "${bits:$1:1}" = 1 ]
+}
+
+# q_show_tail: the end of the guest console and of QEMU's own log, for a failure.
+q_show_tail() {
+	vq_say "guest console ($q_serial) ends with:"
+	tail -n 15 "$q_serial" | tr -d '\r' | sed 's/^/    /'
+	if [ -s "$q_log" ]; then
+		vq_say "QEMU said:"
+		tail -n 10 "$q_log" | sed 's/^/    /'
+	fi
+}
+
+# ------------------------------------------------------------------ accelerator
+#
+# vq_pick_accel: sets vq_accel to kvm or tcg, or returns 1 (with vq_why) when
+# QEMU cannot boot the guest at all. /dev/kvm may exist yet fail to run a stock
+# kernel (QEMU aborts or spins): a bounded probe boot decides; the answer is
+# cached per host kernel, QEMU and guest kernel.
+vq_pick_accel() {
+	local key cache_file probe_log pid t
+	vq_why=
+	if [ -n "${VHU_QEMU_ACCEL:-}" ]; then
+		vq_accel=$VHU_QEMU_ACCEL
+		return 0
+	fi
+	key=$( (uname -r; qemu-system-x86_64 --version | head -n1; sha256sum <"$vq_kernel") | sha256sum | cut -c1-16)
+	cache_file=$vq_cache/accel-$key
+	if [ -s "$cache_file" ]; then
+		vq_accel=$(head -n1 "$cache_file")
+		vq_say "accelerator: $vq_accel (cached probe: $(tail -n1 "$cache_file"))"
+		return 0
+	fi
+	probe_log=$vq_dir/probe.serial
+	for vq_accel in kvm tcg; do
+		if [ $vq_accel = kvm ] && ! { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then
+			vq_why="no usable /dev/kvm"
+			continue
+		fi
+		: >"$probe_log"
+		q_common $vq_accel memfd 1
+		"${q_argv[@]}" -serial "file:$probe_log" \
+			-append "console=ttyS0 panic=-1 loglevel=4 vhu.case=probe" \
+			</dev/null >"$vq_dir/probe.qemu.log" 2>&1 &
+		pid=$!
+		vq_pids+=("$pid")
+		# A working KVM boots in about a second, TCG in a few.
+		t=60
+		[ $vq_accel = kvm ] && t=15
+		if vq_wait_for "$probe_log" '^VHU-TEST: done' $t "$pid"; then
+			vq_wait_exit "$pid" 10 || vq_end "$pid" 2
+			echo "$vq_accel" >"$cache_file"
+			echo "${vq_why:+$vq_why; }$vq_accel boots the guest" >>"$cache_file"
+			vq_say "accelerator: $vq_accel${vq_why:+ ($vq_why)}"
+			return 0
+		fi
+		vq_end "$pid" 2
+		vq_why="${vq_why:+$vq_why; }$vq_accel probe: no boot in $t s$(head -c 200 "$vq_dir/probe.qemu.log" | tr '\n' ' ' | sed 's/^./: &/')"
+	done
+	return 1
+}

@@ -1,0 +1,440 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Real guests: a Linux guest under QEMU whose only NIC is virtio-net-pci on a
+# vhost-user netdev served by dpdk-testpmd with net_vhu (or DPDK's net_vhost, to
+# compare). Guide: doc/guides/testing/qemu.rst.
+#
+# Groups of checks (VHU_QEMU_CASES, default all, in this order):
+#   server  back-end listens, QEMU connects; memfd guest memory; icmpecho:
+#           ping (ARP + ICMP answered), counters on both sides, clean guest
+#           shutdown, QEMU SIGKILLed mid-traffic, a new QEMU on the same socket
+#   client  back-end connects (client=1), QEMU listens (server=on); hugepage
+#           guest memory: the same, ending with the back-end reconnecting
+#   bulk    csum forwarding: a TCP stream with the guest's checksum and TSO
+#           offloads on goes out and back through the back-end; contents
+#           (md5), counters and frame sizes checked
+#   mq      2 queue pairs, 2 vCPUs: both queue pairs carry traffic
+#   packed  packed=on: the packed ring when the back-end offers it
+#
+# Network rule: QEMU has -nic none besides the vhost-user NIC; the guest uses
+# 169.254.0.0/16 only; nothing reaches a real network.
+#
+# Environment:
+#   VHU_QEMU_BACKEND  vhu (default) or vhost (DPDK's net_vhost, for comparison)
+#   VHU_BUILD_DIR     build directory holding drivers/net/vhu/librte_net_vhu.so
+#   VHU_QEMU_CASES    groups to run (default "server client bulk mq packed")
+#   VHU_QEMU_ACCEL    kvm or tcg: skip the accelerator probe
+#   VHU_QEMU_CACHE    kernel/initramfs cache (default /var/cache/vhu-qemu)
+#   VHU_QEMU_DEVARGS  extra devargs for the back-end's vdev (all groups)
+#   VHU_QEMU_KEEP=1   keep sockets and logs (the directory is printed)
+# Output ends with "N passed, N failed, N skipped"; exit status 1 on failure.
+set -u -o pipefail
+
+cd "$(dirname "$0")/../.."
+# shellcheck source=../qemu/lib.sh
+. devtools/qemu/lib.sh
+export LC_ALL=C
+
+t_start=$(date +%s)
+passed=0 failed=0 skipped=0
+
+vq_backend=${VHU_QEMU_BACKEND:-vhu}
+builddir=${VHU_BUILD_DIR:-build}
+vq_cache=${VHU_QEMU_CACHE:-/var/cache/vhu-qemu}
+groups=${VHU_QEMU_CASES:-server client bulk mq packed}
+vq_ip=169.254.77.1
+vq_peer=169.254.77.2
+vq_mac=52:54:00:77:00:01
+boot_timeout=120
+
+declare -A group_checks=(
+	[server]="ping counters shutdown kill reconnect"
+	[client]="ping counters hugepages kill reconnect"
+	[bulk]="transfer counters tso"
+	[mq]="ping counters queues"
+	[packed]="ping counters"
+)
+
+# ------------------------------------------------------------------ bookkeeping
+g_name= g_left=()
+
+g_begin() {
+	g_name=$1
+	read -r -a g_left <<<"${group_checks[$1]}"
+	echo
+	vq_say "=== $g_name ($vq_backend, $vq_accel)"
+}
+
+# g_mark CHECK: forget CHECK from the group's list of checks still owed.
+g_mark() {
+	local c keep=()
+	for c in "${g_left[@]}"; do
+		[ "$c" = "$1" ] || keep+=("$c")
+	done
+	g_left=("${keep[@]}")
+}
+g_pass() { g_mark "$1"; echo "PASS $g_name/$1${2:+: $2}"; passed=$((passed + 1)); }
+g_fail() { g_mark "$1"; echo "FAIL $g_name/$1${2:+: $2}"; failed=$((failed + 1)); }
+g_skip() { g_mark "$1"; echo "SKIP $g_name/$1${2:+: $2}"; skipped=$((skipped + 1)); }
+
+# g_abort REASON: every check not reported yet fails for REASON.
+g_abort() {
+	local c
+	for c in "${g_left[@]}"; do
+		g_fail "$c" "$1"
+	done
+}
+
+# g_end: stop the back-end; a check a group forgot to report is a failure.
+g_end() {
+	tp_stop
+	g_abort "not reported (test bug)"
+}
+
+finish() {
+	echo
+	vq_say "wall time $(($(date +%s) - t_start)) s"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+# skip_all REASON: QEMU cannot run here; every check is skipped, never passed.
+skip_all() {
+	local g c
+	vq_say "cannot run: $1"
+	for g in $groups; do
+		for c in ${group_checks[$g]:-}; do
+			echo "SKIP $g/$c: $1"
+			skipped=$((skipped + 1))
+		done
+	done
+	finish
+}
+
+# ------------------------------------------------------------------ checks
+# guest_ok WHAT...: every "VHU-TEST: WHAT ok" line is there and no FAIL line.
+guest_ok() {
+	local w
+	if grep -aq '^VHU-TEST: FAIL' "$q_serial"; then
+		echo "$(grep -a '^VHU-TEST: FAIL' "$q_serial" | head -n1 | tr -d '\r')"
+		return 1
+	fi
+	for w in "$@"; do
+		grep -aq "^VHU-TEST: $w ok" "$q_serial" || { echo "no '$w ok' from the guest"; return 1; }
+	done
+}
+
+# counters CHECK: the back-end's port counters match the guest's, with no
+# errors or drops on either side. Call after the guest has stopped sending.
+counters() {
+	local check=$1 tp fw why=() g_tx g_rx g_txb g_rxb k v
+	tp=$(tp_port_stats)
+	fw=$(tp_fwd_stats)
+	g_tx=$(q_stat tx_packets) g_rx=$(q_stat rx_packets)
+	g_txb=$(q_stat tx_bytes) g_rxb=$(q_stat rx_bytes)
+	if [ -z "$g_tx" ] || [ -z "$tp" ]; then
+		g_fail "$check" "no counters (guest: '${g_tx:-none}', back-end: '${tp:-none}')"
+		return
+	fi
+	[ "$(kv rx_packets "$tp")" = "$g_tx" ] || why+=("back-end rx_packets $(kv rx_packets "$tp") != guest tx_packets $g_tx")
+	[ "$(kv tx_packets "$tp")" = "$g_rx" ] || why+=("back-end tx_packets $(kv tx_packets "$tp") != guest rx_packets $g_rx")
+	[ "$(kv rx_bytes "$tp")" = "$g_txb" ] || why+=("back-end rx_bytes $(kv rx_bytes "$tp") != guest tx_bytes $g_txb")
+	[ "$(kv tx_bytes "$tp")" = "$g_rxb" ] || why+=("back-end tx_bytes $(kv tx_bytes "$tp") != guest rx_bytes $g_rxb")
+	for k in rx_errors tx_errors rx_missed rx_nombuf; do
+		v=$(kv $k "$tp")
+		[ "${v:-0}" = 0 ] || why+=("back-end $k=$v")
+	done
+	v=$(kv tx_dropped "$fw")
+	[ "${v:-0}" = 0 ] || why+=("back-end could not send $v packets to the guest")
+	for k in tx_dropped rx_dropped tx_errors rx_errors; do
+		v=$(q_stat $k)
+		[ "${v:-0}" = 0 ] || why+=("guest $k=$v")
+	done
+	vq_say "back-end: $tp"
+	vq_say "guest:    $(grep -a '^VHU-TEST: stats ' "$q_serial" | tail -n1 | cut -d' ' -f3- | tr -d '\r')"
+	if [ ${#why[@]} -eq 0 ]; then
+		g_pass "$check" "rx $g_tx / tx $g_rx packets, $g_txb / $g_rxb bytes, both sides agree"
+	else
+		g_fail "$check" "$(IFS=';'; echo "${why[*]}")"
+	fi
+}
+
+# report_features: what the guest negotiated, and what the back-end logged.
+report_features() {
+	local f
+	f=$(q_features) || { vq_say "guest printed no feature bits"; return; }
+	vq_say "negotiated (guest sysfs): $f"
+	grep -a '^VHU-TEST: offloads ' "$q_serial" | head -n1 | tr -d '\r' |
+		sed 's/^VHU-TEST: /qemu-guest: guest /'
+	grep -aiE 'negotiated .*features|protocol features' "$tp_log" | sort -u | head -n 4 |
+		sed 's/^/qemu-guest: back-end: /'
+}
+
+wait_socket() {
+	local n=$(($2 * 10))
+	while [ ! -S "$1" ]; do
+		[ $n -gt 0 ] || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+}
+
+hugepages_free_mb() {
+	awk '/^HugePages_Free:/ { f = $2 } /^Hugepagesize:/ { s = $2 } END { print int(f * s / 1024) }' /proc/meminfo
+}
+
+# after_ping CHECK: wait for the guest (case ping) to end and judge its pings.
+after_ping() {
+	local check=$1 why
+	if ! q_wait $boot_timeout; then
+		q_show_tail
+		g_fail "$check" "the guest did not finish within $boot_timeout s"
+		return 1
+	fi
+	if why=$(guest_ok "ping small" "ping large"); then
+		g_pass "$check" "$(grep -a '^VHU-TEST: ping' "$q_serial" | cut -d' ' -f3- | tr -d '\r' | paste -sd, -)"
+		return 0
+	fi
+	q_show_tail
+	g_fail "$check" "$why"
+	return 1
+}
+
+# judge_kill CHECK: the guest started with case "traffic" pings as fast as it
+# can; QEMU is SIGKILLed in the middle and the back-end must survive it.
+judge_kill() {
+	local check=$1 before after
+	if ! vq_wait_for "$q_serial" '^VHU-TEST: traffic running' $boot_timeout "$q_pid"; then
+		q_show_tail
+		vq_end "$q_pid" 2
+		g_fail "$check" "the guest's traffic never started"
+		return 1
+	fi
+	before=$(kv rx_packets "$(tp_port_stats)")
+	sleep 2
+	q_kill
+	sleep 1
+	after=$(kv rx_packets "$(tp_port_stats)")
+	if ! vq_alive "$tp_pid"; then
+		g_fail "$check" "testpmd died when QEMU was killed"
+		tail -n 20 "$tp_log" | sed 's/^/    /'
+		return 1
+	fi
+	if [ -z "$after" ] || [ -z "$before" ] || [ "$after" -le "$before" ]; then
+		g_fail "$check" "no traffic seen while the guest ran (rx $before -> $after)"
+		return 1
+	fi
+	g_pass "$check" "QEMU SIGKILLed while traffic flowed (back-end rx $before -> $after), testpmd alive"
+}
+
+# ------------------------------------------------------------------ groups
+grp_server() {
+	local sock=$vq_dir/server.sock
+	g_begin server
+	tp_start server server "$sock" 1 icmpecho nohuge || { g_abort "testpmd did not start"; return; }
+	wait_socket "$sock" 10 || { g_abort "the back-end did not create $sock"; return; }
+
+	q_start server1 "$sock" client memfd 1 ping
+	if after_ping ping; then
+		report_features
+		counters counters
+		if vq_alive "$tp_pid"; then
+			g_pass shutdown "the guest powered off, QEMU exited by itself, testpmd alive"
+		else
+			g_fail shutdown "testpmd died when the guest shut down"
+		fi
+	fi
+	tp_clear_stats
+
+	q_start server2 "$sock" client memfd 1 traffic
+	judge_kill kill
+	vq_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
+
+	q_start server3 "$sock" client memfd 1 ping
+	after_ping reconnect
+}
+
+grp_client() {
+	local sock=$vq_dir/client.sock mem=huge
+	g_begin client
+	# Guest RAM (256 MB) and the back-end's (256 MB) on 2 MB pages.
+	if [ -d /dev/hugepages ] && [ "$(hugepages_free_mb)" -ge 600 ]; then
+		:
+	else
+		mem=nohuge
+		g_skip hugepages "fewer than 600 MB of free 2 MB hugepages at /dev/hugepages: memfd instead"
+	fi
+	# QEMU listens; the back-end connects once the socket is there.
+	q_start client1 "$sock" server "${mem/nohuge/memfd}" 1 ping
+	if ! wait_socket "$sock" 30; then
+		q_show_tail
+		g_abort "QEMU did not create $sock"
+		return
+	fi
+	tp_start client client "$sock" 1 icmpecho "$mem" || { vq_end "$q_pid"; g_abort "testpmd did not start"; return; }
+	if after_ping ping; then
+		report_features
+		counters counters
+		[ "$mem" = huge ] && g_pass hugepages "guest and back-end memory on hugepages"
+	fi
+	tp_clear_stats
+
+	q_start client2 "$sock" server "${mem/nohuge/memfd}" 1 traffic
+	judge_kill kill
+	vq_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
+
+	# A new QEMU on the same path: the back-end, a client, must reconnect by itself.
+	q_start client3 "$sock" server "${mem/nohuge/memfd}" 1 ping
+	after_ping reconnect
+}
+
+grp_bulk() {
+	local sock=$vq_dir/bulk.sock why big
+	local save_devargs=${vq_devargs:-}
+	g_begin bulk
+	# DPDK's net_vhost offers host TSO only with tso=1.
+	[ "$vq_backend" = vhost ] && vq_devargs="${vq_devargs:+$vq_devargs,}tso=1"
+	tp_start bulk server "$sock" 1 csum nohuge --eth-peer="0,$vq_mac"
+	vq_devargs=$save_devargs
+	[ -n "$tp_pid" ] && vq_alive "$tp_pid" || { g_abort "testpmd did not start"; return; }
+	# Wait for the guest rather than drop: up to 64 x 1 ms per burst.
+	tp_cmd "set burst tx delay 1000 retry 64" >/dev/null
+	# Per-packet lines (pkt_len, nb_segs, offload flags) tell the frame sizes.
+	tp_cmd "set verbose 1" >/dev/null
+	wait_socket "$sock" 10 || { g_abort "the back-end did not create $sock"; return; }
+	q_start bulk1 "$sock" client memfd 1 bulk "rx_queue_size=1024,tx_queue_size=1024" "vhu.mb=8"
+	if ! q_wait $boot_timeout; then
+		q_show_tail
+		g_abort "the guest did not finish within $boot_timeout s"
+		return
+	fi
+	report_features
+	if why=$(guest_ok "ping loop" bulk); then
+		g_pass transfer "$(grep -a '^VHU-TEST: bulk ok' "$q_serial" | cut -d' ' -f4- | tr -d '\r')"
+	else
+		q_show_tail
+		g_fail transfer "$why"
+	fi
+	counters counters
+	# testpmd's verbose csum engine prints "pkt_len=N, nb_segs=M" for each
+	# frame it receives: frames longer than an Ethernet frame are TSO frames.
+	big=$(grep -ao 'pkt_len=[0-9]*, nb_segs=[0-9]*' "$tp_log" |
+		awk -F'[=,]' '$2 > 1514 { n++; if ($2 > max) max = $2; if ($4 > segs) segs = $4 }
+			END { if (n) printf "%d frames > 1514 bytes, the largest %d bytes in %d mbufs", n, max, segs }')
+	if ! q_has_feature 11; then
+		g_skip tso "HOST_TSO4 not negotiated${big:+ ($big)}"
+	elif [ -n "$big" ]; then
+		g_pass tso "HOST_TSO4 negotiated, guest TSO on: $big"
+	else
+		g_fail tso "HOST_TSO4 negotiated but no frame from the guest was longer than 1514 bytes"
+	fi
+}
+
+grp_mq() {
+	local sock=$vq_dir/mq.sock why fw q0 q1 g0 g1
+	g_begin mq
+	tp_start mq server "$sock" 2 icmpecho nohuge || { g_abort "testpmd did not start"; return; }
+	wait_socket "$sock" 10 || { g_abort "the back-end did not create $sock"; return; }
+	q_start mq1 "$sock" client memfd 2 mq
+	if ! q_wait $boot_timeout; then
+		q_show_tail
+		g_abort "the guest did not finish within $boot_timeout s"
+		return
+	fi
+	report_features
+	grep -aE '^VHU-TEST: (channels|queues)' "$q_serial" | tr -d '\r' | sed 's/^VHU-TEST: /qemu-guest: guest /'
+	if why=$(guest_ok "ping p0" "ping p1"); then
+		g_pass ping "pings from both vCPUs answered"
+	else
+		q_show_tail
+		g_fail ping "$why"
+	fi
+	counters counters
+	if ! q_has_feature 22; then
+		g_skip queues "VIRTIO_NET_F_MQ not negotiated"
+		return
+	fi
+	fw=$(tp_fwd_stats)
+	q0=$(kv q0_rx "$fw") q1=$(kv q1_rx "$fw")
+	g0=$(q_qstat tx_queue_0_packets) g1=$(q_qstat tx_queue_1_packets)
+	vq_say "back-end streams: $fw"
+	if [ "${q0:-0}" -gt 0 ] && [ "${q1:-0}" -gt 0 ] && { [ -z "$g1" ] || [ "$g1" -gt 0 ]; }; then
+		g_pass queues "back-end rx per queue: $q0 + $q1; guest tx per queue: ${g0:-?} + ${g1:-?}"
+	else
+		g_fail queues "a queue pair carried nothing: back-end rx per queue '$q0' '$q1', guest tx per queue '${g0:-?}' '${g1:-?}'"
+	fi
+}
+
+grp_packed() {
+	local sock=$vq_dir/packed.sock
+	g_begin packed
+	tp_start packed server "$sock" 1 icmpecho nohuge || { g_abort "testpmd did not start"; return; }
+	wait_socket "$sock" 10 || { g_abort "the back-end did not create $sock"; return; }
+	q_start packed1 "$sock" client memfd 1 ping packed=on
+	if ! q_wait $boot_timeout; then
+		q_show_tail
+		g_abort "the guest did not finish within $boot_timeout s"
+		return
+	fi
+	if ! q_has_feature 34; then
+		report_features
+		g_skip ping "the back-end does not offer VIRTIO_F_RING_PACKED: QEMU fell back to the split ring"
+		g_skip counters "no packed ring"
+		return
+	fi
+	report_features
+	local why
+	if why=$(guest_ok "ping small" "ping large"); then
+		g_pass ping "packed ring: $(grep -a '^VHU-TEST: ping' "$q_serial" | cut -d' ' -f3- | tr -d '\r' | paste -sd, -)"
+	else
+		q_show_tail
+		g_fail ping "$why"
+	fi
+	counters counters
+}
+
+# ------------------------------------------------------------------ main
+vq_accel=none
+vq_init || { echo "mktemp failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+vq_say "back-end: $vq_backend (VHU_QEMU_BACKEND), groups: $groups"
+
+for g in $groups; do
+	[ -n "${group_checks[$g]:-}" ] || { echo "unknown group '$g' in VHU_QEMU_CASES"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+done
+for tool in qemu-system-x86_64 dpdk-testpmd; do
+	command -v "$tool" >/dev/null 2>&1 || skip_all "$tool not installed (devtools/setup.sh installs devtools/packages.d/qemu.txt)"
+done
+case "$vq_backend" in
+vhost) ;;
+vhu)
+	vq_vhu_dir=$(cd "$builddir/drivers/net/vhu" 2>/dev/null && pwd)
+	[ -n "$vq_vhu_dir" ] && [ -f "$vq_vhu_dir/librte_net_vhu.so" ] ||
+		skip_all "$builddir/drivers/net/vhu/librte_net_vhu.so not built"
+	# A plugin that does not register the driver yet (the PMD is being
+	# written) is not a QEMU failure: devtools/checks.sh reports it. Once the
+	# driver registers, every failure here counts.
+	readelf -Ws "$vq_vhu_dir/librte_net_vhu.so" 2>/dev/null | grep -q '__net_vhu_param_string_export' ||
+		skip_all "librte_net_vhu.so does not register the net_vhu driver yet (VHU_QEMU_BACKEND=vhost runs the same test on DPDK's net_vhost)"
+	;;
+*) echo "VHU_QEMU_BACKEND must be vhu or vhost"; echo "0 passed, 1 failed, 0 skipped"; exit 1 ;;
+esac
+vq_devargs=${VHU_QEMU_DEVARGS:-}
+
+guest=$(VHU_QEMU_CACHE=$vq_cache devtools/qemu/mkguest.sh)
+rc=$?
+[ $rc -eq 0 ] || skip_all "guest image: $(echo "$guest" | sed -n 's/^SKIP: //p' | head -n1)${guest:+}"
+vq_kernel=$(echo "$guest" | sed -n 's/^KERNEL=//p')
+vq_initrd=$(echo "$guest" | sed -n 's/^INITRD=//p')
+vq_say "guest kernel $(echo "$guest" | sed -n 's/^KVER=//p')"
+
+vq_pick_accel || skip_all "QEMU cannot boot the guest: $vq_why"
+
+for g in $groups; do
+	"grp_$g"
+	# Whatever the group left running goes before the next one starts.
+	[ -n "$q_pid" ] && vq_end "$q_pid" 2
+	g_end
+done
+finish

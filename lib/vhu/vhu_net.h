@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The vhu authors
+ */
+
+/*
+ * Library-internal: what the net datapath files (vhu_net_hdr.c,
+ * vhu_net_rx.c, vhu_net_tx.c, and the packed ring later) share: the
+ * virtio-net header <-> mbuf offload translation, the RARP frame, per-packet
+ * counters and the split-ring burst functions that vhu_vq_select_burst()
+ * installs.
+ */
+
+#ifndef VHU_NET_H
+#define VHU_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "vhu_dev.h"
+
+/*
+ * Largest packet (without the virtio-net header) a guest may send us: a
+ * 64 KiB GSO frame plus its headers. Anything longer is a broken chain.
+ */
+#define VHU_DEQ_MAX_PKT_LEN (65536u + 256u)
+
+/* Guest-contiguous pieces one packet may be gathered from or scattered to. */
+#define VHU_MAX_BUFS 128u
+
+/* Feature tests on dev->features. */
+static inline bool
+vhu_has(const struct vhu_dev *dev, unsigned int bit)
+{
+	return (dev->features & VHU_BIT(bit)) != 0;
+}
+
+/* ---- vhu_net_hdr.c ---- */
+
+/* Guest offload bits that make the enqueue side fill the header. */
+#define VHU_GUEST_OFFLOADS (VHU_BIT(VHU_F_NET_GUEST_CSUM) | VHU_BIT(VHU_F_NET_GUEST_TSO4) | \
+		VHU_BIT(VHU_F_NET_GUEST_TSO6) | VHU_BIT(VHU_F_NET_GUEST_UFO) | \
+		VHU_BIT(VHU_F_NET_GUEST_USO4) | VHU_BIT(VHU_F_NET_GUEST_USO6))
+
+/*
+ * Dequeue: apply a guest's virtio-net header (already copied into a local)
+ * to the mbuf holding the packet that followed it. Sets ol_flags,
+ * packet_type, l2/l3/l4_len and tso_segsz, in DPDK's compliant (Rx flags)
+ * or legacy (Tx flags) semantics; may complete a checksum in software.
+ * Returns 0, or -EINVAL when the header is invalid for this packet or for
+ * the negotiated features (the caller drops the packet).
+ */
+int vhu_net_hdr_to_mbuf(const struct vhu_dev *dev, const struct vhu_net_hdr *hdr,
+		struct rte_mbuf *m);
+
+/* Patches the enqueue side applies to the guest's copy of a packet. */
+struct vhu_csum_patch {
+	uint32_t off;        /* byte offset in the packet (without virtio-net header) */
+	uint16_t val;        /* value to store, network order already */
+};
+
+struct vhu_tx_offload {
+	uint8_t npatch;
+	struct vhu_csum_patch patch[4];
+};
+
+/*
+ * Enqueue: fill hdr (all but num_buffers) from the mbuf's Tx offload
+ * requests and the guest's negotiated offloads. Checksums the guest cannot
+ * take partially are computed here and returned as patches to apply to the
+ * guest's copy (the mbuf is never modified). Returns 0, or -EINVAL when the
+ * packet cannot be delivered correctly (GSO frame the guest cannot take).
+ */
+int vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
+		struct vhu_net_hdr *hdr, struct vhu_tx_offload *ol);
+
+/* Build the gratuitous RARP frame (RFC 903) announcing mac into m. */
+int vhu_net_build_rarp(struct rte_mbuf *m, const struct rte_ether_addr *mac);
+
+/* ---- counters ---- */
+static inline void
+vhu_stats_count(struct vhu_vq_stats *st, const struct rte_mbuf *m)
+{
+	uint32_t len = m->pkt_len;
+	const uint8_t *dst = rte_pktmbuf_mtod(m, const uint8_t *);
+	unsigned int bin;
+
+	st->bytes += len;
+	if (len == 64)
+		bin = 1;
+	else if (len < 64)
+		bin = 0;
+	else if (len < 1024)
+		bin = (31u - (unsigned int)__builtin_clz(len)) - 4u;   /* 65..1023 -> 2..5 */
+	else if (len <= 1518)
+		bin = 6;
+	else
+		bin = 7;
+	st->size_bins[bin]++;
+	if (likely(m->data_len >= RTE_ETHER_ADDR_LEN) && unlikely(dst[0] & 1)) {
+		if (rte_is_broadcast_ether_addr((const struct rte_ether_addr *)dst))
+			st->broadcast++;
+		else
+			st->multicast++;
+	} else {
+		st->unicast++;
+	}
+}
+
+/* ---- split-ring bursts (vhu_net_rx.c / vhu_net_tx.c) ---- */
+uint16_t vhu_split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+/* Started but disabled ring: consume the guest's TX and drop it. */
+void vhu_split_discard(struct vhu_dev *dev, struct vhu_vq *vq);
+uint16_t vhu_split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_enqueue_mrg(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_enqueue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_enqueue_mrg_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+
+#endif /* VHU_NET_H */
