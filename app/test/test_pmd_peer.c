@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,12 @@ peer_port(const char *name, const char *sock, const char *extra, uint16_t nq, ui
 	char args[512];
 	int rc;
 
+	/*
+	 * virtio-user writes to its socket without MSG_NOSIGNAL: when our end
+	 * is gone first (port removed under a live front-end), the write would
+	 * raise SIGPIPE and end the whole runner.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	snprintf(args, sizeof(args), "path=%s,queues=%u,queue_size=256%s%s", sock, nq,
 			extra != NULL ? "," : "", extra != NULL ? extra : "");
 	rc = rte_vdev_init(name, args);

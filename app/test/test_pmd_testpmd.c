@@ -110,19 +110,47 @@ testpmd_stop(pid_t pid, int sig)
 	return -ETIMEDOUT;
 }
 
+/* The last lines of the front-end's log, to see why a test failed. */
 static void
 log_tail(const char *log)
 {
-	char line[256];
+	static char lines[40][256];
+	unsigned int n = 0, i;
 	FILE *f = fopen(log, "r");
-	long n = 0;
 
 	if (f == NULL)
 		return;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (n++ < 60)
-			fprintf(stderr, "    | %s", line);
+	while (fgets(lines[n % RTE_DIM(lines)], sizeof(lines[0]), f) != NULL)
+		n++;
 	fclose(f);
+	for (i = n > RTE_DIM(lines) ? n - RTE_DIM(lines) : 0; i < n; i++)
+		fprintf(stderr, "    | %s", lines[i % RTE_DIM(lines)]);
+}
+
+/* testpmd flushes its rx queues when forwarding starts: send only after its first stats report. */
+static int
+wait_forwarding(const char *log, pid_t pid)
+{
+	uint64_t end = tp_now_ms() + TP_WAIT_MS;
+	char line[512];
+	FILE *f;
+	int found;
+
+	while (tp_now_ms() < end) {
+		found = 0;
+		f = fopen(log, "r");
+		if (f != NULL) {
+			while (!found && fgets(line, sizeof(line), f) != NULL)
+				found = strstr(line, "Port statistics") != NULL;
+			fclose(f);
+		}
+		if (found)
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -ECHILD;
+		usleep(20000);
+	}
+	return -ETIMEDOUT;
 }
 
 static int
@@ -231,7 +259,6 @@ VHU_TEST(driver, pmd_testpmd_peer)
 	}
 	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
 	snprintf(sock, sizeof(sock), "%s/tp.sock", dir);
-	snprintf(log, sizeof(log), "%s/testpmd.log", dir);
 	snprintf(args, sizeof(args), "iface=%s", sock);
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_tp0", args), 0, "vhu port");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_tp0", &port_id), 0, "port");
@@ -240,16 +267,22 @@ VHU_TEST(driver, pmd_testpmd_peer)
 
 	/* Three front-end lives: stopped politely, killed, stopped politely. */
 	for (i = 0; i < 3; i++) {
+		snprintf(log, sizeof(log), "%s/testpmd%d.log", dir, i); /* one per life */
 		pid = testpmd_start(sock, log, i);
 		TEST_ASSERT(pid > 0, "spawn testpmd");
 		if (tp_wait_link(port_id, RTE_ETH_LINK_UP) != 0) {
-			testpmd_stop(pid, SIGKILL);
+			testpmd_stop(pid, SIGINT);
 			log_tail(log);
 			TEST_ASSERT(0, "link up with testpmd %d", i);
 		}
+		if (wait_forwarding(log, pid) != 0) {
+			testpmd_stop(pid, SIGINT);
+			log_tail(log);
+			TEST_ASSERT(0, "testpmd %d did not start forwarding", i);
+		}
 		back = echo_round(port_id, 64, (unsigned int)i);
 		if (back != 64) {
-			testpmd_stop(pid, SIGKILL);
+			testpmd_stop(pid, SIGINT);
 			log_tail(log);
 			TEST_ASSERT_EQ(back, 64, "frames echoed by testpmd %d", i);
 		}
