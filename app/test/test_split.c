@@ -417,6 +417,8 @@ VHU_TEST(fast, split_guest_notification_control)
 	uint16_t *avail_event;
 
 	TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES, 0, 64, 1), 0, "env");
+	TEST_ASSERT_EQ(e.g[0].used->flags, VHU_USED_F_NO_NOTIFY, "RX ring: no kicks by default");
+	TEST_ASSERT_EQ(e.g[1].used->flags, 0, "TX ring: as the guest set it");
 	TEST_ASSERT_EQ(vhu_enable_guest_notification(e.dev->vid, 1, 0), 0, "");
 	TEST_ASSERT_EQ(e.g[1].used->flags, VHU_USED_F_NO_NOTIFY, "guest told not to kick");
 	TEST_ASSERT_EQ(vhu_enable_guest_notification(e.dev->vid, 1, 1), 0, "");
@@ -875,6 +877,43 @@ VHU_TEST(fast, split_stats)
 	TEST_ASSERT_EQ(st.packets + st.bytes + st.kicks, 0, "");
 	TEST_ASSERT_EQ(vhu_vq_stats_get(e.dev->vid, 9, &st), -1, "absent ring");
 	rte_pktmbuf_free_bulk(pkts, RTE_DIM(lens));
+	TEST_ASSERT(POOL_FULL(&e), "mbuf leak");
+	tenv_fini(&e);
+	return TEST_SUCCESS;
+}
+
+VHU_TEST(fast, split_tx_pool_low)
+{
+	struct rte_mbuf *pkts[64], *hold[4095];
+	unsigned int held = 0, i, total = 0;
+	struct tenv e;
+	uint32_t id, len;
+
+	TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES, 0, 64, 1), 0, "env");
+	while (rte_mempool_avail_count(e.mp) > 10)
+		hold[held++] = rte_pktmbuf_alloc(e.mp);
+	for (i = 0; i < 64; i++) {
+		make_frame(frame, 100, i);
+		TEST_ASSERT(tx_send(&e, frame, 100, NULL, TXL_ONE, false) >= 0, "");
+	}
+	i = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 64);
+	TEST_ASSERT(i > 0 && i <= 10, "what the pool can give: %u", i);
+	total += i;
+	rte_pktmbuf_free_bulk(pkts, i);
+	rte_pktmbuf_free_bulk(hold, held);
+	while ((i = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 64)) > 0) {
+		unsigned int k;
+
+		for (k = 0; k < i; k++) {
+			make_frame(frame, 100, total + k);
+			TEST_ASSERT(mbuf_cmp(pkts[k], frame, 100) == 0, "in order, none lost");
+		}
+		total += i;
+		rte_pktmbuf_free_bulk(pkts, i);
+	}
+	TEST_ASSERT_EQ(total, 64, "");
+	while (gring_pop(&e.g[1], &id, &len))
+		;
 	TEST_ASSERT(POOL_FULL(&e), "mbuf leak");
 	tenv_fini(&e);
 	return TEST_SUCCESS;

@@ -46,10 +46,19 @@ mkdir -p "$cache" || skip "cannot create cache directory $cache"
 
 # Which kernel package: the one the cloud meta-package points at today, so the
 # archive still has it; else whatever the cache already holds (offline runs).
+cloud_kernel() {
+	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1
+}
 pkg=${VHU_QEMU_KERNEL:-}
 if [ -z "$pkg" ]; then
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)
+	pkg=$(cloud_kernel)
+	# Empty package lists (a fresh machine): refresh them once, as root, unless
+	# the cache already holds a kernel.
+	if [ -z "$pkg" ] && [ "$(id -u)" -eq 0 ] && ! ls "$cache"/linux-image-*.deb >/dev/null 2>&1; then
+		timeout 300 apt-get update -q >"$cache/update.log" 2>&1
+		pkg=$(cloud_kernel)
+	fi
 fi
 deb=
 if [ -n "$pkg" ]; then

@@ -49,10 +49,10 @@ vq_mac=52:54:00:77:00:01
 boot_timeout=120
 
 declare -A group_checks=(
-	[server]="ping counters shutdown kill reconnect"
+	[server]="ping counters shutdown kill reconnect reset"
 	[client]="ping counters hugepages kill reconnect"
 	[bulk]="transfer counters tso"
-	[mq]="ping counters queues"
+	[mq]="ping counters queues channels"
 	[packed]="ping counters"
 )
 
@@ -170,6 +170,24 @@ report_features() {
 		sed 's/^VHU-TEST: /qemu-guest: guest /'
 	grep -aiE 'negotiated .*features|protocol features' "$tp_log" | sort -u | head -n 4 |
 		sed 's/^/qemu-guest: back-end: /'
+	protocol_features
+}
+
+# protocol_features: the vhost-user protocol features the back-end logged as
+# negotiated, by name.
+protocol_features() {
+	local hex v i names=()
+	local all=(MQ LOG_SHMFD RARP REPLY_ACK NET_MTU BACKEND_REQ CROSS_ENDIAN CRYPTO_SESSION
+		PAGEFAULT CONFIG BACKEND_SEND_FD HOST_NOTIFIER INFLIGHT_SHMFD RESET_DEVICE
+		INBAND_NOTIFICATIONS CONFIGURE_MEM_SLOTS STATUS XEN_MMAP SHARED_OBJECT DEVICE_STATE)
+	hex=$(grep -aioE 'negotiated[^:]*protocol features[^0-9]*0x[0-9a-f]+' "$tp_log" | tail -n1 |
+		grep -oiE '0x[0-9a-f]+$')
+	[ -n "$hex" ] || return 0
+	v=$((hex))
+	for ((i = 0; i < ${#all[@]}; i++)); do
+		[ $(((v >> i) & 1)) = 1 ] && names+=("${all[i]}")
+	done
+	vq_say "vhost-user protocol features (back-end log, $hex): ${names[*]}"
 }
 
 wait_socket() {
@@ -252,8 +270,15 @@ grp_server() {
 	judge_kill kill
 	vq_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
 
-	q_start server3 "$sock" client memfd 1 ping
-	after_ping reconnect
+	q_start server3 "$sock" client memfd 1 reload
+	if after_ping reconnect; then
+		if grep -aq '^VHU-TEST: ping reload ok' "$q_serial"; then
+			g_pass reset "virtio_net removed and loaded again (device reset, rings stopped and restarted): pings answered"
+		else
+			q_show_tail
+			g_fail reset "no answer after the guest reset the device"
+		fi
+	fi
 }
 
 grp_client() {
@@ -291,14 +316,15 @@ grp_client() {
 }
 
 grp_bulk() {
-	local sock=$vq_dir/bulk.sock why big
+	local sock=$vq_dir/bulk.sock why big rc
 	local save_devargs=${vq_devargs:-}
 	g_begin bulk
 	# DPDK's net_vhost offers host TSO only with tso=1.
 	[ "$vq_backend" = vhost ] && vq_devargs="${vq_devargs:+$vq_devargs,}tso=1"
 	tp_start bulk server "$sock" 1 csum nohuge --eth-peer="0,$vq_mac"
+	rc=$?
 	vq_devargs=$save_devargs
-	[ -n "$tp_pid" ] && vq_alive "$tp_pid" || { g_abort "testpmd did not start"; return; }
+	[ $rc -eq 0 ] || { g_abort "testpmd did not start"; return; }
 	# Wait for the guest rather than drop: up to 64 x 1 ms per burst.
 	tp_cmd "set burst tx delay 1000 retry 64" >/dev/null
 	# Per-packet lines (pkt_len, nb_segs, offload flags) tell the frame sizes.
@@ -345,7 +371,7 @@ grp_mq() {
 	fi
 	report_features
 	grep -aE '^VHU-TEST: (channels|queues)' "$q_serial" | tr -d '\r' | sed 's/^VHU-TEST: /qemu-guest: guest /'
-	if why=$(guest_ok "ping p0" "ping p1"); then
+	if why=$(guest_ok "ping a-p0" "ping a-p1"); then
 		g_pass ping "pings from both vCPUs answered"
 	else
 		q_show_tail
@@ -354,7 +380,16 @@ grp_mq() {
 	counters counters
 	if ! q_has_feature 22; then
 		g_skip queues "VIRTIO_NET_F_MQ not negotiated"
+		g_skip channels "VIRTIO_NET_F_MQ not negotiated"
 		return
+	fi
+	if ! grep -aq '^VHU-TEST: channels-after' "$q_serial"; then
+		g_skip channels "no ethtool in the guest"
+	elif why=$(guest_ok "ping one-pair" "ping b-p0" "ping b-p1"); then
+		g_pass channels "ethtool -L combined 1 then 2 (second pair disabled, enabled): pings answered each time"
+	else
+		q_show_tail
+		g_fail channels "$why"
 	fi
 	fw=$(tp_fwd_stats)
 	q0=$(kv q0_rx "$fw") q1=$(kv q1_rx "$fw")

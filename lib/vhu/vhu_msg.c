@@ -1017,6 +1017,7 @@ vhu_msg_dispatch(struct vhu_conn *c, struct vhu_msg *m)
 	int rc;
 
 	r->hdr.size = 0;
+	r->payload.u64 = 0;
 	r->nfds = 0;
 	c->fatal = NULL;
 	VHU_LOG_CONFIG(DEBUG, dev->ifname, "request %s (%u), %u bytes, %u fds", name, req,
@@ -1065,6 +1066,9 @@ vhu_msg_dispatch(struct vhu_conn *c, struct vhu_msg *m)
 
 	if (rc == H_FATAL)
 		goto fatal_set;
+	/* callbacks first: an acked front-end sees their effects done */
+	if (vhu_dev_update(c) != 0)
+		goto fatal_set;
 	switch (row->reply) {
 	case RP_ACK:
 		if (need_reply) {
@@ -1082,7 +1086,7 @@ vhu_msg_dispatch(struct vhu_conn *c, struct vhu_msg *m)
 			goto fatal_set;
 		break;
 	case RP_U64ERR:
-		if (rc != H_OK && r->payload.u64 == 0)
+		if (rc != H_OK && (r->hdr.size == 0 || r->payload.u64 == 0))
 			reply_u64(r, 1);
 		if (send_reply(c, m, r) != 0)
 			goto fatal_set;
@@ -1094,8 +1098,6 @@ vhu_msg_dispatch(struct vhu_conn *c, struct vhu_msg *m)
 			goto fatal_set;
 		break;
 	}
-	if (vhu_dev_update(c) != 0)
-		goto fatal_set;
 	return 0;
 
 fatal:

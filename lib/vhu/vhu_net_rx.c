@@ -263,9 +263,13 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	n = RTE_MIN((uint32_t)(count - got), (uint32_t)avail);
 	/* stage the fresh mbufs in pkts[got..got+n): a packet taken moves
 	 * down to pkts[got], a dropped one is freed in place */
-	if (unlikely(rte_pktmbuf_alloc_bulk(mp, &pkts[got], n) != 0)) {
-		st->dropped++;
-		return (uint16_t)got;
+	while (unlikely(rte_pktmbuf_alloc_bulk(mp, &pkts[got], n) != 0)) {
+		/* a nearly empty pool: take what it can give */
+		n /= 2;
+		if (n == 0) {
+			st->dropped++;
+			return (uint16_t)got;
+		}
 	}
 	stage = got;
 	end = got + n;
@@ -285,6 +289,13 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 				uint16_t next = vhu_split_avail_head(vq, (uint16_t)(pos + 4));
 
 				rte_prefetch0(&vq->desc[next & vhu_split_mask(vq)]);
+			} else if (j + 8 <= n) {
+				uint32_t k;
+
+				/* the next batch's descriptors, wherever they are */
+				for (k = 4; k < 8; k++)
+					rte_prefetch0(&vq->desc[vhu_split_avail_head(vq,
+							(uint16_t)(pos + k)) & vhu_split_mask(vq)]);
 			}
 			if (deq_batch4(dev, vq, pos, &pkts[stage], heads, hlen, room)) {
 				uint32_t k;

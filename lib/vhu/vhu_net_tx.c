@@ -408,7 +408,12 @@ split_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
 {
 	bool on = vq->guest_notify == VHU_GUEST_NOTIFY_ON;
 
-	if (vq->guest_notify == VHU_GUEST_NOTIFY_DEFAULT)
+	/*
+	 * Unasked, a TX ring (odd) keeps what the guest set up; an RX ring
+	 * (even) needs no kicks from a polling back-end, so the guest is
+	 * spared one per refill.
+	 */
+	if (vq->guest_notify == VHU_GUEST_NOTIFY_DEFAULT && (vq->index & 1))
 		return;
 	if (vhu_has(dev, VHU_F_RING_EVENT_IDX)) {
 		/* on: kick at the next entry; off: not before the index wraps */
