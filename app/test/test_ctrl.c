@@ -229,8 +229,11 @@ VHU_TEST(fast, ctrl_mock_ring_states)
 	vid = dev->vid;
 	TEST_ASSERT(dev->vq[0]->started && !dev->vq[0]->enabled, "started, disabled");
 	TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 0, "disabled ring inactive");
+	TEST_ASSERT(dev->vq[0]->discard, "started+disabled: TX discarded, no RX");
+	TEST_ASSERT(dev->vq[0]->enqueue != NULL, "burst functions chosen for discarding");
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e.fe, 0, 1), 0, "enable 0");
 	TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 1, "ring 0 active");
+	TEST_ASSERT(!dev->vq[0]->discard, "enabled: not discarding");
 	TEST_ASSERT_EQ(vhu_rec.new_dev, 0, "not ready: ring 1 disabled");
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e.fe, 1, 1), 0, "enable 1");
 	TEST_ASSERT_EQ(vhu_rec.new_dev, 0, "not ready: STATUS negotiated, no DRIVER_OK");
@@ -255,6 +258,7 @@ VHU_TEST(fast, ctrl_mock_ring_states)
 	TEST_ASSERT_EQ(mock_fe_get_vring_base(&e.fe, 0, &base), 0, "stop 0");
 	TEST_ASSERT_EQ(mock_fe_get_vring_base(&e.fe, 1, &base), 0, "stop 1");
 	TEST_ASSERT(!dev->vq[0]->started && !dev->vq[1]->started, "stopped");
+	TEST_ASSERT(!dev->vq[1]->discard && !dev->vq[1]->active, "stopped: not processed");
 	TEST_ASSERT(dev->vq[0]->enabled, "stop keeps the enabled state");
 	TEST_ASSERT(mock_fe_alive(&e.fe), "suspended device answers");
 	TEST_ASSERT_EQ(vhu_rec.destroy_dev, 0, "no destroy while suspended");
