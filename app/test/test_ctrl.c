@@ -189,7 +189,7 @@ VHU_TEST(fast, ctrl_mock_handshake)
 		TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 0, "stopped ring inactive");
 		TEST_ASSERT_EQ(vhu_rec.state[0], 0, "ring 0 reported inactive");
 		TEST_ASSERT_EQ(vhu_rec.destroy_dev, 0, "the device stays");
-		TEST_ASSERT_EQ(vhu_get_kickfd(vid, 0), -1, "kick fd dropped on stop");
+		TEST_ASSERT(vhu_get_kickfd(vid, 0) >= 0, "kick fd kept until replaced");
 		/* restart at index 7 */
 		st.index = 0;
 		st.num = 7;
@@ -1303,6 +1303,42 @@ VHU_TEST(fast, ctrl_mock_partial_message)
 	TEST_ASSERT_EQ(mock_fe_recv(&e.fe, &r), 0, "ack");
 	TEST_ASSERT_EQ(r.payload.u64, 0, "accepted");
 	TEST_ASSERT_EQ(cur_dev()->vq[1]->num, 64, "applied");
+	TEST_RUN(env_down(&e));
+	return TEST_SUCCESS;
+}
+
+/* ---- the hostile variants not covered above ---- */
+
+VHU_TEST(fast, ctrl_mock_more_hostile)
+{
+	struct vhu_vring_state st = { .index = 1, .num = 1 };
+	uint64_t v;
+	struct env e;
+	int efd;
+
+	TEST_RUN(env_init(&e, 1));
+	TEST_RUN(env_up(&e));
+	efd = eventfd(0, EFD_CLOEXEC);
+	TEST_RUN(ack_of(&e, VHU_REQ_RESET_OWNER, NULL, 0, NULL, 0, 1));       /* before SET_OWNER */
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_OWNER, NULL, 0, NULL, 0, 0));
+	/* enabling before SET_FEATURES is remembered (QEMU does it) */
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0, 0));
+	TEST_ASSERT(cur_dev()->vq[1]->enabled, "enable kept");
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_LOG_FD, 0, NULL, 0, NULL, 0));
+	TEST_RUN(negotiate(&e, 0, 0));
+	v = 7;                                        /* one queue pair: rings 0 and 1 */
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_VRING_ERR, 0, &v, 8, &efd, 1));
+	v = VHU_BIT(VHU_PF_CROSS_ENDIAN);
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_PROTOCOL_FEATURES, 0, &v, 8, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_GET_QUEUE_NUM, 0, &v, 8, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_GET_MAX_MEM_SLOTS, 0, &v, 8, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_GET_STATUS, 0, NULL, 0, &efd, 1));
+	TEST_RUN(negotiate(&e, 0, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_CHECK_DEVICE_STATE, 0, &v, 8, NULL, 0));
+	TEST_RUN(negotiate(&e, 0, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_STATUS, 0, &v, 4, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SEND_RARP, 0, &v, 6, NULL, 0));
+	close(efd);
 	TEST_RUN(env_down(&e));
 	return TEST_SUCCESS;
 }
