@@ -31,7 +31,7 @@
 # Output ends with "N passed, N failed, N skipped"; exit status 1 on failure.
 set -u -o pipefail
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../qemu/lib.sh
 . devtools/qemu/lib.sh
 export LC_ALL=C
@@ -57,7 +57,7 @@ declare -A group_checks=(
 )
 
 # ------------------------------------------------------------------ bookkeeping
-g_name= g_left=()
+g_name='' g_left=()
 
 g_begin() {
 	g_name=$1
