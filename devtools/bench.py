@@ -70,6 +70,9 @@ SIZES = (64, 1518)
 DIRECTION_ORDER = ('loopback', 'g2h', 'h2g')
 VARIANT_ORDER = ('split', 'split-mrg', 'split-inorder', 'packed', 'split-2q')
 
+# Sender's tx and receiver's rx rates further apart than this are reported.
+COUNTER_GAP_PCT = 5.0
+
 # virtio ring size of the control-plane peers (many ports, little traffic)
 CTRL_QUEUE_SIZE = 256
 
@@ -240,7 +243,9 @@ class Env:
             return self._vhu_args
         params = pmd_params(self.plugin)
         if params is not None:
-            self._vhu_args = [a for a in VHU_FEATURE_ARGS if a in params]
+            # accept mrg_rxbuf as well as mrg-rxbuf
+            by_norm = {p.replace('_', '-'): p for p in params}
+            self._vhu_args = [by_norm[a] for a in VHU_FEATURE_ARGS if a in by_norm]
         else:
             self._vhu_args = [a for a in VHU_FEATURE_ARGS if self.probe_vhu_arg(a)]
         return self._vhu_args
@@ -649,8 +654,10 @@ def both_stats(be, peer):
 def leg_rate(sender, receiver, which):
     """min(sender's tx pps, receiver's rx pps) for one leg, and both raw figures."""
     tx, rx = sender['tx_pps'], receiver['rx_pps']
+    gap = abs(tx - rx) / max(tx, rx) if max(tx, rx) else 0.0
     return {'pps': min(tx, rx), 'sender_tx_pps': tx, 'receiver_rx_pps': rx,
-            'packets': min(sender['tx_d'], receiver['rx_d']), 'leg': which}
+            'packets': min(sender['tx_d'], receiver['rx_d']), 'leg': which,
+            'counter_gap_pct': gap * 100}
 
 
 def run_traffic(env, backend, scenario, warmup, window):
@@ -668,7 +675,7 @@ def run_traffic(env, backend, scenario, warmup, window):
         try:
             n = be.port_count()
         except Fail as e:
-            raise Fail('%s did not start a port: %s' % (backend, e))
+            raise Fail('net_%s did not start a port: %s' % (backend, e))
         if n != 1:
             raise Fail('%s created %d ports instead of 1 (devargs rejected?); log: %s'
                        % (backend, n, be.log_path))
@@ -734,6 +741,7 @@ def run_traffic(env, backend, scenario, warmup, window):
             'perf_cycles_per_pkt': (perf_cycles / be_handled
                                     if perf_cycles and be_handled else None),
             'stats': {'backend': s1['be'], 'peer': s1['peer']},
+            'load1': os.getloadavg()[0],
             'logs': [be.log_path, peer.log_path],
         }
         for k in ('be', 'peer'):
@@ -759,7 +767,7 @@ def run_traffic(env, backend, scenario, warmup, window):
 
 
 def spread(values):
-    if not values:
+    if len(values) < 2:
         return None
     med = statistics.median(values)
     return (max(values) - min(values)) / med * 100 if med else None
@@ -801,6 +809,14 @@ def run_scenarios(env, backends, scenarios, reps, warmup, window):
                     log('%-40s FAILED: %s' % (label, e))
                     continue
                 entry['runs'][key].append(r)
+                for leg in r['legs'].values():
+                    if leg['counter_gap_pct'] > COUNTER_GAP_PCT:
+                        msg = ('%s leg: sender tx %.3f Mpps, receiver rx %.3f Mpps (%.1f%% apart; '
+                               'the smaller is used)' % (leg['leg'], leg['sender_tx_pps'] / 1e6,
+                                                         leg['receiver_rx_pps'] / 1e6,
+                                                         leg['counter_gap_pct']))
+                        entry.setdefault('warnings', {}).setdefault(key, msg)
+                        log('%-40s warning: %s' % (label, msg))
                 if r['ok']:
                     log('%-40s %7.3f Mpps%s' % (label, r['mpps'], cyc_text(r)))
                 else:
@@ -1020,6 +1036,8 @@ def print_traffic_table(results, backends):
             notes.append('%s: %s skipped: %s' % (e['scenario'], be, why))
         for be, why in sorted(e['errors'].items()):
             notes.append('%s: %s FAILED: %s' % (e['scenario'], be, why))
+        for be, why in sorted(e.get('warnings', {}).items()):
+            notes.append('%s: %s counters disagree: %s' % (e['scenario'], be, why))
     widths = [max(len(str(r[i])) for r in rows + [cols]) for i in range(len(cols))]
     line = '  '.join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
                      for i, c in enumerate(cols))
@@ -1073,7 +1091,11 @@ def print_ctrl_table(results, backends):
 # run.sh's job: one net_vhu port, traffic both ways, packets and Mpps
 
 def run_demo(env, backend, seconds):
-    r = run_traffic(env, backend, 'loopback/split/64', 1.0, seconds)
+    try:
+        r = run_traffic(env, backend, 'loopback/split/64', 1.0, seconds)
+    except (Fail, Skip) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 1
     be, peer = r['stats']['backend'], r['stats']['peer']
     print('%s <-> virtio-user, io forwarding, 64-byte frames, %.1f s window:' % (backend, seconds))
     g2h, h2g = r['legs']['g2h'], r['legs']['h2g']

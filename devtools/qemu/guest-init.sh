@@ -7,7 +7,7 @@
 # The host side (devtools/tests.d/qemu-guest.sh) reads those lines.
 #
 # Kernel command line parameters:
-#   vhu.case=probe|ping|bulk|mq|traffic   what to do (default ping)
+#   vhu.case=probe|ping|reload|bulk|mq|traffic   what to do (default ping)
 #   vhu.ip=169.254.A.B              our address       vhu.peer=169.254.C.D  the peer's
 #   vhu.count=N                     pings per step    vhu.mb=N              bulk size, MiB
 # Only 169.254.0.0/16 addresses are accepted: nothing may leave this test.
@@ -88,6 +88,16 @@ offloads() {
 
 stats() {
 	s=/sys/class/net/eth0/statistics
+	# Let the last frames land (a TCP teardown may still be on the wire):
+	# wait, bounded, until the counters stop moving.
+	prev='' i=0
+	while [ $i -lt 25 ]; do
+		cur="$(cat $s/tx_packets) $(cat $s/rx_packets)"
+		[ "$cur" = "$prev" ] && break
+		prev=$cur
+		i=$((i + 1))
+		sleep 0.2
+	done
 	say "stats tx_packets=$(cat $s/tx_packets) tx_bytes=$(cat $s/tx_bytes)" \
 		"rx_packets=$(cat $s/rx_packets) rx_bytes=$(cat $s/rx_bytes)" \
 		"tx_dropped=$(cat $s/tx_dropped) rx_dropped=$(cat $s/rx_dropped)" \
@@ -127,7 +137,53 @@ ping_check() {
 	fi
 }
 
+# cpu_pings TAG: one ping per CPU at the same time. The driver maps each CPU to
+# its own transmit queue, so both queue pairs carry traffic.
+cpu_pings() {
+	taskset 1 ping -c "$count" -i 0.2 -W 5 -q "$peer" >/tmp/$1-p0 2>&1 &
+	p0=$!
+	taskset 2 ping -c "$count" -i 0.2 -W 5 -q "$peer" >/tmp/$1-p1 2>&1 &
+	p1=$!
+	wait $p0
+	wait $p1
+	for f in /tmp/$1-p0 /tmp/$1-p1; do
+		sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' $f)
+		got=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' $f)
+		if [ -n "$sent" ] && [ "$sent" -gt 0 ] && [ "$sent" = "$got" ]; then
+			say "ping ${f#/tmp/} ok $got/$sent"
+		else
+			cat $f
+			say "FAIL ping ${f#/tmp/} ${got:-0}/${sent:-0}"
+		fi
+	done
+}
+
 case "$case_" in
+reload)
+	# Pings, then the driver goes away and comes back: the guest resets the
+	# device and QEMU stops and restarts every ring on the same connection.
+	up
+	ping_check small -c "$count" -i 0.2 -W 5
+	ping_check large -c "$count" -i 0.2 -W 5 -s 1400
+	ip link set eth0 down
+	rmmod virtio_net || fail "rmmod virtio_net"
+	i=0
+	while [ -e /sys/class/net/eth0 ]; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "eth0 still there 10 s after rmmod"
+		sleep 0.1
+	done
+	insmod /lib/vhu-modules/virtio_net.ko || fail "insmod virtio_net"
+	i=0
+	while [ ! -e /sys/class/net/eth0 ]; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "no eth0 10 s after insmod"
+		sleep 0.1
+	done
+	up
+	ping_check reload -c "$count" -i 0.2 -W 5
+	stats
+	;;
 ping)
 	up
 	offloads
@@ -142,24 +198,16 @@ mq)
 		say "channels $(ethtool -l eth0 | awk -F':' '/^Combined/ { gsub(/[ \t]/, "", $2); printf "%s ", $2 }')"
 	fi
 	say "queues rx=$(ls -d /sys/class/net/eth0/queues/rx-* | wc -l) tx=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)"
-	# One ping per CPU at the same time: the driver maps each CPU to its own
-	# transmit queue, so both queue pairs carry traffic.
-	taskset 1 ping -c "$count" -i 0.2 -W 5 -q "$peer" >/tmp/p0 2>&1 &
-	p0=$!
-	taskset 2 ping -c "$count" -i 0.2 -W 5 -q "$peer" >/tmp/p1 2>&1 &
-	p1=$!
-	wait $p0
-	wait $p1
-	for f in /tmp/p0 /tmp/p1; do
-		sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' $f)
-		got=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' $f)
-		if [ -n "$sent" ] && [ "$sent" -gt 0 ] && [ "$sent" = "$got" ]; then
-			say "ping ${f#/tmp/} ok $got/$sent"
-		else
-			cat $f
-			say "FAIL ping ${f#/tmp/} ${got:-0}/${sent:-0}"
-		fi
-	done
+	cpu_pings a
+	if [ $have_ethtool = 1 ]; then
+		# Fewer queue pairs and back: QEMU disables, then enables the second
+		# pair's rings on the back-end while the device runs.
+		ethtool -L eth0 combined 1 2>&1 | head -n 2
+		ping_check one-pair -c "$count" -i 0.2 -W 5
+		ethtool -L eth0 combined 2 2>&1 | head -n 2
+		cpu_pings b
+		say "channels-after $(ethtool -l eth0 | awk -F':' '/^Combined/ { gsub(/[ \t]/, "", $2); printf "%s ", $2 }')"
+	fi
 	stats
 	;;
 bulk)
