@@ -111,6 +111,7 @@ deactivate_all(struct vhu_dev *dev)
 			continue;
 		rte_spinlock_lock(&vq->guard);
 		vq->active = false;
+		vq->discard = false;
 		rte_spinlock_unlock(&vq->guard);
 	}
 }
@@ -205,8 +206,10 @@ reset_ring(struct vhu_vq *vq)
 	vq->callfd = -1;
 	vq->errfd = -1;
 	vq->active = false;
+	vq->discard = false;
 	vq->started = false;
 	vq->enabled = false;
+	vq->was_enabled = false;
 	vq->addr_set = false;
 	vq->num_set = false;
 	vq->num = 0;
