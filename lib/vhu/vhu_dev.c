@@ -209,6 +209,7 @@ reset_ring(struct vhu_vq *vq)
 	vq->discard = false;
 	vq->started = false;
 	vq->enabled = false;
+	vq->was_enabled = false;
 	vq->addr_set = false;
 	vq->num_set = false;
 	vq->num = 0;

@@ -83,6 +83,8 @@ struct vhu_vq {
 	uint16_t index;              /* vring index in the device */
 	bool started;                /* a kick fd arrived (or in-band kick); GET_VRING_BASE stops */
 	bool enabled;                /* SET_VRING_ENABLE, or all on without PROTOCOL_FEATURES */
+	bool was_enabled;            /* enabled at some point since it started: only
+	                              * then does disabling it make it discard */
 	bool addr_set;               /* SET_VRING_ADDR received */
 	bool num_set;
 	uint32_t num;                /* SET_VRING_NUM */

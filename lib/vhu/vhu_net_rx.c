@@ -194,7 +194,7 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 			return false;
 	}
 	for (k = 0; k < 4; k++)
-		d[k] = vq->desc[heads[k]];
+		memcpy(&d[k], &vq->desc[heads[k]], sizeof(d[k]));
 	/* d[] is our only copy of the descriptors from here on */
 	rte_compiler_barrier();
 	for (k = 0; k < 4; k++) {
