@@ -39,8 +39,10 @@ FEAT_IN_ORDER = 35
 FEATURE_NAMES = {FEAT_MRG_RXBUF: 'mergeable rx buffers', FEAT_MQ: 'multi-queue',
                  FEAT_RING_PACKED: 'packed ring', FEAT_IN_ORDER: 'in-order'}
 
-# Back-end devargs that turn an optional feature on, when the PMD has them.
+# Back-end devargs that turn an optional feature on, when the PMD has them,
+# and the variant key that asks for the feature.
 VHU_FEATURE_ARGS = ('mrg-rxbuf', 'in-order', 'packed')
+VHU_FEATURE_VARIANT_KEY = {'mrg-rxbuf': 'mrg', 'in-order': 'inorder', 'packed': 'packed'}
 
 # Traffic directions.  'figure' names the leg whose rate is the scenario's
 # figure; each leg is measured as min(sender's tx rate, receiver's rx rate) so
@@ -69,6 +71,9 @@ VARIANTS = {
 SIZES = (64, 1518)
 DIRECTION_ORDER = ('loopback', 'g2h', 'h2g')
 VARIANT_ORDER = ('split', 'split-mrg', 'split-inorder', 'packed', 'split-2q')
+
+# Sender's tx and receiver's rx rates further apart than this are reported.
+COUNTER_GAP_PCT = 5.0
 
 # virtio ring size of the control-plane peers (many ports, little traffic)
 CTRL_QUEUE_SIZE = 256
@@ -240,9 +245,11 @@ class Env:
             return self._vhu_args
         params = pmd_params(self.plugin)
         if params is not None:
-            self._vhu_args = [a for a in VHU_FEATURE_ARGS if a in params]
+            # accept mrg_rxbuf as well as mrg-rxbuf
+            by_norm = {p.replace('_', '-'): p for p in params}
+            self._vhu_args = {a: by_norm[a] for a in VHU_FEATURE_ARGS if a in by_norm}
         else:
-            self._vhu_args = [a for a in VHU_FEATURE_ARGS if self.probe_vhu_arg(a)]
+            self._vhu_args = {a: a for a in VHU_FEATURE_ARGS if self.probe_vhu_arg(a)}
         return self._vhu_args
 
     def probe_vhu_arg(self, arg):
@@ -262,9 +269,13 @@ class Env:
             self.stop(tp)
             self.cleanup_dir(d)
 
-    def backend_vdev(self, backend, index, sock, queues):
+    def backend_vdev(self, backend, index, sock, queues, variant=None):
+        """The back-end's --vdev. net_vhost offers every feature by default;
+        net_vhu gets the switch of each feature the scenario needs (when it has
+        one) and its defaults for the rest."""
         if backend == 'vhu':
-            extra = ''.join(',%s=1' % a for a in self.vhu_feature_args())
+            extra = ''.join(',%s=1' % name for a, name in self.vhu_feature_args().items()
+                            if variant and variant[VHU_FEATURE_VARIANT_KEY[a]])
             return 'net_vhu%d,iface=%s,queues=%d%s' % (index, sock, queues, extra)
         return 'net_vhost%d,iface=%s,queues=%d' % (index, sock, queues)
 
@@ -421,6 +432,18 @@ class TestPmd:
             errs = [x.strip() for _, x in self.lines if rx.search(x)]
         return (': ' + ' | '.join(errs[-n:])) if errs else ''
 
+    def driver_complaints(self, n=2):
+        """': <the back-end driver's last complaints>', or ''."""
+        drv = re.compile(r'^(?:testpmd> )*(VHU_\w+|VHOST_\w+|vhu|net_vhu)\b')
+        bad = re.compile(r'(?i)\b(no|not|error|fail\w*|invalid|refus\w*|drop\w*|broken)\b')
+        with self.cond:
+            hits = [x.strip() for _, x in self.lines if drv.search(x) and bad.search(x)]
+        out = []
+        for h in hits:          # last n distinct complaints
+            if h not in out:
+                out.append(h)
+        return (': back-end said: ' + ' | '.join(out[-n:])) if out else ''
+
     def find_all(self, pattern, start=0):
         rx = re.compile(pattern)
         with self.cond:
@@ -561,11 +584,11 @@ def parse_scenario(name):
 
 
 def start_backend(env, backend, sock_dir, nports, queues, mode, size, tag, mem_mb=None,
-                  force_no_huge=False, cycles=True):
+                  force_no_huge=False, cycles=True, variant=None):
     vdevs = []
     for i in range(nports):
         sock = os.path.join(sock_dir, 'vhost%d.sock' % i)
-        vdevs += ['--vdev', env.backend_vdev(backend, i, sock, queues)]
+        vdevs += ['--vdev', env.backend_vdev(backend, i, sock, queues, variant)]
     app = ['-i', '--nb-cores=1']
     if nports:      # testpmd checks --rxq against the first port's limits
         app += ['--rxq=%d' % queues, '--txq=%d' % queues]
@@ -649,8 +672,10 @@ def both_stats(be, peer):
 def leg_rate(sender, receiver, which):
     """min(sender's tx pps, receiver's rx pps) for one leg, and both raw figures."""
     tx, rx = sender['tx_pps'], receiver['rx_pps']
+    gap = abs(tx - rx) / max(tx, rx) if max(tx, rx) else 0.0
     return {'pps': min(tx, rx), 'sender_tx_pps': tx, 'receiver_rx_pps': rx,
-            'packets': min(sender['tx_d'], receiver['rx_d']), 'leg': which}
+            'packets': min(sender['tx_d'], receiver['rx_d']), 'leg': which,
+            'counter_gap_pct': gap * 100}
 
 
 def run_traffic(env, backend, scenario, warmup, window):
@@ -664,11 +689,12 @@ def run_traffic(env, backend, scenario, warmup, window):
     be = peer = None
     perf_proc = None
     try:
-        be = start_backend(env, backend, sock_dir, 1, q, dirn['be_mode'], size, tag)
+        be = start_backend(env, backend, sock_dir, 1, q, dirn['be_mode'], size, tag,
+                           variant=variant)
         try:
             n = be.port_count()
         except Fail as e:
-            raise Fail('%s did not start a port: %s' % (backend, e))
+            raise Fail('net_%s did not start a port: %s' % (backend, e))
         if n != 1:
             raise Fail('%s created %d ports instead of 1 (devargs rejected?); log: %s'
                        % (backend, n, be.log_path))
@@ -734,15 +760,17 @@ def run_traffic(env, backend, scenario, warmup, window):
             'perf_cycles_per_pkt': (perf_cycles / be_handled
                                     if perf_cycles and be_handled else None),
             'stats': {'backend': s1['be'], 'peer': s1['peer']},
+            'load1': os.getloadavg()[0],
             'logs': [be.log_path, peer.log_path],
         }
         for k in ('be', 'peer'):
             for t in ('time',):
                 s1[k].pop(t, None)
         if not res['ok']:
-            res['error'] = ('no packets flowed (%s); logs: %s %s'
+            res['error'] = ('no packets flowed (%s)%s; logs: %s %s'
                             % (', '.join('%s %d pkts' % (k, v['packets'])
-                                         for k, v in legs.items()), be.log_path, peer.log_path))
+                                         for k, v in legs.items()), be.driver_complaints(),
+                               be.log_path, peer.log_path))
         return res
     finally:
         if perf_proc:
@@ -759,7 +787,7 @@ def run_traffic(env, backend, scenario, warmup, window):
 
 
 def spread(values):
-    if not values:
+    if len(values) < 2:
         return None
     med = statistics.median(values)
     return (max(values) - min(values)) / med * 100 if med else None
@@ -801,6 +829,14 @@ def run_scenarios(env, backends, scenarios, reps, warmup, window):
                     log('%-40s FAILED: %s' % (label, e))
                     continue
                 entry['runs'][key].append(r)
+                for leg in r['legs'].values():
+                    if leg['counter_gap_pct'] > COUNTER_GAP_PCT:
+                        msg = ('%s leg: sender tx %.3f Mpps, receiver rx %.3f Mpps (%.1f%% apart; '
+                               'the smaller is used)' % (leg['leg'], leg['sender_tx_pps'] / 1e6,
+                                                         leg['receiver_rx_pps'] / 1e6,
+                                                         leg['counter_gap_pct']))
+                        entry.setdefault('warnings', {}).setdefault(key, msg)
+                        log('%-40s warning: %s' % (label, msg))
                 if r['ok']:
                     log('%-40s %7.3f Mpps%s' % (label, r['mpps'], cyc_text(r)))
                 else:
@@ -1020,6 +1056,8 @@ def print_traffic_table(results, backends):
             notes.append('%s: %s skipped: %s' % (e['scenario'], be, why))
         for be, why in sorted(e['errors'].items()):
             notes.append('%s: %s FAILED: %s' % (e['scenario'], be, why))
+        for be, why in sorted(e.get('warnings', {}).items()):
+            notes.append('%s: %s counters disagree: %s' % (e['scenario'], be, why))
     widths = [max(len(str(r[i])) for r in rows + [cols]) for i in range(len(cols))]
     line = '  '.join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
                      for i, c in enumerate(cols))
@@ -1073,7 +1111,11 @@ def print_ctrl_table(results, backends):
 # run.sh's job: one net_vhu port, traffic both ways, packets and Mpps
 
 def run_demo(env, backend, seconds):
-    r = run_traffic(env, backend, 'loopback/split/64', 1.0, seconds)
+    try:
+        r = run_traffic(env, backend, 'loopback/split/64', 1.0, seconds)
+    except (Fail, Skip) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 1
     be, peer = r['stats']['backend'], r['stats']['peer']
     print('%s <-> virtio-user, io forwarding, 64-byte frames, %.1f s window:' % (backend, seconds))
     g2h, h2g = r['legs']['g2h'], r['legs']['h2g']
@@ -1198,7 +1240,8 @@ def bench(env, args, backends):
            'hugepages' if env.huge else '--no-huge', 'perf stat + testpmd busy cycles'
            if env.perf else 'testpmd busy cycles (perf stat -e cycles unavailable)'))
     if any(b.startswith('vhu') for b in backends):
-        log('net_vhu feature devargs: %s' % (','.join(env.vhu_feature_args()) or 'none'))
+        log('net_vhu feature switches (given =1 when a scenario needs the feature): %s'
+            % (','.join(env.vhu_feature_args().values()) or 'none'))
     started = time.time()
     traffic = [] if args.ctrl_only else run_scenarios(env, backends, scenarios, args.reps,
                                                       args.warmup, args.window)

@@ -56,7 +56,7 @@ env_connect(struct env *e)
 	int before = vhu_rec.conn;
 
 	TEST_ASSERT_EQ(mock_fe_connect(&e->fe, e->path, MEM_SIZE), 0, "connect");
-	TEST_ASSERT(vhu_test_wait(&vhu_rec.conn, before + 1, 2000), "no new_connection");
+	TEST_ASSERT(vhu_test_wait(&vhu_rec.conn, before + 1, 5000), "no new_connection");
 	return TEST_SUCCESS;
 }
 
@@ -89,7 +89,7 @@ expect_fatal(struct env *e, uint32_t req, uint32_t flags, const void *p, uint32_
 	     const int *fds, unsigned int nfds)
 {
 	TEST_ASSERT_EQ(mock_fe_send(&e->fe, req, flags, p, size, fds, nfds), 0, "send");
-	TEST_ASSERT(mock_fe_closed(&e->fe, 2000), "%s (size %u, %u fds) was not fatal",
+	TEST_ASSERT(mock_fe_closed(&e->fe, 5000), "%s (size %u, %u fds) was not fatal",
 		    vhu_req_name(req), size, nfds);
 	mock_fe_close(&e->fe);
 	return env_connect(e);
@@ -122,7 +122,7 @@ setup_ready(struct env *e, unsigned int nvrings)
 	int before = vhu_rec.new_dev;
 
 	TEST_ASSERT_EQ(mock_fe_setup(&e->fe, &o), 0, "setup");
-	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, before + 1, 2000), "no new_device");
+	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, before + 1, 5000), "no new_device");
 	return TEST_SUCCESS;
 }
 
@@ -189,7 +189,7 @@ VHU_TEST(fast, ctrl_mock_handshake)
 		TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 0, "stopped ring inactive");
 		TEST_ASSERT_EQ(vhu_rec.state[0], 0, "ring 0 reported inactive");
 		TEST_ASSERT_EQ(vhu_rec.destroy_dev, 0, "the device stays");
-		TEST_ASSERT_EQ(vhu_get_kickfd(vid, 0), -1, "kick fd dropped on stop");
+		TEST_ASSERT(vhu_get_kickfd(vid, 0) >= 0, "kick fd kept until replaced");
 		/* restart at index 7 */
 		st.index = 0;
 		st.num = 7;
@@ -229,8 +229,10 @@ VHU_TEST(fast, ctrl_mock_ring_states)
 	vid = dev->vid;
 	TEST_ASSERT(dev->vq[0]->started && !dev->vq[0]->enabled, "started, disabled");
 	TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 0, "disabled ring inactive");
+	TEST_ASSERT(!dev->vq[0]->discard, "never enabled yet: left alone, frames wait");
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e.fe, 0, 1), 0, "enable 0");
 	TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 1, "ring 0 active");
+	TEST_ASSERT(!dev->vq[0]->discard, "enabled: not discarding");
 	TEST_ASSERT_EQ(vhu_rec.new_dev, 0, "not ready: ring 1 disabled");
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e.fe, 1, 1), 0, "enable 1");
 	TEST_ASSERT_EQ(vhu_rec.new_dev, 0, "not ready: STATUS negotiated, no DRIVER_OK");
@@ -241,6 +243,8 @@ VHU_TEST(fast, ctrl_mock_ring_states)
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e.fe, 1, 0), 0, "disable 1");
 	TEST_ASSERT_EQ(vhu_rec.state[1], 0, "ring 1 reported disabled");
 	TEST_ASSERT(dev->vq[1]->started, "still started");
+	TEST_ASSERT(dev->vq[1]->discard, "started+disabled after use: TX discarded, no RX");
+	TEST_ASSERT(dev->vq[1]->enqueue != NULL, "burst functions kept for discarding");
 	/* LOG_ALL toggled by SET_FEATURES never disables a ring */
 	f = e.fe.features | VHU_BIT(VHU_F_LOG_ALL);
 	TEST_RUN(ack_of(&e, VHU_REQ_SET_FEATURES, &f, sizeof(f), NULL, 0, 0));
@@ -255,6 +259,7 @@ VHU_TEST(fast, ctrl_mock_ring_states)
 	TEST_ASSERT_EQ(mock_fe_get_vring_base(&e.fe, 0, &base), 0, "stop 0");
 	TEST_ASSERT_EQ(mock_fe_get_vring_base(&e.fe, 1, &base), 0, "stop 1");
 	TEST_ASSERT(!dev->vq[0]->started && !dev->vq[1]->started, "stopped");
+	TEST_ASSERT(!dev->vq[1]->discard && !dev->vq[1]->active, "stopped: not processed");
 	TEST_ASSERT(dev->vq[0]->enabled, "stop keeps the enabled state");
 	TEST_ASSERT(mock_fe_alive(&e.fe), "suspended device answers");
 	TEST_ASSERT_EQ(vhu_rec.destroy_dev, 0, "no destroy while suspended");
@@ -1299,6 +1304,42 @@ VHU_TEST(fast, ctrl_mock_partial_message)
 	TEST_ASSERT_EQ(mock_fe_recv(&e.fe, &r), 0, "ack");
 	TEST_ASSERT_EQ(r.payload.u64, 0, "accepted");
 	TEST_ASSERT_EQ(cur_dev()->vq[1]->num, 64, "applied");
+	TEST_RUN(env_down(&e));
+	return TEST_SUCCESS;
+}
+
+/* ---- the hostile variants not covered above ---- */
+
+VHU_TEST(fast, ctrl_mock_more_hostile)
+{
+	struct vhu_vring_state st = { .index = 1, .num = 1 };
+	uint64_t v;
+	struct env e;
+	int efd;
+
+	TEST_RUN(env_init(&e, 1));
+	TEST_RUN(env_up(&e));
+	efd = eventfd(0, EFD_CLOEXEC);
+	TEST_RUN(ack_of(&e, VHU_REQ_RESET_OWNER, NULL, 0, NULL, 0, 1));       /* before SET_OWNER */
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_OWNER, NULL, 0, NULL, 0, 0));
+	/* enabling before SET_FEATURES is remembered (QEMU does it) */
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0, 0));
+	TEST_ASSERT(cur_dev()->vq[1]->enabled, "enable kept");
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_LOG_FD, 0, NULL, 0, NULL, 0));
+	TEST_RUN(negotiate(&e, 0, 0));
+	v = 7;                                        /* one queue pair: rings 0 and 1 */
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_VRING_ERR, 0, &v, 8, &efd, 1));
+	v = VHU_BIT(VHU_PF_CROSS_ENDIAN);
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_PROTOCOL_FEATURES, 0, &v, 8, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_GET_QUEUE_NUM, 0, &v, 8, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_GET_MAX_MEM_SLOTS, 0, &v, 8, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_GET_STATUS, 0, NULL, 0, &efd, 1));
+	TEST_RUN(negotiate(&e, 0, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_CHECK_DEVICE_STATE, 0, &v, 8, NULL, 0));
+	TEST_RUN(negotiate(&e, 0, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_STATUS, 0, &v, 4, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SEND_RARP, 0, &v, 6, NULL, 0));
+	close(efd);
 	TEST_RUN(env_down(&e));
 	return TEST_SUCCESS;
 }

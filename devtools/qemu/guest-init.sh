@@ -90,7 +90,7 @@ stats() {
 	s=/sys/class/net/eth0/statistics
 	# Let the last frames land (a TCP teardown may still be on the wire):
 	# wait, bounded, until the counters stop moving.
-	prev= i=0
+	prev='' i=0
 	while [ $i -lt 25 ]; do
 		cur="$(cat $s/tx_packets) $(cat $s/rx_packets)"
 		[ "$cur" = "$prev" ] && break

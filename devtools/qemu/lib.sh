@@ -7,7 +7,6 @@
 # Every process started here is recorded and ended by its PID; every wait is
 # bounded. All files (sockets, logs, FIFOs) live under one private mktemp -d.
 
-vq_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 vq_pids=()
 vq_dir=
 vq_keep=${VHU_QEMU_KEEP:-0}
@@ -97,7 +96,7 @@ vq_wait_for() {
 # ------------------------------------------------------------------ testpmd
 #
 # One back-end at a time: tp_* variables describe it.
-tp_pid= tp_log= tp_fd= tp_name= tp_prefix=
+tp_pid='' tp_log='' tp_fd='' tp_prefix=
 
 # tp_start NAME ROLE SOCK QUEUES FWD MEM [TESTPMD-ARGS...]
 #   ROLE server|client (the back-end's side of the socket), MEM nohuge|huge.
@@ -107,7 +106,6 @@ tp_start() {
 	local name=$1 role=$2 sock=$3 queues=$4 fwd=$5 mem=$6
 	shift 6
 	local vdev eal=() env=() in
-	tp_name=$name
 	tp_prefix=vhuq$$$name
 	vq_prefixes+=("$tp_prefix")
 	tp_log=$vq_dir/$name.testpmd.log
@@ -208,7 +206,7 @@ tp_clear_stats() {
 tp_stop() {
 	[ -n "$tp_pid" ] || return 0
 	if vq_alive "$tp_pid"; then
-		echo "quit" >&"$tp_fd" 2>/dev/null
+		{ echo "quit" >&"$tp_fd"; } 2>/dev/null
 		vq_wait_exit "$tp_pid" 15 || vq_end "$tp_pid" 5
 	fi
 	wait "$tp_pid" 2>/dev/null
@@ -219,7 +217,7 @@ tp_stop() {
 }
 
 # ------------------------------------------------------------------ QEMU
-q_pid= q_serial= q_log=
+q_pid='' q_serial='' q_log=''
 
 # q_args_common ACCEL MEM SMP: machine, memory and firmware-free boot arguments.
 # MEM memfd|huge: guest RAM shared with the back-end either way.

@@ -31,7 +31,7 @@
 # Output ends with "N passed, N failed, N skipped"; exit status 1 on failure.
 set -u -o pipefail
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../qemu/lib.sh
 . devtools/qemu/lib.sh
 export LC_ALL=C
@@ -49,15 +49,15 @@ vq_mac=52:54:00:77:00:01
 boot_timeout=120
 
 declare -A group_checks=(
-	[server]="ping counters shutdown kill reconnect reset"
-	[client]="ping counters hugepages kill reconnect"
+	[server]="ping counters shutdown kill reconnect reset leaks"
+	[client]="ping counters hugepages kill reconnect leaks"
 	[bulk]="transfer counters tso"
 	[mq]="ping counters queues channels"
 	[packed]="ping counters"
 )
 
 # ------------------------------------------------------------------ bookkeeping
-g_name= g_left=()
+g_name='' g_left=()
 
 g_begin() {
 	g_name=$1
@@ -190,6 +190,46 @@ protocol_features() {
 	vq_say "vhost-user protocol features (back-end log, $hex): ${names[*]}"
 }
 
+# guest_maps: how many of the back-end's mappings are guest memory (QEMU's
+# memfd or hugepage file). They must all go when the front-end goes.
+guest_maps() {
+	grep -cE 'memory-backend-memfd|qemu_back_mem' "/proc/$tp_pid/maps" 2>/dev/null
+}
+
+# settle_backend: once QEMU is gone, wait (bounded) for the back-end to unmap
+# the guest's memory. Sets leak_why when it does not; prints the fd count.
+settle_backend() {
+	local n=100
+	while [ "$(guest_maps)" != 0 ]; do
+		if [ $n -le 0 ]; then
+			leak_why+=("$(guest_maps) guest memory mappings left after $1")
+			break
+		fi
+		n=$((n - 1))
+		sleep 0.1
+	done
+	# "other sockets": a client back-end may hold a reconnecting socket or not
+	# at any instant; every other fd (eventfds, memfds, files) must be stable.
+	ls -l "/proc/$tp_pid/fd" 2>/dev/null | awk '/-> / { if ($NF ~ /^socket:/) s++; else o++ }
+		END { printf "%d %d", o, s }'
+}
+
+# judge_leaks "OTHER SOCKETS" "OTHER SOCKETS": fds after the first and the last guest.
+judge_leaks() {
+	local o1 s1 o3 s3
+	read -r o1 s1 <<<"$1"
+	read -r o3 s3 <<<"$2"
+	[ "${maps_seen:-0}" -gt 0 ] ||
+		leak_why+=("no guest memory mapping seen in the back-end while a guest ran: the check cannot see leaks")
+	[ "$o1" = "$o3" ] || leak_why+=("back-end non-socket fds: $o1 after the first guest, $o3 after the last")
+	[ "${s3:-0}" -le $((${s1:-0} + 1)) ] || leak_why+=("back-end sockets: $s1 after the first guest, $s3 after the last")
+	if [ ${#leak_why[@]} -eq 0 ]; then
+		g_pass leaks "guest memory ($maps_seen mappings while a guest ran) unmapped each time a QEMU went (3 times); fds after the last guest as after the first ($o3 + $s3 sockets)"
+	else
+		g_fail leaks "$(IFS=';'; echo "${leak_why[*]}")"
+	fi
+}
+
 wait_socket() {
 	local n=$(($2 * 10))
 	while [ ! -S "$1" ]; do
@@ -231,6 +271,9 @@ judge_kill() {
 		return 1
 	fi
 	before=$(kv rx_packets "$(tp_port_stats)")
+	# While the guest runs, the back-end maps its memory: this is what the
+	# leak check expects to see go.
+	maps_seen=$(guest_maps)
 	sleep 2
 	q_kill
 	sleep 1
@@ -249,7 +292,8 @@ judge_kill() {
 
 # ------------------------------------------------------------------ groups
 grp_server() {
-	local sock=$vq_dir/server.sock
+	local sock=$vq_dir/server.sock fds1 fds3
+	leak_why=() maps_seen=
 	g_begin server
 	tp_start server server "$sock" 1 icmpecho nohuge || { g_abort "testpmd did not start"; return; }
 	wait_socket "$sock" 10 || { g_abort "the back-end did not create $sock"; return; }
@@ -264,11 +308,13 @@ grp_server() {
 			g_fail shutdown "testpmd died when the guest shut down"
 		fi
 	fi
+	fds1=$(settle_backend "the guest shut down")
 	tp_clear_stats
 
 	q_start server2 "$sock" client memfd 1 traffic
 	judge_kill kill
 	vq_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
+	settle_backend "QEMU was killed" >/dev/null
 
 	q_start server3 "$sock" client memfd 1 reload
 	if after_ping reconnect; then
@@ -279,10 +325,14 @@ grp_server() {
 			g_fail reset "no answer after the guest reset the device"
 		fi
 	fi
+	vq_alive "$q_pid" && vq_end "$q_pid" 2
+	fds3=$(settle_backend "the last guest shut down")
+	judge_leaks "$fds1" "$fds3"
 }
 
 grp_client() {
-	local sock=$vq_dir/client.sock mem=huge
+	local sock=$vq_dir/client.sock mem=huge fds1 fds3
+	leak_why=() maps_seen=
 	g_begin client
 	# Guest RAM (256 MB) and the back-end's (256 MB) on 2 MB pages.
 	if [ -d /dev/hugepages ] && [ "$(hugepages_free_mb)" -ge 600 ]; then
@@ -304,15 +354,20 @@ grp_client() {
 		counters counters
 		[ "$mem" = huge ] && g_pass hugepages "guest and back-end memory on hugepages"
 	fi
+	fds1=$(settle_backend "the guest shut down")
 	tp_clear_stats
 
 	q_start client2 "$sock" server "${mem/nohuge/memfd}" 1 traffic
 	judge_kill kill
 	vq_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
+	settle_backend "QEMU was killed" >/dev/null
 
 	# A new QEMU on the same path: the back-end, a client, must reconnect by itself.
 	q_start client3 "$sock" server "${mem/nohuge/memfd}" 1 ping
 	after_ping reconnect
+	vq_alive "$q_pid" && vq_end "$q_pid" 2
+	fds3=$(settle_backend "the last guest shut down")
+	judge_leaks "$fds1" "$fds3"
 }
 
 grp_bulk() {

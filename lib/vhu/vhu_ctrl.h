@@ -99,6 +99,8 @@ struct vhu_conn {
 	const char *fatal;               /* set by a handler: close the connection */
 	char fatal_buf[160];
 	bool enable_new_rings;           /* SET_FEATURES without PROTOCOL_FEATURES */
+	int defer_close[2];              /* fds replaced by this request, closed after callbacks */
+	unsigned int ndefer;
 	bool conn_cb;                    /* new_connection was delivered */
 	uint64_t reported[VHU_MAX_VRINGS / 64];   /* ring active as last reported */
 	struct vhu_xfer xfer;

@@ -451,10 +451,18 @@ h_set_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		return refuse(c, "SET_VRING_BASE on started vring %u", s->index);
 	rte_spinlock_lock(&vq->guard);
 	if (packed) {
-		vq->last_avail_idx = (uint16_t)(s->num & 0xffff);
+		/* bits 0-14 avail index, 15 its wrap counter; 16-30 used index, 31 its wrap */
+		vq->last_avail_idx = (uint16_t)(s->num & 0x7fff);
 		vq->avail_wrap = (s->num >> 15) & 1;
-		vq->last_used_idx = (uint16_t)(s->num >> 16);
-		vq->used_wrap = (s->num >> 31) & 1;
+		if ((s->num >> 16) != 0) {
+			vq->last_used_idx = (uint16_t)(s->num >> 16);
+			vq->used_wrap = (s->num >> 31) & 1;
+		} else {
+			/* DPDK virtio-user sends the avail half only: a stopped
+			 * ring has nothing in flight, used == avail */
+			vq->last_used_idx = vq->last_avail_idx;
+			vq->used_wrap = vq->avail_wrap;
+		}
 	} else {
 		vq->last_avail_idx = (uint16_t)s->num;
 		vq->last_used_idx = (uint16_t)s->num;
@@ -469,7 +477,6 @@ h_get_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	const struct vhu_vring_state *s = &m->payload.state;
 	struct vhu_vq *vq;
 	uint32_t num;
-	int kick;
 
 	vq = ring(c, s->index);
 	if (vq == NULL)
@@ -483,11 +490,7 @@ h_get_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 			((uint32_t)((vq->last_used_idx & 0x7fff) | (vq->used_wrap << 15)) << 16);
 	else
 		num = vq->last_avail_idx;
-	kick = vq->kickfd;
-	vq->kickfd = -1;
 	rte_spinlock_unlock(&vq->guard);
-	if (kick >= 0)
-		close(kick);
 	r->hdr.size = sizeof(struct vhu_vring_state);
 	r->payload.state.index = s->index;
 	r->payload.state.num = num;
@@ -530,8 +533,9 @@ set_vring_fd(struct vhu_conn *c, struct vhu_msg *m, enum vring_fd which)
 		break;
 	}
 	rte_spinlock_unlock(&vq->guard);
+	/* closed after the callbacks: the application may still watch it */
 	if (old >= 0)
-		close(old);
+		c->defer_close[c->ndefer++] = old;
 	if (rc != 0)
 		return fail(c, "vring %u: ring addresses are not in guest memory", index);
 	return H_OK;
@@ -570,7 +574,12 @@ h_set_vring_enable(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		return H_FATAL;
 	if (s->num > 1)
 		return fail(c, "vring %u: enable value %u is not 0 or 1", s->index, s->num);
-	if (!negotiated(&c->dev, VHU_F_PROTOCOL_FEATURES))
+	/*
+	 * QEMU may disable (or enable) queue pairs before SET_FEATURES when
+	 * PROTOCOL_FEATURES was offered: the state is kept for later. Once
+	 * features are set without PROTOCOL_FEATURES, every ring is enabled.
+	 */
+	if ((c->dev.flags & VHU_DEV_FEATURES_SET) && !negotiated(&c->dev, VHU_F_PROTOCOL_FEATURES))
 		return refuse(c, "SET_VRING_ENABLE without PROTOCOL_FEATURES negotiated");
 	rte_spinlock_lock(&vq->guard);
 	vq->enabled = s->num == 1;
@@ -915,7 +924,7 @@ h_not_supported(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	X(GET_PROTOCOL_FEATURES, h_get_protocol_features, VHU_PL_NONE,       FD_NONE,  RP_DATA,   ST_ANY,      PF_NONE,                    false) \
 	X(SET_PROTOCOL_FEATURES, h_set_protocol_features, VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_ANY,      PF_NONE,                    false) \
 	X(GET_QUEUE_NUM,         h_get_queue_num,         VHU_PL_NONE,       FD_NONE,  RP_DATA,   ST_ANY,      VHU_PF_MQ,                  true)  \
-	X(SET_VRING_ENABLE,      h_set_vring_enable,      VHU_PL_STATE,      FD_NONE,  RP_ACK,    ST_FEATURES, PF_NONE,                    false) \
+	X(SET_VRING_ENABLE,      h_set_vring_enable,      VHU_PL_STATE,      FD_NONE,  RP_ACK,    ST_OWNER,    PF_NONE,                    false) \
 	X(SEND_RARP,             h_send_rarp,             VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_OWNER,    VHU_PF_RARP,                false) \
 	X(NET_SET_MTU,           h_net_set_mtu,           VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_FEATURES, VHU_PF_NET_MTU,             false) \
 	X(SET_BACKEND_REQ_FD,    h_set_backend_req_fd,    VHU_PL_NONE,       FD_ONE,   RP_ACK,    ST_OWNER,    VHU_PF_BACKEND_REQ,         false) \
@@ -1004,8 +1013,26 @@ send_reply(struct vhu_conn *c, const struct vhu_msg *req, struct vhu_msg *r)
 	return 0;
 }
 
+static int dispatch(struct vhu_conn *c, struct vhu_msg *m);
+
+static void
+close_deferred(struct vhu_conn *c)
+{
+	while (c->ndefer > 0)
+		close(c->defer_close[--c->ndefer]);
+}
+
 int
 vhu_msg_dispatch(struct vhu_conn *c, struct vhu_msg *m)
+{
+	int rc = dispatch(c, m);
+
+	close_deferred(c);
+	return rc;
+}
+
+static int
+dispatch(struct vhu_conn *c, struct vhu_msg *m)
 {
 	struct vhu_dev *dev = &c->dev;
 	struct vhu_msg *r = &c->reply;

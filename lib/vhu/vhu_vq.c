@@ -15,18 +15,6 @@
 
 #include "vhu_ctrl.h"
 
-/*
- * Until the datapath's burst selection is linked in, rings have no burst
- * functions (the datapath's strong definition replaces this one).
- */
-__attribute__((weak)) void
-vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
-{
-	RTE_SET_USED(dev);
-	vq->dequeue = NULL;
-	vq->enqueue = NULL;
-}
-
 struct vhu_vq *
 vhu_vq_alloc(uint16_t index)
 {
@@ -88,7 +76,7 @@ translate(const struct vhu_dev *dev, struct vhu_vq *vq)
 int
 vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
 {
-	bool was = vq->active;
+	bool was_running = vq->active || vq->discard;
 	bool ok = false;
 	int rc = 0;
 
@@ -104,19 +92,29 @@ vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
 	}
 	vq->log_used = (vq->addr.flags & (1u << VHU_VRING_F_LOG)) != 0;
 	vq->log_used_gpa = vq->addr.log_guest_addr;
+	/*
+	 * Spec ring states: stopped (nothing), started+disabled (TX consumed
+	 * and dropped, no RX), started+enabled (normal). A ring that has not
+	 * been enabled since it started is left alone instead of discarding:
+	 * front-ends (DPDK virtio-user, QEMU) send SET_VRING_ENABLE without
+	 * waiting for an ack and transmit at once, so frames queued before we
+	 * read the enable would otherwise be lost at every start.
+	 */
+	if (!vq->started)
+		vq->was_enabled = false;
+	else if (vq->enabled)
+		vq->was_enabled = true;
 	vq->active = vq->started && vq->enabled && ok;
-	if (vq->active) {
-		if (!was) {
-			/*
-			 * A split ring resumes at the used index the guest
-			 * sees in memory (the spec's rule: only last_avail_idx
-			 * travels in SET_VRING_BASE).
-			 */
-			if (!vq->packed)
-				vq->last_used_idx = __atomic_load_n(&vq->used->idx,
-								    __ATOMIC_ACQUIRE);
-			vq->signalled_used_valid = false;
-		}
+	vq->discard = vq->started && !vq->enabled && vq->was_enabled && ok;
+	if ((vq->active || vq->discard) && !was_running) {
+		/*
+		 * A split ring resumes at the used index the guest sees in
+		 * memory (the spec's rule: only last_avail_idx travels in
+		 * SET_VRING_BASE).
+		 */
+		if (!vq->packed)
+			vq->last_used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+		vq->signalled_used_valid = false;
 		vhu_vq_select_burst(dev, vq);
 	}
 	return rc;

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The vhu authors
+ */
+
+/*
+ * net_vhu with a front-end in another process (driver suite): Debian's
+ * dpdk-testpmd with a virtio-user port in io forwarding mode echoes what
+ * our port sends. The front-end process is stopped (SIGINT), killed
+ * (SIGKILL) and restarted; the port stays and carries traffic again.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "test_pmd.h"
+#include "vhu_test.h"
+
+extern char **environ;
+
+#define TP_WAIT_MS 20000
+
+static uint64_t
+tp_now_ms(void)
+{
+	return rte_get_timer_cycles() * 1000 / rte_get_timer_hz();
+}
+
+static const char *
+testpmd_path(void)
+{
+	static const char *const paths[] = { "/usr/bin/dpdk-testpmd",
+		"/usr/local/bin/dpdk-testpmd" };
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(paths); i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+/* Start dpdk-testpmd with a virtio-user port on sock, io forwarding; its output goes to log. */
+static pid_t
+testpmd_start(const char *sock, const char *log, int n)
+{
+	char prefix[64], vdev[256];
+	posix_spawn_file_actions_t fa;
+	const char *tp = testpmd_path();
+	pid_t pid;
+	char *argv[] = {
+		(char *)tp,
+		(char *)"--lcores",
+		(char *)"0@1,1@1",
+		(char *)"--no-huge",
+		(char *)"-m",
+		(char *)"256",
+		(char *)"--no-pci",
+		(char *)"--file-prefix",
+		prefix,
+		(char *)"--vdev",
+		vdev,
+		(char *)"--log-level=lib.eal:error",
+		(char *)"--",
+		(char *)"--forward-mode=io",
+		(char *)"--nb-cores=1",
+		(char *)"--total-num-mbufs=2048",
+		(char *)"--stats-period=1",
+		NULL,
+	};
+
+	snprintf(prefix, sizeof(prefix), "vhu-pmd-tp-%d-%d", (int)getpid(), n);
+	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1,queue_size=256", sock);
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -1;
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	if (posix_spawn(&pid, tp, &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+/* Signal the child and reap it, within the time bound (SIGKILL after). */
+static int
+testpmd_stop(pid_t pid, int sig)
+{
+	uint64_t end = tp_now_ms() + TP_WAIT_MS;
+	int status;
+
+	kill(pid, sig);
+	while (tp_now_ms() < end) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return 0;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -ETIMEDOUT;
+}
+
+/* The last lines of the front-end's log, to see why a test failed. */
+static void
+log_tail(const char *log)
+{
+	static char lines[40][256];
+	unsigned int n = 0, i;
+	FILE *f = fopen(log, "r");
+
+	if (f == NULL)
+		return;
+	while (fgets(lines[n % RTE_DIM(lines)], sizeof(lines[0]), f) != NULL)
+		n++;
+	fclose(f);
+	for (i = n > RTE_DIM(lines) ? n - RTE_DIM(lines) : 0; i < n; i++)
+		fprintf(stderr, "    | %s", lines[i % RTE_DIM(lines)]);
+}
+
+/* testpmd flushes its rx queues when forwarding starts: send only after its first stats report. */
+static int
+wait_forwarding(const char *log, pid_t pid)
+{
+	uint64_t end = tp_now_ms() + TP_WAIT_MS;
+	char line[512];
+	FILE *f;
+	int found;
+
+	while (tp_now_ms() < end) {
+		found = 0;
+		f = fopen(log, "r");
+		if (f != NULL) {
+			while (!found && fgets(line, sizeof(line), f) != NULL)
+				found = strstr(line, "Port statistics") != NULL;
+			fclose(f);
+		}
+		if (found)
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -ECHILD;
+		usleep(20000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int
+tp_wait_link(uint16_t port_id, int up)
+{
+	struct rte_eth_link link;
+	uint64_t end = tp_now_ms() + TP_WAIT_MS;
+
+	do {
+		if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status == up)
+			return 0;
+		usleep(10000);
+	} while (tp_now_ms() < end);
+	return -ETIMEDOUT;
+}
+
+static struct rte_mempool *
+tp_pool(void)
+{
+	static struct rte_mempool *mp;
+
+	if (mp == NULL)
+		mp = rte_pktmbuf_pool_create("pmd_tp_pool", 4096, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				rte_socket_id());
+	return mp;
+}
+
+/*
+ * Send n frames of distinct sizes and contents; testpmd sends each back.
+ * Checks every frame that returns; returns how many came back intact.
+ */
+static int
+echo_round(uint16_t port_id, unsigned int n, unsigned int round)
+{
+	uint64_t end = tp_now_ms() + TP_WAIT_MS;
+	struct rte_mbuf *m, *pkts[32];
+	unsigned int sent = 0, back = 0, i, j, bad = 0;
+	uint8_t *p, buf[2048];
+	const uint8_t *q;
+	uint16_t len, nb;
+
+	while ((sent < n || back < n) && tp_now_ms() < end) {
+		if (sent < n) {
+			len = (uint16_t)(64 + (sent * 37) % 1400);
+			m = rte_pktmbuf_alloc(tp_pool());
+			if (m == NULL)
+				return -ENOMEM;
+			p = (uint8_t *)rte_pktmbuf_append(m, len);
+			if (p == NULL) {
+				rte_pktmbuf_free(m);
+				return -ENOMEM;
+			}
+			memset(p, 0xff, 6); /* broadcast: no MAC filter on the way */
+			memset(p + 6, 0x02, 6);
+			p[12] = 0x88;
+			p[13] = 0xb5;
+			p[14] = (uint8_t)sent; /* sequence */
+			p[15] = (uint8_t)round;
+			for (j = 16; j < len; j++)
+				p[j] = (uint8_t)(j ^ sent);
+			if (rte_eth_tx_burst(port_id, 0, &m, 1) == 1)
+				sent++;
+			else
+				rte_pktmbuf_free(m);
+		}
+		nb = rte_eth_rx_burst(port_id, 0, pkts, RTE_DIM(pkts));
+		for (i = 0; i < nb; i++) {
+			q = rte_pktmbuf_read(pkts[i], 0, rte_pktmbuf_pkt_len(pkts[i]), buf);
+			len = (uint16_t)rte_pktmbuf_pkt_len(pkts[i]);
+			if (q == NULL || len < 16 || q[12] != 0x88 || q[13] != 0xb5 ||
+					q[15] != (uint8_t)round) {
+				rte_pktmbuf_free(pkts[i]);
+				continue; /* not ours (or an older round) */
+			}
+			if (len != (uint16_t)(64 + (q[14] * 37u) % 1400))
+				bad++;
+			for (j = 16; j < len; j++)
+				if (q[j] != (uint8_t)(j ^ q[14])) {
+					bad++;
+					break;
+				}
+			back++;
+			rte_pktmbuf_free(pkts[i]);
+		}
+		if (nb == 0)
+			usleep(50);
+	}
+	if (bad != 0) {
+		TEST_LOG("%u frames came back altered", bad);
+		return -EIO;
+	}
+	return (int)back;
+}
+
+VHU_TEST(driver, pmd_testpmd_peer)
+{
+	char dir[64], sock[128], log[160], args[256];
+	struct rte_eth_stats st;
+	uint16_t port_id;
+	pid_t pid;
+	int back, i;
+
+	if (testpmd_path() == NULL) {
+		TEST_LOG("dpdk-testpmd not installed");
+		return TEST_SKIPPED;
+	}
+	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
+	snprintf(sock, sizeof(sock), "%s/tp.sock", dir);
+	snprintf(args, sizeof(args), "iface=%s", sock);
+	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_tp0", args), 0, "vhu port");
+	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_tp0", &port_id), 0, "port");
+	TEST_ASSERT_EQ(pmd_port_setup(port_id, 1, tp_pool(), NULL), 0, "setup");
+	TEST_ASSERT_EQ(rte_eth_dev_start(port_id), 0, "start");
+
+	/* Three front-end lives: stopped politely, killed, stopped politely. */
+	for (i = 0; i < 3; i++) {
+		snprintf(log, sizeof(log), "%s/testpmd%d.log", dir, i); /* one per life */
+		pid = testpmd_start(sock, log, i);
+		TEST_ASSERT(pid > 0, "spawn testpmd");
+		if (tp_wait_link(port_id, RTE_ETH_LINK_UP) != 0) {
+			testpmd_stop(pid, SIGINT);
+			log_tail(log);
+			TEST_ASSERT(0, "link up with testpmd %d", i);
+		}
+		if (wait_forwarding(log, pid) != 0) {
+			testpmd_stop(pid, SIGINT);
+			log_tail(log);
+			TEST_ASSERT(0, "testpmd %d did not start forwarding", i);
+		}
+		back = echo_round(port_id, 64, (unsigned int)i);
+		if (back != 64) {
+			testpmd_stop(pid, SIGINT);
+			log_tail(log);
+			TEST_ASSERT_EQ(back, 64, "frames echoed by testpmd %d", i);
+		}
+		TEST_ASSERT_EQ(testpmd_stop(pid, i == 1 ? SIGKILL : SIGINT), 0, "testpmd %d ends",
+				i);
+		TEST_ASSERT_EQ(tp_wait_link(port_id, RTE_ETH_LINK_DOWN), 0, "link down %d", i);
+	}
+	TEST_ASSERT_EQ(rte_eth_stats_get(port_id, &st), 0, "stats");
+	TEST_ASSERT(st.opackets >= 3 * 64, "opackets %" PRIu64, st.opackets);
+	TEST_ASSERT(st.ipackets >= 3 * 64, "ipackets %" PRIu64, st.ipackets);
+	TEST_ASSERT_EQ(pmd_close("net_vhu_tp0"), 0, "close");
+	TEST_ASSERT(!pmd_file_exists(sock), "socket removed");
+	pmd_rmdir(dir);
+	return TEST_SUCCESS;
+}
