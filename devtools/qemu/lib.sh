@@ -260,14 +260,48 @@ q_start() {
 	vq_pids+=("$q_pid")
 }
 
+# q_until REGEX SECONDS: wait until the guest console has a line matching REGEX.
+# Gives up early, with the reason in q_why, when QEMU ends, when QEMU reports
+# that the vhost-user back-end failed (it would retry forever), or when the
+# guest has not even started its /init after 60 s. 0 when the line came.
+q_until() {
+	local re=$1 n=$(($2 * 10)) boot=600
+	q_why=
+	while :; do
+		grep -aEq -- "$re" "$q_serial" 2>/dev/null && return 0
+		if grep -aEq 'vhost_backend_init failed|failed to init vhost_net|vhost_net_start|vhost-user.*(fail|error)' \
+			"$q_log" 2>/dev/null; then
+			q_why="QEMU: $(grep -aE 'fail|error' "$q_log" | grep -v warning | head -n1 | sed 's/^qemu-system-x86_64: //')"
+			return 1
+		fi
+		if ! vq_alive "$q_pid"; then
+			grep -aEq -- "$re" "$q_serial" 2>/dev/null && return 0
+			q_why="QEMU exited"
+			return 1
+		fi
+		if [ $boot -le 0 ] && ! grep -aq '^VHU-TEST: boot' "$q_serial"; then
+			q_why="the guest did not start within 60 s"
+			return 1
+		fi
+		if [ $n -le 0 ]; then
+			q_why="no '$re' from the guest within $2 s"
+			return 1
+		fi
+		n=$((n - 1)) boot=$((boot - 1))
+		sleep 0.1
+	done
+}
+
 # q_wait SECONDS: wait for the guest to finish ("VHU-TEST: done") and QEMU to
-# exit by itself. 0 on a clean end; 1 on timeout (QEMU is then killed).
+# exit by itself. 0 on a clean end; 1 otherwise (QEMU is then ended, q_why
+# says why).
 q_wait() {
-	if ! vq_wait_for "$q_serial" '^VHU-TEST: done' "$1" "$q_pid"; then
+	if ! q_until '^VHU-TEST: done' "$1"; then
 		vq_end "$q_pid" 2
 		return 1
 	fi
 	if ! vq_wait_exit "$q_pid" 20; then
+		q_why="QEMU did not exit 20 s after the guest powered off"
 		vq_end "$q_pid" 2
 		return 1
 	fi
