@@ -218,6 +218,9 @@ tp_stop() {
 
 # ------------------------------------------------------------------ QEMU
 q_pid='' q_serial='' q_log=''
+# Kernel command line: serial console, power off on panic, no CPU-bug
+# mitigations and no TSC calibration (both only slow a TCG guest down).
+q_kargs="console=ttyS0 panic=-1 loglevel=4 mitigations=off tsc=reliable no_timer_check"
 
 # q_args_common ACCEL MEM SMP: machine, memory and firmware-free boot arguments.
 # MEM memfd|huge: guest RAM shared with the back-end either way.
@@ -253,7 +256,7 @@ q_start() {
 	q_argv+=(-serial "file:$q_serial"
 		-chardev "$chr" -netdev "vhost-user,id=net0,chardev=chr0,queues=$queues"
 		-device "$dev"
-		-append "console=ttyS0 panic=-1 ipv6.disable=1 loglevel=4 vhu.case=$case_ vhu.ip=$vq_ip vhu.peer=$vq_peer $append")
+		-append "$q_kargs ipv6.disable=1 vhu.case=$case_ vhu.ip=$vq_ip vhu.peer=$vq_peer $append")
 	: >"$q_serial"
 	"${q_argv[@]}" </dev/null >"$q_log" 2>&1 &
 	q_pid=$!
@@ -269,7 +272,7 @@ q_until() {
 	q_why=
 	while :; do
 		grep -aEq -- "$re" "$q_serial" 2>/dev/null && return 0
-		if grep -aEq 'vhost_backend_init failed|failed to init vhost_net|vhost_net_start|vhost-user.*(fail|error)' \
+		if grep -aEq 'vhost_backend_init failed|failed to init vhost_net|unable to start vhost net|vhost_net_start|vhost-user.*(fail|error)' \
 			"$q_log" 2>/dev/null; then
 			q_why="QEMU: $(grep -aE 'fail|error' "$q_log" | grep -v warning | head -n1 | sed 's/^qemu-system-x86_64: //')"
 			return 1
@@ -399,7 +402,7 @@ vq_pick_accel() {
 		: >"$probe_log"
 		q_common $vq_accel memfd 1
 		"${q_argv[@]}" -serial "file:$probe_log" \
-			-append "console=ttyS0 panic=-1 loglevel=4 vhu.case=probe" \
+			-append "$q_kargs vhu.case=probe" \
 			</dev/null >"$vq_dir/probe.qemu.log" 2>&1 &
 		pid=$!
 		vq_pids+=("$pid")
