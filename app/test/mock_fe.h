@@ -73,7 +73,7 @@ void vhu_rec_reset(void);
 
 #define MOCK_FE_GPA_BASE   0x40000000ull
 #define MOCK_FE_MAX_VRINGS 8
-#define MOCK_FE_TIMEOUT_MS 3000
+#define MOCK_FE_TIMEOUT_MS 5000
 
 /* Guest side of one split vring. */
 struct mock_vring {

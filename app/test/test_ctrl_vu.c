@@ -31,24 +31,29 @@
 struct vu_port {
 	char name[32];
 	uint16_t port;
+	uint16_t nq;
 	struct rte_mempool *mp;
 };
 
 static int
-vu_create(struct vu_port *p, const char *name, const char *path, int server)
+vu_create_nq(struct vu_port *p, const char *name, const char *path, int server, uint16_t nq)
 {
 	char args[256];
 	char pool[64];
 
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(args, sizeof(args), "path=%s,queues=1,queue_size=256%s", path,
-		 server ? ",server=1" : "");
+	p->nq = nq;
+	/* several queue pairs need the control queue (MQ_VQ_PAIRS_SET) */
+	snprintf(args, sizeof(args), "path=%s,queues=%u,queue_size=256%s%s", path, nq,
+		 nq > 1 ? ",cq=1" : "", server ? ",server=1" : "");
 	if (rte_vdev_init(p->name, args) != 0) {
 		TEST_LOG("rte_vdev_init(%s, %s) failed", p->name, args);
 		return TEST_FAILED;
 	}
 	TEST_ASSERT(rte_eth_dev_get_port_by_name(p->name, &p->port) == 0, "no port %s", p->name);
-	snprintf(pool, sizeof(pool), "mp_%s_%d", name, (int)getpid());
+	static unsigned int pools;
+
+	snprintf(pool, sizeof(pool), "vump%u", pools++);
 	p->mp = rte_pktmbuf_pool_create(pool, 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					 SOCKET_ID_ANY);
 	TEST_ASSERT(p->mp != NULL, "mempool");
@@ -56,16 +61,26 @@ vu_create(struct vu_port *p, const char *name, const char *path, int server)
 }
 
 static int
+vu_create(struct vu_port *p, const char *name, const char *path, int server)
+{
+	return vu_create_nq(p, name, path, server, 1);
+}
+
+static int
 vu_start(struct vu_port *p)
 {
 	struct rte_eth_conf conf;
 
+	uint16_t q;
+
 	memset(&conf, 0, sizeof(conf));
-	TEST_ASSERT_EQ(rte_eth_dev_configure(p->port, 1, 1, &conf), 0, "configure");
-	TEST_ASSERT_EQ(rte_eth_rx_queue_setup(p->port, 0, 256, SOCKET_ID_ANY, NULL, p->mp), 0,
-		       "rx queue");
-	TEST_ASSERT_EQ(rte_eth_tx_queue_setup(p->port, 0, 256, SOCKET_ID_ANY, NULL), 0,
-		       "tx queue");
+	TEST_ASSERT_EQ(rte_eth_dev_configure(p->port, p->nq, p->nq, &conf), 0, "configure");
+	for (q = 0; q < p->nq; q++) {
+		TEST_ASSERT_EQ(rte_eth_rx_queue_setup(p->port, q, 256, SOCKET_ID_ANY, NULL, p->mp),
+			       0, "rx queue");
+		TEST_ASSERT_EQ(rte_eth_tx_queue_setup(p->port, q, 256, SOCKET_ID_ANY, NULL), 0,
+			       "tx queue");
+	}
 	TEST_ASSERT_EQ(rte_eth_dev_start(p->port), 0, "start");
 	return TEST_SUCCESS;
 }
@@ -262,6 +277,99 @@ VHU_TEST(driver, ctrl_virtio_user_client_late)
 		vu_destroy(&p);
 	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
 	TEST_RUN(rc);
+	vhu_test_rmdir(dir);
+	return TEST_SUCCESS;
+}
+
+/* Two queue pairs: the second pair is enabled through the control queue. */
+VHU_TEST(driver, ctrl_virtio_user_mq)
+{
+	char dir[64], path[VHU_PATH_MAX];
+	struct vhu_socket_conf conf;
+	struct vu_port p;
+	uint64_t f;
+	int rc, vid;
+
+	vhu_rec_reset();
+	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
+	snprintf(path, sizeof(path), "%s/mq.sock", dir);
+	memset(&conf, 0, sizeof(conf));
+	conf.path = path;
+	conf.ops = &vhu_rec_ops;
+	conf.max_queue_pairs = 2;
+	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
+	rc = vu_create_nq(&p, "net_virtio_user10", path, 0, 2);
+	if (rc != TEST_SUCCESS) {
+		vhu_socket_unregister(path);
+		return rc;
+	}
+	rc = vu_start(&p);
+	if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.new_dev, 1, 5000)) {
+		TEST_LOG("no new_device");
+		rc = TEST_FAILED;
+	}
+	if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.state_calls, 4, 5000)) {
+		TEST_LOG("rings 2 and 3 never reported");
+		rc = TEST_FAILED;
+	}
+	vid = vhu_rec.vid;
+	if (rc == TEST_SUCCESS) {
+		if (vhu_get_features(vid, &f) != 0 || !(f & VHU_BIT(VHU_F_NET_MQ)) ||
+		    vhu_get_vring_count(vid) != 4 || vhu_rec.state[2] != 1 ||
+		    vhu_rec.state[3] != 1 || vhu_vring_is_active(vid, 3) != 1) {
+			TEST_LOG("features 0x%llx, %d vrings, rings 2/3 reported %d/%d",
+				 (unsigned long long)f, vhu_get_vring_count(vid), vhu_rec.state[2],
+				 vhu_rec.state[3]);
+			rc = TEST_FAILED;
+		}
+	}
+	vu_destroy(&p);
+	if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.destroy_dev, 1, 5000))
+		rc = TEST_FAILED;
+	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
+	vhu_test_rmdir(dir);
+	return rc;
+}
+
+/* Create, start and close a virtio-user port against vhu, many times. */
+VHU_TEST(stress, ctrl_stress_virtio_user_cycles)
+{
+	char dir[64], path[VHU_PATH_MAX], name[32];
+	struct vhu_socket_conf conf;
+	struct vu_port p;
+	int fds0 = -1, thr0 = -1, i, rc;
+
+	vhu_rec_reset();
+	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
+	snprintf(path, sizeof(path), "%s/cyc.sock", dir);
+	memset(&conf, 0, sizeof(conf));
+	conf.path = path;
+	conf.ops = &vhu_rec_ops;
+	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
+	for (i = 0; i < 50; i++) {
+		if (i == 1) {   /* after one warm-up cycle */
+			fds0 = vhu_test_count_fds();
+			thr0 = vhu_test_count_threads();
+		}
+		snprintf(name, sizeof(name), "net_virtio_user%d", 100 + i);
+		rc = vu_create(&p, name, path, 0);
+		if (rc == TEST_SUCCESS)
+			rc = vu_start(&p);
+		if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.new_dev, i + 1, 5000))
+			rc = TEST_FAILED;
+		if (p.mp != NULL)
+			vu_destroy(&p);
+		if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.destroy_dev, i + 1, 5000))
+			rc = TEST_FAILED;
+		if (rc != TEST_SUCCESS) {
+			TEST_LOG("cycle %d failed", i);
+			vhu_socket_unregister(path);
+			return rc;
+		}
+	}
+	TEST_ASSERT_EQ(vhu_test_count_fds(), fds0, "fd leak over 49 cycles");
+	TEST_ASSERT_EQ(vhu_test_count_threads(), thr0, "thread leak");
+	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
 	vhu_test_rmdir(dir);
 	return TEST_SUCCESS;
 }

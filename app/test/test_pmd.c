@@ -168,7 +168,7 @@ VHU_TEST(fast, pmd_devargs_valid)
 	TEST_ASSERT_EQ(parse_ok("iface=/tmp/y.sock,queues=128,client=1,reconnect=250,"
 				"iommu-support=0,postcopy-support=0,tso=1,linear-buffer=1,"
 				"ext-buffer=1,legacy-ol-flags=1,mac=02:11:22:33:44:55,mtu=9000,"
-				"packed=1,in-order=1,mrg-rxbuf=0,csum=1",
+				"packed=0,in-order=1,mrg-rxbuf=0,csum=1",
 				       &a),
 			0, "every key");
 	TEST_ASSERT_EQ(vhu_eth_devargs_queues(&a), 128, "queues");
@@ -176,7 +176,7 @@ VHU_TEST(fast, pmd_devargs_valid)
 	TEST_ASSERT_EQ(c.max_queue_pairs, 128, "pairs");
 	TEST_ASSERT_EQ(c.flags,
 			VHU_SOCK_CLIENT | VHU_SOCK_LINEAR_BUF | VHU_SOCK_EXT_BUF |
-					VHU_SOCK_LEGACY_OL_FLAGS | VHU_SOCK_PACKED,
+					VHU_SOCK_LEGACY_OL_FLAGS,
 			"flags 0x%llx", (unsigned long long)c.flags);
 	TEST_ASSERT_EQ(c.reconnect_ms, 250, "reconnect");
 	TEST_ASSERT_EQ(c.mtu, 9000, "mtu");
@@ -309,6 +309,15 @@ VHU_TEST(fast, pmd_devargs_invalid)
 				       &a, &(struct vhu_socket_conf){ 0 }, err, sizeof(err)),
 			-ENOTSUP, "postcopy refused");
 	TEST_ASSERT(strstr(err, "postcopy-support=1") != NULL, "%s", err);
+	/* Packed rings: offered only with packed=1. */
+	TEST_ASSERT_EQ(parse_ok("iface=a,packed=1", &a), 0, "parses");
+	{
+		struct vhu_socket_conf pc = { 0 };
+
+		TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &pc, err, sizeof(err)), 0, "%s", err);
+		TEST_ASSERT(pc.flags & VHU_SOCK_PACKED, "packed=1 offers the packed ring");
+		TEST_ASSERT(!(pc.features_disable & (1ull << VHU_F_RING_PACKED)), "not withdrawn");
+	}
 	return TEST_SUCCESS;
 }
 

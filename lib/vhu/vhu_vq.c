@@ -92,10 +92,20 @@ vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
 	}
 	vq->log_used = (vq->addr.flags & (1u << VHU_VRING_F_LOG)) != 0;
 	vq->log_used_gpa = vq->addr.log_guest_addr;
-	/* spec ring states: stopped (nothing), started+disabled (TX consumed
-	 * and dropped, no RX), started+enabled (normal) */
+	/*
+	 * Spec ring states: stopped (nothing), started+disabled (TX consumed
+	 * and dropped, no RX), started+enabled (normal). A ring that has not
+	 * been enabled since it started is left alone instead of discarding:
+	 * front-ends (DPDK virtio-user, QEMU) send SET_VRING_ENABLE without
+	 * waiting for an ack and transmit at once, so frames queued before we
+	 * read the enable would otherwise be lost at every start.
+	 */
+	if (!vq->started)
+		vq->was_enabled = false;
+	else if (vq->enabled)
+		vq->was_enabled = true;
 	vq->active = vq->started && vq->enabled && ok;
-	vq->discard = vq->started && !vq->enabled && ok;
+	vq->discard = vq->started && !vq->enabled && vq->was_enabled && ok;
 	if ((vq->active || vq->discard) && !was_running) {
 		/*
 		 * A split ring resumes at the used index the guest sees in

@@ -291,10 +291,10 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 	if (tristate(a, VHU_ETH_ARG_LEGACY_OL) == 1)
 		conf->flags |= VHU_SOCK_LEGACY_OL_FLAGS;
 
-	t = tristate(a, VHU_ETH_ARG_PACKED);
-	if (t == 1)
+	/* packed: the packed ring is offered only when asked for */
+	if (tristate(a, VHU_ETH_ARG_PACKED) == 1)
 		conf->flags |= VHU_SOCK_PACKED;
-	else if (t == 0)
+	else
 		conf->features_disable |= BIT(VHU_F_RING_PACKED);
 
 	/* tso: as net_vhost, host TSO (guest -> host segmentation offload) is withdrawn unless tso=1. */

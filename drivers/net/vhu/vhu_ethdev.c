@@ -88,6 +88,21 @@ vring_state_record(struct vhu_eth_port *port, uint16_t vring, bool enable)
 
 /* ---- library callbacks (control thread) ---- */
 
+/* Ask the guest for kicks on an rx queue's ring when the application waits for them. */
+static void
+intr_apply_wanted(struct vhu_eth_port *port, int vid, uint16_t qid)
+{
+	bool wanted;
+
+	if (qid >= port->intr_count)
+		return;
+	rte_spinlock_lock(&port->intr[qid].lock);
+	wanted = port->intr[qid].wanted;
+	rte_spinlock_unlock(&port->intr[qid].lock);
+	/* Fails (harmlessly) for a ring the front-end has not set up yet; applied again when it starts. */
+	vhu_enable_guest_notification(vid, (uint16_t)(2 * qid + 1), wanted ? 1 : 0);
+}
+
 static struct vhu_eth_port *
 port_of_vid(int vid)
 {
@@ -120,14 +135,8 @@ cb_new_device(int vid)
 	vhu_eth_queues_sync(port);
 	vhu_eth_intr_refresh(port);
 	/* Apply the interrupt wishes the application made while no device was there. */
-	for (qid = 0; qid < port->intr_count; qid++) {
-		bool wanted;
-
-		rte_spinlock_lock(&port->intr[qid].lock);
-		wanted = port->intr[qid].wanted;
-		rte_spinlock_unlock(&port->intr[qid].lock);
-		vhu_enable_guest_notification(vid, (uint16_t)(2 * qid + 1), wanted ? 1 : 0);
-	}
+	for (qid = 0; qid < port->intr_count; qid++)
+		intr_apply_wanted(port, vid, qid);
 	link_set(port, true);
 	probed = port->probed;
 	pthread_mutex_unlock(&port->lock);
@@ -187,9 +196,13 @@ cb_vring_state_changed(int vid, uint16_t vring, int enable)
 	}
 	pthread_mutex_lock(&port->lock);
 	changed = vring_state_record(port, vring, enable != 0);
-	/* A ring that (re)starts may come with a new kick fd. */
-	if ((vring & 1) && port->vid == vid)
+	/* A ring that (re)starts may come with a new kick fd, and starts with the library's
+	 * default notification setting. */
+	if ((vring & 1) && port->vid == vid) {
 		vhu_eth_intr_refresh_queue(port, vring / 2);
+		if (enable)
+			intr_apply_wanted(port, vid, vring / 2);
+	}
 	probed = port->probed;
 	pthread_mutex_unlock(&port->lock);
 
@@ -207,8 +220,10 @@ cb_features_changed(int vid, uint64_t features)
 	if (port == NULL)
 		return -1;
 	pthread_mutex_lock(&port->lock);
-	if (port->vid == vid)
+	if (port->vid == vid) {
 		port->features = features;
+		vhu_eth_queues_sync(port); /* rx checksum completion follows VIRTIO_NET_F_CSUM */
+	}
 	pthread_mutex_unlock(&port->lock);
 	return 0;
 }
@@ -278,24 +293,30 @@ port_unregister(struct vhu_eth_port *port)
 
 /* ---- eth_dev_ops ---- */
 
+/* What the socket offers (as the library computes it from the registration). */
+static uint64_t
+port_offered(const struct vhu_eth_port *port)
+{
+	return (vhu_default_features() | port->conf.features_enable) & ~port->conf.features_disable;
+}
+
+/* Negotiated once a device is ready, otherwise what we offer. */
 static uint64_t
 port_features(struct vhu_eth_port *port)
 {
-	/* Negotiated once a device is ready, otherwise what we offer. */
-	if (port->vid >= 0)
-		return port->features;
-	return (vhu_default_features() | port->conf.features_enable) & ~port->conf.features_disable;
+	return port->vid >= 0 ? port->features : port_offered(port);
 }
 
 static int
 vhu_eth_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 {
 	struct vhu_eth_port *port = port_of(dev);
-	uint64_t f;
+	uint64_t f, offered;
 
 	pthread_mutex_lock(&port->lock);
 	f = port_features(port);
 	pthread_mutex_unlock(&port->lock);
+	offered = port_offered(port);
 
 	info->max_mac_addrs = 1;
 	info->max_rx_pktlen = VHU_ETH_FRAME_MAX;
@@ -310,19 +331,25 @@ vhu_eth_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	if (!(port->conf.flags & VHU_SOCK_LINEAR_BUF))
 		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_SCATTER;
-	/* Guest -> host: the guest may leave checksums and segmentation to us. */
-	if (!(port->conf.flags & VHU_SOCK_LEGACY_OL_FLAGS) && (f & BIT(VHU_F_NET_CSUM)))
+	/*
+	 * Checksums follow what we offer (the csum devarg): the library
+	 * computes in software what a given guest cannot take (tx) and the port
+	 * completes partial checksums for an application that did not enable
+	 * rx checksum offload, so these hold whatever the guest negotiates.
+	 */
+	if (!(port->conf.flags & VHU_SOCK_LEGACY_OL_FLAGS) && (offered & BIT(VHU_F_NET_CSUM)))
 		info->rx_offload_capa |=
 				RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	if (offered & BIT(VHU_F_NET_GUEST_CSUM))
+		info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+				RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+				RTE_ETH_TX_OFFLOAD_SCTP_CKSUM;
+	/* Segmentation needs the guest: negotiated once connected, offered before. */
 	if (f & (BIT(VHU_F_NET_HOST_TSO4) | BIT(VHU_F_NET_HOST_TSO6)))
 		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
-	/* Host -> guest: the guest accepts partial checksums and large segments. */
-	if (f & BIT(VHU_F_NET_GUEST_CSUM)) {
-		info->tx_offload_capa |=
-				RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
-		if (f & (BIT(VHU_F_NET_GUEST_TSO4) | BIT(VHU_F_NET_GUEST_TSO6)))
-			info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
-	}
+	if ((f & BIT(VHU_F_NET_GUEST_CSUM)) &&
+			(f & (BIT(VHU_F_NET_GUEST_TSO4) | BIT(VHU_F_NET_GUEST_TSO6))))
+		info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	info->rx_queue_offload_capa = 0;
 	info->tx_queue_offload_capa = 0;
 	info->flow_type_rss_offloads = 0;

@@ -125,6 +125,7 @@ struct vhu_eth_queue {
 	uint32_t busy;  /* threads inside a burst (or intr call) with vid */
 	uint16_t vring; /* rx queue q: 2q+1; tx queue q: 2q */
 	uint16_t port_id;
+	bool sw_csum;           /* rx: complete partial checksums (see rx_sw_csum) */
 	struct rte_mempool *mp; /* rx: mbuf pool */
 
 	/* ---- control (under port->lock) ---- */

@@ -25,12 +25,66 @@
 
 #include <rte_cycles.h>
 #include <rte_interrupts.h>
+#include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_net.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
 
 #include "vhu_ethdev.h"
+#include "vhu_proto.h"
 
 /* ---- bursts ---- */
+
+/*
+ * A guest that negotiated VIRTIO_NET_F_CSUM may send TCP/UDP frames whose
+ * checksum it left to us (virtio NEEDS_CSUM). The library reports them
+ * with RTE_MBUF_F_RX_L4_CKSUM_NONE, as a NIC would: correct data, checksum
+ * field not final. An application that enabled rx checksum offload reads
+ * the flag and decides; one that did not would forward a wrong checksum,
+ * so for it the port completes those checksums here (as net_vhost does).
+ * Only frames carrying that flag are touched.
+ */
+static void
+rx_sw_csum(struct rte_mbuf **pkts, uint16_t nb)
+{
+	struct rte_net_hdr_lens hl;
+	struct rte_mbuf *m;
+	uint32_t ptype, l4_off, field;
+	uint16_t i, *cksum;
+	void *l3;
+
+	for (i = 0; i < nb; i++) {
+		m = pkts[i];
+		if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_NONE)
+			continue;
+		memset(&hl, 0, sizeof(hl));
+		ptype = rte_net_get_ptype(
+				m, &hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK | RTE_PTYPE_L4_MASK);
+		l4_off = (uint32_t)hl.l2_len + hl.l3_len;
+		if ((ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP)
+			field = l4_off + offsetof(struct rte_tcp_hdr, cksum);
+		else if ((ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_UDP)
+			field = l4_off + offsetof(struct rte_udp_hdr, dgram_cksum);
+		else
+			continue;
+		/* headers in the first segment (the library builds them so) */
+		if (field + sizeof(*cksum) > m->data_len)
+			continue;
+		l3 = rte_pktmbuf_mtod_offset(m, void *, hl.l2_len);
+		cksum = rte_pktmbuf_mtod_offset(m, uint16_t *, field);
+		*cksum = 0;
+		if (RTE_ETH_IS_IPV4_HDR(ptype))
+			*cksum = rte_ipv4_udptcp_cksum_mbuf(m, l3, (uint16_t)l4_off);
+		else if (RTE_ETH_IS_IPV6_HDR(ptype))
+			*cksum = rte_ipv6_udptcp_cksum_mbuf(m, l3, (uint16_t)l4_off);
+		else
+			continue;
+		m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_RX_L4_CKSUM_MASK) |
+				RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	}
+}
 
 uint16_t
 vhu_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n)
@@ -49,6 +103,8 @@ vhu_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n)
 	/* The library does not know ethdev port ids: the one field we set. */
 	for (i = 0; i < nb; i++)
 		pkts[i]->port = q->port_id;
+	if (unlikely(__atomic_load_n(&q->sw_csum, __ATOMIC_RELAXED)))
+		rx_sw_csum(pkts, nb);
 	return nb;
 }
 
@@ -104,11 +160,25 @@ queue_wanted_vid(const struct vhu_eth_port *port, const struct vhu_eth_queue *q)
 	return port->vid;
 }
 
+/* Must rx complete partial checksums for the application? (see rx_sw_csum) */
+static bool
+port_rx_sw_csum(const struct vhu_eth_port *port)
+{
+	const uint64_t app = port->eth_dev->data->dev_conf.rxmode.offloads;
+
+	return !(port->conf.flags & VHU_SOCK_LEGACY_OL_FLAGS) &&
+			(port->features & (1ull << VHU_F_NET_CSUM)) &&
+			!(app & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM));
+}
+
 static void
 queue_sync(struct vhu_eth_port *port, struct vhu_eth_queue *q)
 {
 	int want = queue_wanted_vid(port, q);
 	int cur = __atomic_load_n(&q->vid, __ATOMIC_RELAXED);
+
+	/* A plain flag the burst reads relaxed: a change takes effect at its next burst. */
+	__atomic_store_n(&q->sw_csum, q->rx && port_rx_sw_csum(port), __ATOMIC_RELAXED);
 
 	if (want == cur)
 		return;
@@ -375,7 +445,9 @@ vhu_eth_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *stats)
 		stats->ipackets += s.packets;
 		stats->ibytes += s.bytes;
 		stats->ierrors += s.errors;
-		stats->rx_nombuf += s.dropped; /* dequeue drops are mbuf allocation failures */
+		/* frames not delivered: too big (linear-buffer), discarded on a
+		 * disabled ring, or a burst that found the pool empty */
+		stats->imissed += s.dropped;
 		if (q < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			stats->q_ipackets[q] = s.packets;
 			stats->q_ibytes[q] = s.bytes;
