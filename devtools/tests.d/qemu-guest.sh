@@ -226,7 +226,11 @@ judge_leaks() {
 	local o1 s1 o3 s3
 	read -r o1 s1 <<<"$1"
 	read -r o3 s3 <<<"$2"
-	[ "${maps_seen:-0}" -gt 0 ] ||
+	if [ -z "$maps_seen" ]; then
+		g_fail leaks "not reached: no guest ran long enough to look at the back-end's mappings"
+		return
+	fi
+	[ "$maps_seen" -gt 0 ] ||
 		leak_why+=("no guest memory mapping seen in the back-end while a guest ran: the check cannot see leaks")
 	[ "$o1" = "$o3" ] || leak_why+=("back-end non-socket fds: $o1 after the first guest, $o3 after the last")
 	[ "${s3:-0}" -le $((${s1:-0} + 1)) ] || leak_why+=("back-end sockets: $s1 after the first guest, $s3 after the last")
