@@ -39,8 +39,10 @@ FEAT_IN_ORDER = 35
 FEATURE_NAMES = {FEAT_MRG_RXBUF: 'mergeable rx buffers', FEAT_MQ: 'multi-queue',
                  FEAT_RING_PACKED: 'packed ring', FEAT_IN_ORDER: 'in-order'}
 
-# Back-end devargs that turn an optional feature on, when the PMD has them.
+# Back-end devargs that turn an optional feature on, when the PMD has them,
+# and the variant key that asks for the feature.
 VHU_FEATURE_ARGS = ('mrg-rxbuf', 'in-order', 'packed')
+VHU_FEATURE_VARIANT_KEY = {'mrg-rxbuf': 'mrg', 'in-order': 'inorder', 'packed': 'packed'}
 
 # Traffic directions.  'figure' names the leg whose rate is the scenario's
 # figure; each leg is measured as min(sender's tx rate, receiver's rx rate) so
@@ -245,9 +247,9 @@ class Env:
         if params is not None:
             # accept mrg_rxbuf as well as mrg-rxbuf
             by_norm = {p.replace('_', '-'): p for p in params}
-            self._vhu_args = [by_norm[a] for a in VHU_FEATURE_ARGS if a in by_norm]
+            self._vhu_args = {a: by_norm[a] for a in VHU_FEATURE_ARGS if a in by_norm}
         else:
-            self._vhu_args = [a for a in VHU_FEATURE_ARGS if self.probe_vhu_arg(a)]
+            self._vhu_args = {a: a for a in VHU_FEATURE_ARGS if self.probe_vhu_arg(a)}
         return self._vhu_args
 
     def probe_vhu_arg(self, arg):
@@ -267,9 +269,13 @@ class Env:
             self.stop(tp)
             self.cleanup_dir(d)
 
-    def backend_vdev(self, backend, index, sock, queues):
+    def backend_vdev(self, backend, index, sock, queues, variant=None):
+        """The back-end's --vdev. net_vhost offers every feature by default;
+        net_vhu gets the switch of each feature the scenario needs (when it has
+        one) and its defaults for the rest."""
         if backend == 'vhu':
-            extra = ''.join(',%s=1' % a for a in self.vhu_feature_args())
+            extra = ''.join(',%s=1' % name for a, name in self.vhu_feature_args().items()
+                            if variant and variant[VHU_FEATURE_VARIANT_KEY[a]])
             return 'net_vhu%d,iface=%s,queues=%d%s' % (index, sock, queues, extra)
         return 'net_vhost%d,iface=%s,queues=%d' % (index, sock, queues)
 
@@ -426,6 +432,18 @@ class TestPmd:
             errs = [x.strip() for _, x in self.lines if rx.search(x)]
         return (': ' + ' | '.join(errs[-n:])) if errs else ''
 
+    def driver_complaints(self, n=2):
+        """': <the back-end driver's last complaints>', or ''."""
+        drv = re.compile(r'^(?:testpmd> )*(VHU_\w+|VHOST_\w+|vhu|net_vhu)\b')
+        bad = re.compile(r'(?i)\b(no|not|error|fail\w*|invalid|refus\w*|drop\w*|broken)\b')
+        with self.cond:
+            hits = [x.strip() for _, x in self.lines if drv.search(x) and bad.search(x)]
+        out = []
+        for h in hits:          # last n distinct complaints
+            if h not in out:
+                out.append(h)
+        return (': back-end said: ' + ' | '.join(out[-n:])) if out else ''
+
     def find_all(self, pattern, start=0):
         rx = re.compile(pattern)
         with self.cond:
@@ -566,11 +584,11 @@ def parse_scenario(name):
 
 
 def start_backend(env, backend, sock_dir, nports, queues, mode, size, tag, mem_mb=None,
-                  force_no_huge=False, cycles=True):
+                  force_no_huge=False, cycles=True, variant=None):
     vdevs = []
     for i in range(nports):
         sock = os.path.join(sock_dir, 'vhost%d.sock' % i)
-        vdevs += ['--vdev', env.backend_vdev(backend, i, sock, queues)]
+        vdevs += ['--vdev', env.backend_vdev(backend, i, sock, queues, variant)]
     app = ['-i', '--nb-cores=1']
     if nports:      # testpmd checks --rxq against the first port's limits
         app += ['--rxq=%d' % queues, '--txq=%d' % queues]
@@ -671,7 +689,8 @@ def run_traffic(env, backend, scenario, warmup, window):
     be = peer = None
     perf_proc = None
     try:
-        be = start_backend(env, backend, sock_dir, 1, q, dirn['be_mode'], size, tag)
+        be = start_backend(env, backend, sock_dir, 1, q, dirn['be_mode'], size, tag,
+                           variant=variant)
         try:
             n = be.port_count()
         except Fail as e:
@@ -748,9 +767,10 @@ def run_traffic(env, backend, scenario, warmup, window):
             for t in ('time',):
                 s1[k].pop(t, None)
         if not res['ok']:
-            res['error'] = ('no packets flowed (%s); logs: %s %s'
+            res['error'] = ('no packets flowed (%s)%s; logs: %s %s'
                             % (', '.join('%s %d pkts' % (k, v['packets'])
-                                         for k, v in legs.items()), be.log_path, peer.log_path))
+                                         for k, v in legs.items()), be.driver_complaints(),
+                               be.log_path, peer.log_path))
         return res
     finally:
         if perf_proc:
@@ -1220,7 +1240,8 @@ def bench(env, args, backends):
            'hugepages' if env.huge else '--no-huge', 'perf stat + testpmd busy cycles'
            if env.perf else 'testpmd busy cycles (perf stat -e cycles unavailable)'))
     if any(b.startswith('vhu') for b in backends):
-        log('net_vhu feature devargs: %s' % (','.join(env.vhu_feature_args()) or 'none'))
+        log('net_vhu feature switches (given =1 when a scenario needs the feature): %s'
+            % (','.join(env.vhu_feature_args().values()) or 'none'))
     started = time.time()
     traffic = [] if args.ctrl_only else run_scenarios(env, backends, scenarios, args.reps,
                                                       args.warmup, args.window)

@@ -17,6 +17,9 @@
 #              the driver registers (RTE_PMD_REGISTER_PARAM_STRING)
 #   testpmd    Debian's dpdk-testpmd loads the plugin with -d, creates a net_vhu
 #              port and the port's vhost-user socket appears
+#   install    after `meson install` (to a DESTDIR, laid over DPDK's plugin
+#              directory in a private mount namespace) testpmd creates the
+#              port with no -d at all
 #   all        every check above
 #
 # Exit status: 0 when every requested check passed.
@@ -160,7 +163,7 @@ changed_ranges() {
 }
 
 check_format() {
-	local ranges files f args rc=0 nbad=0
+	local ranges files f args rc=0 nbad=0 tmp
 	command -v clang-format >/dev/null || { echo "  clang-format not installed"; return 1; }
 	ranges=$(changed_ranges)
 	if [ -z "$ranges" ]; then
@@ -168,6 +171,7 @@ check_format() {
 		return 0
 	fi
 	files=$(echo "$ranges" | cut -f1 | sort -u)
+	tmp=$(mktemp)
 	for f in $files; do
 		[ -f "$f" ] || continue
 		args=()
@@ -179,14 +183,14 @@ check_format() {
 			continue
 		fi
 		if ! clang-format "${args[@]}" "$f" | diff -u --label "$f" --label "$f (clang-format)" "$f" - \
-			>/tmp/vhu-fmt.$$ 2>&1; then
+			>"$tmp" 2>&1; then
 			nbad=$((nbad + 1))
 			rc=1
 			echo "  $f: changed lines differ from clang-format:"
-			head -n 40 /tmp/vhu-fmt.$$ | sed 's/^/    /'
+			head -n 40 "$tmp" | sed 's/^/    /'
 		fi
 	done
-	rm -f /tmp/vhu-fmt.$$
+	rm -f "$tmp"
 	if [ $rc -ne 0 ]; then
 		echo "  $nbad file(s) need formatting: bash devtools/checks.sh --fix format"
 	else
@@ -249,17 +253,19 @@ EOF
 }
 
 # ------------------------------------------------------------------ testpmd
+eal_extra=()
+
+# port_check LAUNCHER...: run Debian's dpdk-testpmd with one net_vhu port through
+# LAUNCHER (a command prefix that arranges for the plugin to be found) and
+# check that port 0 is created, its socket appears, forwarding starts and
+# SIGINT ends it all with the socket removed.
 # VHU_CHK_VDEV=net_vhost checks the check itself against DPDK's own back-end.
-check_testpmd() {
-	local dir pid rc=0 i sock_seen=0 prefix="vhu-chk-$$" log
-	[ -f "$plugin" ] || { echo "  $plugin not built"; return 1; }
+port_check() {
+	local dir pid rc=0 i sock_seen=0 prefix="vhu-chk-$$-$RANDOM" log
 	command -v dpdk-testpmd >/dev/null || { echo "  dpdk-testpmd not installed"; return 1; }
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/vhu-chk.XXXXXX")
 	log="$dir/testpmd.log"
-	# EAL refuses a -d path below a world-writable directory (/tmp): load the
-	# plugin by its bare name through LD_LIBRARY_PATH.
-	LD_LIBRARY_PATH="$(cd "$(dirname "$plugin")" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-		timeout -k 5 60 dpdk-testpmd -d librte_net_vhu.so --no-huge -m 256 --no-pci \
+	"$@" timeout -k 5 60 dpdk-testpmd "${eal_extra[@]}" --no-huge -m 256 --no-pci \
 		--file-prefix "$prefix" --vdev "${VHU_CHK_VDEV:-net_vhu}0,iface=$dir/s.sock" \
 		--log-level=pmd.net.vhu:debug -- --stats-period 1 --nb-cores 1 --total-num-mbufs 2048 \
 		</dev/null >"$log" 2>&1 &
@@ -276,6 +282,7 @@ check_testpmd() {
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
+		# timeout(1) relays SIGINT to testpmd
 		kill -INT "$pid" 2>/dev/null
 		for i in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || break
@@ -304,15 +311,60 @@ check_testpmd() {
 	return $rc
 }
 
+check_testpmd() {
+	[ -f "$plugin" ] || { echo "  $plugin not built"; return 1; }
+	# EAL refuses a -d path below a world-writable directory (/tmp): load the
+	# plugin by its bare name through LD_LIBRARY_PATH.
+	eal_extra=(-d librte_net_vhu.so)
+	port_check env LD_LIBRARY_PATH="$(cd "$(dirname "$plugin")" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+# ------------------------------------------------------------------ install
+# `meson install` puts the plugin where EAL loads plugins from by itself, so
+# testpmd needs no -d. Checked without touching the system: install into a
+# DESTDIR, then, in a private mount namespace, lay that directory (with
+# DPDK's own plugins copied in) over DPDK's plugin directory.
+check_install() {
+	local stage eal pmds rc
+	[ -f "$plugin" ] || { echo "  $plugin not built"; return 1; }
+	[ "$(id -u)" -eq 0 ] || { echo "  needs root (mount namespace)"; return 1; }
+	command -v unshare >/dev/null || { echo "  unshare (util-linux) missing"; return 1; }
+	eal=$(ls "$(dpdk_libdir)"/librte_eal.so.* | head -n 1)
+	# EAL's built-in plugin directory (RTE_EAL_PMD_PATH)
+	pmds=$(strings "$eal" | sed -n 's/^DPDK_PLUGIN_PATH=//p' | head -n 1)
+	[ -n "$pmds" ] && [ -d "$pmds" ] || { echo "  cannot find EAL's plugin directory"; return 1; }
+	stage=$(mktemp -d "${TMPDIR:-/tmp}/vhu-install.XXXXXX")
+	if ! DESTDIR="$stage" meson install -C "$builddir" --no-rebuild --quiet >"$stage.log" 2>&1; then
+		sed 's/^/  | /' "$stage.log"
+		rm -rf "$stage" "$stage.log"
+		return 1
+	fi
+	rm -f "$stage.log"
+	if [ ! -f "$stage$pmds/librte_net_vhu.so" ]; then
+		echo "  meson install did not put librte_net_vhu.so in $pmds:"
+		(cd "$stage" && find . -type f | sed 's/^/    /')
+		rm -rf "$stage"
+		return 1
+	fi
+	echo "  meson install: $pmds/librte_net_vhu.so"
+	cp -an "$pmds/." "$stage$pmds/"
+	eal_extra=()
+	port_check unshare --mount --propagation private \
+		sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$stage$pmds" "$pmds"
+	rc=$?
+	rm -rf "$stage"
+	return $rc
+}
+
 status=0
 for c in "$@"; do
 	case "$c" in
-	all) set -- forbidden symbols format pmdinfo testpmd ;;
+	all) set -- forbidden symbols format pmdinfo testpmd install ;;
 	esac
 done
 for c in "$@"; do
 	case "$c" in
-	forbidden | symbols | format | pmdinfo | testpmd)
+	forbidden | symbols | format | pmdinfo | testpmd | install)
 		echo "check $c:"
 		if "check_$c"; then
 			echo "check $c: ok"

@@ -118,7 +118,7 @@ gcc_ok=$?
 build clang "$clangdir" clang
 
 # ---------------------------------------------------------------- checks
-for c in forbidden symbols format pmdinfo testpmd; do
+for c in forbidden symbols format pmdinfo testpmd install; do
 	t0=$(date +%s)
 	banner "check $c"
 	if bash devtools/checks.sh -B "$builddir" "$c" </dev/null; then

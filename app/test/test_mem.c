@@ -184,6 +184,16 @@ VHU_TEST(fast, mem_509_regions)
 			    "last byte");
 	}
 	TEST_ASSERT(vhu_gpa_to_host(t, 0xffffffffull, 1) == NULL, "below all");
+	/* the last-hit hint: follows lookups, never misleads */
+	h = vhu_gpa_to_host(t, 0x100000000ull + 300 * 3 * PG + 5, 1);
+	TEST_ASSERT_EQ(t->hint, 300, "hint on the last region found");
+	TEST_ASSERT(h != NULL && h[-5] == (uint8_t)300, "hit");
+	h = vhu_gpa_to_host(t, 0x100000000ull + 300 * 3 * PG + PG, 1);
+	TEST_ASSERT(h == NULL, "a hole next to the hinted region");
+	t->hint = 100000;                 /* garbage hint: ignored */
+	h = vhu_gpa_to_host(t, 0x100000000ull + 7 * 3 * PG, 1);
+	TEST_ASSERT(h != NULL && *h == 7, "garbage hint");
+	TEST_ASSERT_EQ(t->hint, 7, "hint repaired");
 	vhu_mem_free(t);
 	munmap(p, n * PG);
 	close(fd);

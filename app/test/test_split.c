@@ -662,6 +662,24 @@ VHU_TEST(fast, split_offload_rx)
 		TEST_ASSERT_EQ(rte_ipv4_cksum(ip), 0, "IP checksum completed");
 	}
 	rte_pktmbuf_free(m);
+	/* CWR set: a guest without GUEST_ECN must not get it as one GSO frame */
+	((struct rte_tcp_hdr *)(frame + 34))->tcp_flags |= RTE_TCP_CWR_FLAG;
+	m = mbuf_make(e.mp, frame, len, 0);
+	m->ol_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV4;
+	m->l2_len = 14;
+	m->l3_len = 20;
+	m->l4_len = 20;
+	m->tso_segsz = 1400;
+	for (int i = 0; i < 4; i++)
+		TEST_ASSERT(rx_post(&e, 2048, 1, false) >= 0, "");
+	TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, &m, 1), 1, "");
+	TEST_ASSERT_EQ(e.vq[0]->stats.dropped, 1, "ECN frame dropped");
+	e.dev->features |= F(NET_GUEST_ECN);
+	TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, &m, 1), 1, "");
+	r = rx_recv(&e, got, sizeof(got), &hdr);
+	TEST_ASSERT_EQ(r, len, "");
+	TEST_ASSERT_EQ(hdr.gso_type, VHU_NET_HDR_GSO_TCPV4 | VHU_NET_HDR_GSO_ECN, "");
+	rte_pktmbuf_free(m);
 	tenv_fini(&e);
 
 	/* guest without offloads: checksums completed here, TSO refused */

@@ -38,6 +38,8 @@ struct vhu_mem_region {
 struct vhu_mem {
 	uint32_t nregions;   /* sorted by gpa, never overlapping */
 	uint32_t capacity;
+	uint32_t hint;       /* index of the last region found: tried first */
+	uint32_t reserved;
 	struct vhu_mem_region *regions[];   /* shared between generations */
 };
 
@@ -45,24 +47,37 @@ struct vhu_mem {
 #define VHU_LOG_PAGE 4096ull
 
 /*
- * Find the region holding gpa. Binary search over a sorted table; tables
- * are small (usually 1 to 8) so the first compare usually hits.
+ * Find the region holding gpa: the last region found first (buffers of a
+ * burst usually sit in the same region), then a binary search over the
+ * sorted table (up to 509 regions). The hint is a racy, relaxed cache
+ * shared by every lcore using the table: any value is safe (it is bounds
+ * checked and only ever a starting guess), and it is written only when it
+ * changes, so one-region tables never write it.
  */
 static inline const struct vhu_mem_region *
 vhu_mem_find_gpa(const struct vhu_mem *m, uint64_t gpa)
 {
+	uint32_t h = __atomic_load_n(&m->hint, __ATOMIC_RELAXED);
 	uint32_t lo = 0, hi = m->nregions;
 
+	if (likely(h < hi)) {
+		const struct vhu_mem_region *r = m->regions[h];
+
+		if (likely(gpa >= r->gpa && gpa < r->gpa_end))
+			return r;
+	}
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
 		const struct vhu_mem_region *r = m->regions[mid];
 
-		if (gpa < r->gpa)
+		if (gpa < r->gpa) {
 			hi = mid;
-		else if (gpa >= r->gpa_end)
+		} else if (gpa >= r->gpa_end) {
 			lo = mid + 1;
-		else
+		} else {
+			__atomic_store_n((uint32_t *)(uintptr_t)&m->hint, mid, __ATOMIC_RELAXED);
 			return r;
+		}
 	}
 	return NULL;
 }

@@ -451,7 +451,8 @@ h_set_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		return refuse(c, "SET_VRING_BASE on started vring %u", s->index);
 	rte_spinlock_lock(&vq->guard);
 	if (packed) {
-		vq->last_avail_idx = (uint16_t)(s->num & 0xffff);
+		/* bits 0-14 avail index, 15 its wrap counter; 16-30 used index, 31 its wrap */
+		vq->last_avail_idx = (uint16_t)(s->num & 0x7fff);
 		vq->avail_wrap = (s->num >> 15) & 1;
 		if ((s->num >> 16) != 0) {
 			vq->last_used_idx = (uint16_t)(s->num >> 16);

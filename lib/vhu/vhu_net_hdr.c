@@ -397,6 +397,18 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 			}
 			if (!gso_ok || hdr->flags == 0)
 				return -EINVAL;   /* the guest cannot take it in one piece */
+			if (tcp) {
+				/* congestion window reduced: the guest must know (GSO_ECN) */
+				uint8_t fl, tmp;
+				const uint8_t *p = rte_pktmbuf_read(m, l4_start + 13, 1, &tmp);
+
+				fl = p != NULL ? *p : 0;
+				if (fl & RTE_TCP_CWR_FLAG) {
+					if (!vhu_has(dev, VHU_F_NET_GUEST_ECN))
+						return -EINVAL;
+					type |= VHU_NET_HDR_GSO_ECN;
+				}
+			}
 			hdr->gso_type = type;
 			hdr->gso_size = m->tso_segsz;
 			hdr->hdr_len = (uint16_t)RTE_MIN(hlen, 0xffffu);

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/eventfd.h>
 
 #include <rte_atomic.h>
@@ -95,7 +96,8 @@ vhu_split_avail_head(const struct vhu_vq *vq, uint16_t pos)
 static __rte_always_inline void
 vhu_desc_read(struct vhu_vring_desc *d, const struct vhu_vring_desc *src)
 {
-	*d = *src;
+	/* memcpy: an indirect table need not be aligned */
+	memcpy(d, src, sizeof(*d));
 	/* d is the only copy we use from here on: no second fetch from guest memory */
 	rte_compiler_barrier();
 }
