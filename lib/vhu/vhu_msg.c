@@ -1059,6 +1059,7 @@ dispatch(struct vhu_conn *c, struct vhu_msg *m)
 	if (row == NULL || row->fn == NULL) {
 		VHU_LOG_CONFIG(WARNING, dev->ifname, "unsupported request %s (%u) ignored",
 			       name, req);
+		vhu_msg_close_fds(m);
 		if (need_reply) {
 			reply_u64(r, 1);
 			if (send_reply(c, m, r) != 0)
@@ -1091,6 +1092,8 @@ dispatch(struct vhu_conn *c, struct vhu_msg *m)
 		rc = row->fn(c, m, r);
 	}
 
+	/* fds the handler did not take are closed before anything is answered */
+	vhu_msg_close_fds(m);
 	if (rc == H_FATAL)
 		goto fatal_set;
 	/* callbacks first: an acked front-end sees their effects done */
