@@ -1015,6 +1015,42 @@ VHU_TEST(fast, ctrl_mock_backend_inflight)
 	return TEST_SUCCESS;
 }
 
+/* Packed rings get the packed inflight layout (and any ring size). */
+VHU_TEST(fast, ctrl_mock_inflight_packed)
+{
+	struct vhu_inflight_desc d = { .num_queues = 2, .queue_size = 100 };
+	uint64_t size;
+	uint8_t *area;
+	struct vhu_msg r;
+	struct env e;
+
+	TEST_RUN(env_init(&e, 1));
+	e.conf.flags = VHU_SOCK_PACKED;
+	TEST_RUN(env_up(&e));
+	TEST_RUN(negotiate(&e, 0, 0));
+	TEST_ASSERT(e.fe.features & VHU_BIT(VHU_F_RING_PACKED), "packed negotiated");
+	TEST_ASSERT_EQ(mock_fe_send(&e.fe, VHU_REQ_GET_INFLIGHT_FD, 0, &d, sizeof(d), NULL, 0), 0,
+		       "send");
+	TEST_ASSERT_EQ(mock_fe_recv(&e.fe, &r), 0, "reply");
+	TEST_ASSERT_EQ(r.nfds, 1, "an fd");
+	size = 2 * ((32 + 32 * 100 + 63) & ~63ull);
+	TEST_ASSERT_EQ(r.payload.inflight.mmap_size, size, "packed layout size");
+	area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r.fds[0], 0);
+	TEST_ASSERT(area != MAP_FAILED, "map");
+	TEST_ASSERT_EQ(*(uint16_t *)(area + 8), 1, "version");
+	TEST_ASSERT_EQ(*(uint16_t *)(area + 10), 100, "desc_num");
+	TEST_ASSERT_EQ(area[20], 1, "used wrap counter starts at 1");
+	TEST_ASSERT_EQ(*(uint16_t *)(area + 32 + 2), 1, "descriptor 0 links to 1");
+	d.mmap_size = size;
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_INFLIGHT_FD, &d, sizeof(d), &r.fds[0], 1, 0));
+	d.mmap_size = size - 64;       /* enough for split, not for packed */
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_INFLIGHT_FD, 0, &d, sizeof(d), &r.fds[0], 1));
+	munmap(area, size);
+	close(r.fds[0]);
+	TEST_RUN(env_down(&e));
+	return TEST_SUCCESS;
+}
+
 /* ---- status and reset ---- */
 
 VHU_TEST(fast, ctrl_mock_status_reset)
