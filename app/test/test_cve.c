@@ -1451,6 +1451,90 @@ VHU_TEST(fast, cve_2026_indirect_length_toctou)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Found here: fds of the wrong kind. A ring's call, kick and error fds are  */
+/* written by lcores: a pipe or a socket whose reader is gone raises SIGPIPE */
+/* (the process dies), a blocking eventfd at its maximum blocks the lcore.   */
+/* The state-transfer pipe is written by the control thread.                */
+
+static int
+body_fd_kinds(void)
+{
+	struct vhu_device_state_xfer x = { VHU_TRANSFER_SAVE, VHU_TRANSFER_PHASE_STOPPED };
+	static const uint32_t reqs[] = {
+		VHU_REQ_SET_VRING_CALL, VHU_REQ_SET_VRING_ERR, VHU_REQ_SET_VRING_KICK,
+	};
+	struct pair p;
+	struct vhu_msg r;
+	uint64_t v, ack;
+	unsigned int i, kind;
+	int pp[2], fd;
+
+	TEST_RUN(pair_up(&p, 0));
+	for (i = 0; i < RTE_DIM(reqs); i++) {
+		for (kind = 0; kind < 3; kind++) {
+			if (kind == 0) {
+				/* a pipe's write end, nobody reading */
+				TEST_ASSERT_EQ(pipe2(pp, O_CLOEXEC), 0, "pipe");
+				close(pp[0]);
+				fd = pp[1];
+			} else if (kind == 1) {
+				/* a socket whose peer is gone */
+				TEST_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pp), 0,
+					       "socketpair");
+				close(pp[1]);
+				fd = pp[0];
+			} else {
+				/* guest memory as a notification fd */
+				fd = memfd_of(4096);
+			}
+			v = i & 1;   /* vring 0 or 1 */
+			TEST_RUN(fatal(&p, reqs[i], &v, 8, &fd, 1, "not an eventfd"));
+			close(fd);
+			TEST_RUN(hdev_ready(&p.a, 0, QSIZE));
+		}
+	}
+	/* a blocking eventfd one short of its maximum: the lcore must not block on it */
+	fd = eventfd(0, EFD_CLOEXEC);
+	TEST_ASSERT(fd >= 0 && eventfd_write(fd, 0xfffffffffffffffeull) == 0, "eventfd");
+	v = 0;
+	TEST_ASSERT_EQ(mock_fe_ack(&p.a.fe, VHU_REQ_SET_VRING_CALL, &v, 8, &fd, 1, &ack), 0, "call");
+	TEST_ASSERT_EQ(ack, 0, "an eventfd is accepted");
+	v = 1;
+	TEST_ASSERT_EQ(mock_fe_ack(&p.a.fe, VHU_REQ_SET_VRING_ERR, &v, 8, &fd, 1, &ack), 0, "err");
+	TEST_ASSERT_EQ(ack, 0, "an eventfd is accepted");
+	TEST_RUN(hdev_forwards(&p.a, 8));
+	/* a fault on vring 1 signals the full error eventfd: no block either */
+	set_desc(hdev_desc(&p.a, 1, RAW), 0, 64, 0, 0);
+	hdev_avail(&p.a, 1, RAW);
+	TEST_ASSERT_EQ(a_dequeue(&p, NULL, 0), 0, "bad chain dropped");
+	close(fd);
+
+	/* the device's saved state written into a pipe nobody reads */
+	TEST_RUN(hdev_reconnect(&p.a));
+	TEST_RUN(a_negotiated(&p));
+	TEST_ASSERT_EQ(pipe2(pp, O_CLOEXEC), 0, "pipe");
+	close(pp[0]);
+	TEST_ASSERT_EQ(mock_fe_send(&p.a.fe, VHU_REQ_SET_DEVICE_STATE_FD, 0, &x, sizeof(x), &pp[1],
+				    1), 0, "SET_DEVICE_STATE_FD");
+	close(pp[1]);
+	TEST_ASSERT_EQ(mock_fe_recv(&p.a.fe, &r), 0, "reply");
+	vhu_msg_close_fds(&r);
+	TEST_ASSERT_EQ(mock_fe_send(&p.a.fe, VHU_REQ_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0), 0,
+		       "CHECK_DEVICE_STATE");
+	TEST_ASSERT_EQ(mock_fe_recv(&p.a.fe, &r), 0, "reply");
+	TEST_ASSERT(r.hdr.size == 8 && r.payload.u64 != 0, "the save is reported failed");
+	TEST_ASSERT(hlog_has("device state save failed"), "logged");
+	TEST_RUN(hdev_ready(&p.a, 0, QSIZE));
+	TEST_RUN(hdev_forwards(&p.a, 4));
+	return pair_down(&p);
+}
+
+VHU_TEST(fast, hostile_fd_kinds)
+{
+	return hlog_run(body_fd_kinds);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Every input the fuzzers keep (seeds and crashes) as a regression test.   */
 
 #ifndef VHU_TEST_SOURCE_DIR
