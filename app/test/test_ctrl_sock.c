@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_errno.h>
@@ -248,6 +249,37 @@ VHU_TEST(fast, ctrl_sock_client_reconnect)
 	close(lfd);
 	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
 	TEST_ASSERT(access(path, F_OK) == 0, "client mode leaves the front-end's file alone");
+	vhu_test_rmdir(dir);
+
+	/* a front-end that accepts and hangs up at once: vhu backs off */
+	vhu_rec_reset();
+	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
+	snprintf(path, sizeof(path), "%s/fe.sock", dir);
+	conf_init(&c, path);
+	c.flags = VHU_SOCK_CLIENT;
+	c.reconnect_ms = 10;
+	lfd = listen_at(path);
+	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
+	{
+		struct timespec t0, t;
+		long ms = 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (i = 0; ms < 2000; ) {
+			s = accept_within(lfd, (int)(2000 - ms));
+			if (s >= 0) {
+				close(s);
+				i++;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+		}
+	}
+	/* 10, 20, 40 ... ms up to 1 s: about 9 attempts in 2 s, not a storm */
+	TEST_LOG("%d connections in 2 s", i);
+	TEST_ASSERT(i >= 3 && i < 40, "%d reconnections in 2 s", i);
+	close(lfd);
+	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
 	vhu_test_rmdir(dir);
 
 	/* reconnect disabled: one connection, none after it closes */

@@ -309,12 +309,15 @@ VHU_TEST(fast, pmd_devargs_invalid)
 				       &a, &(struct vhu_socket_conf){ 0 }, err, sizeof(err)),
 			-ENOTSUP, "postcopy refused");
 	TEST_ASSERT(strstr(err, "postcopy-support=1") != NULL, "%s", err);
-	/* Packed rings: negotiable by the library but without a datapath yet. */
+	/* Packed rings: offered only with packed=1. */
 	TEST_ASSERT_EQ(parse_ok("iface=a,packed=1", &a), 0, "parses");
-	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(
-				       &a, &(struct vhu_socket_conf){ 0 }, err, sizeof(err)),
-			-ENOTSUP, "packed refused");
-	TEST_ASSERT(strstr(err, "packed=1") && strstr(err, "packed=0"), "%s", err);
+	{
+		struct vhu_socket_conf pc = { 0 };
+
+		TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &pc, err, sizeof(err)), 0, "%s", err);
+		TEST_ASSERT(pc.flags & VHU_SOCK_PACKED, "packed=1 offers the packed ring");
+		TEST_ASSERT(!(pc.features_disable & (1ull << VHU_F_RING_PACKED)), "not withdrawn");
+	}
 	return TEST_SUCCESS;
 }
 
@@ -359,7 +362,6 @@ VHU_TEST(fast, pmd_probe_refused)
 		"foo=bar",
 		"iommu-support=1",
 		"postcopy-support=1",
-		"packed=1",
 		"mtu=10",
 		"client=1,client=1",
 		"reconnect=5",

@@ -157,6 +157,8 @@ vhu_dev_update(struct vhu_conn *c)
 		if (!ready(dev))
 			return 0;
 		dev->flags |= VHU_DEV_READY;
+		/* a session that got this far resets the client's reconnect back-off */
+		dev->sock->backoff_ms = dev->sock->conf.reconnect_ms;
 		VHU_LOG_CONFIG(INFO, dev->ifname, "device %d ready (features 0x%" PRIx64 ")",
 			       dev->vid, dev->features);
 		if (ops->new_device != NULL && ops->new_device(dev->vid) != 0) {

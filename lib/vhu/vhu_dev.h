@@ -54,8 +54,9 @@ struct vhu_vq {
 	                              * by vhu_vq_select_burst() when the ring starts */
 	bool packed;
 	uint16_t size;               /* ring size (entries) */
-	uint16_t last_avail_idx;     /* split: free-running; packed: index | wrap in bit 15 */
-	uint16_t last_used_idx;
+	uint16_t last_avail_idx;     /* split: free-running; packed: slot in [0, size),
+	                              * its wrap counter in avail_wrap */
+	uint16_t last_used_idx;      /* packed: slot in [0, size), wrap in used_wrap */
 	union {
 		struct vhu_vring_desc *desc;
 		struct vhu_vring_packed_desc *desc_packed;
@@ -70,7 +71,8 @@ struct vhu_vq {
 	};
 	bool avail_wrap;             /* packed ring wrap counters */
 	bool used_wrap;
-	uint16_t signalled_used;     /* EVENT_IDX: used idx at the last call */
+	uint16_t signalled_used;     /* EVENT_IDX: used idx at the last call (packed:
+	                              * slot + size when the wrap counter is 0) */
 	bool signalled_used_valid;
 	int callfd;                  /* -1: none */
 	vhu_dequeue_fn dequeue;      /* chosen once when the ring becomes active */
@@ -211,7 +213,8 @@ int vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq);
 /* Datapath (vhu_net_tx.c): choose vq->dequeue / vq->enqueue for the
  * negotiated features, and reset the datapath's per-start state (broken,
  * signalled_used_valid). Called by vhu_vq_refresh under the guard whenever
- * the ring becomes active or discarding; needs vq->size a power of two. */
+ * the ring becomes active or discarding; a split ring needs vq->size a
+ * power of two, a packed ring any size up to VHU_MAX_RING_SIZE. */
 void vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq);
 
 #endif /* VHU_DEV_H */

@@ -4,9 +4,10 @@
 
 /*
  * Library-internal: what the net datapath files (vhu_net_hdr.c,
- * vhu_net_rx.c, vhu_net_tx.c, and the packed ring later) share: the
- * virtio-net header <-> mbuf offload translation, the RARP frame, per-packet
- * counters and the split-ring burst functions that vhu_vq_select_burst()
+ * vhu_net_rx.c, vhu_net_tx.c, vhu_net_packed_rx.c, vhu_net_packed_tx.c)
+ * share: the virtio-net header <-> mbuf offload translation, the RARP
+ * frame, per-packet counters, the copy helpers both ring layouts use, and
+ * the split- and packed-ring burst functions that vhu_vq_select_burst()
  * installs.
  */
 
@@ -125,5 +126,44 @@ uint16_t vhu_split_enqueue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
 		struct rte_mbuf **pkts, uint16_t count);
 uint16_t vhu_split_enqueue_mrg_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
 		struct rte_mbuf **pkts, uint16_t count);
+
+/* ---- shared with the packed ring (defined in vhu_net_rx.c / vhu_net_tx.c) ---- */
+struct vhu_buf;   /* vhu_split_pvt.h */
+
+/*
+ * Dequeue: fill m (and more segments from mp, or an external buffer, as
+ * the socket flags allow) with len bytes of the guest pieces, starting at
+ * byte boff of bufs[bi]. 0; -ENOMEM when no mbuf/buffer was left (leave the
+ * chain in the ring; the caller frees m and its segments); -EMSGSIZE when
+ * the packet does not fit a linear mbuf (VHU_SOCK_LINEAR_BUF: drop it).
+ */
+int vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m,
+		uint32_t len, const struct vhu_buf *bufs, uint32_t bi, uint32_t boff);
+
+/*
+ * Enqueue: write hdr (dev->hdr_len bytes) then the packet, with the
+ * checksum patches of ol applied, across the guest pieces bufs[0..nb),
+ * logging what is written. The pieces must hold hdr_len + pkt_len bytes.
+ * 0, or -EINVAL when the mbuf chain is shorter than its pkt_len.
+ */
+int vhu_net_enq_copy(struct vhu_dev *dev, const struct rte_mbuf *m,
+		const struct vhu_net_hdr *hdr, const struct vhu_tx_offload *ol,
+		const struct vhu_buf *bufs, uint32_t nb);
+
+/* ---- packed-ring bursts (vhu_net_packed_rx.c / vhu_net_packed_tx.c) ---- */
+uint16_t vhu_packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+/* Started but disabled ring: consume the guest's TX and drop it. */
+void vhu_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq);
+uint16_t vhu_packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_packed_enqueue_mrg(struct vhu_dev *dev, struct vhu_vq *vq,
+		struct rte_mbuf **pkts, uint16_t count);
+/* The packed half of vhu_vq_select_burst() (caller reset the common state). */
+void vhu_packed_select_burst(struct vhu_dev *dev, struct vhu_vq *vq);
+/* Apply vq->guest_notify to a running packed ring (guard held). */
+void vhu_packed_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq);
 
 #endif /* VHU_NET_H */

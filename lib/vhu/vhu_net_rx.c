@@ -390,8 +390,11 @@ vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp,
 	if (likely(vq->active && !vq->broken)) {
 		if (likely(vq->dequeue != NULL))
 			n = vq->dequeue(dev, vq, mp, pkts, count);
-	} else if (vq->discard && !vq->broken && !vq->packed) {
-		vhu_split_discard(dev, vq);
+	} else if (vq->discard && !vq->broken) {
+		if (vq->packed)
+			vhu_packed_discard(dev, vq);
+		else
+			vhu_split_discard(dev, vq);
 	}
 	rte_spinlock_unlock(&vq->guard);
 	return n;
@@ -432,4 +435,19 @@ vhu_vq_stats_reset(int vid, uint16_t queue_id)
 	}
 	memset(&dev->vq[queue_id]->stats, 0, sizeof(dev->vq[queue_id]->stats));
 	return 0;
+}
+
+/* Shared with the packed ring (vhu_net.h): deq_fill with errno results. */
+int
+vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m,
+		uint32_t len, const struct vhu_buf *bufs, uint32_t bi, uint32_t boff)
+{
+	switch (deq_fill(dev, mp, m, len, bufs, bi, boff)) {
+	case DEQ_OK:
+		return 0;
+	case DEQ_DROP:
+		return -EMSGSIZE;
+	default:
+		return -ENOMEM;
+	}
 }

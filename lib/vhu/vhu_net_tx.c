@@ -453,6 +453,8 @@ vhu_enable_guest_notification(int vid, uint16_t queue_id, int enable)
 	/* a ring not running yet gets the setting when it starts */
 	if ((vq->active || vq->discard) && !vq->packed && vq->used != NULL)
 		split_apply_notify(dev, vq);
+	else if ((vq->active || vq->discard) && vq->packed && vq->device_event != NULL)
+		vhu_packed_apply_notify(dev, vq);
 	rte_spinlock_unlock(&vq->guard);
 	return 0;
 }
@@ -468,9 +470,7 @@ vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 	vq->dequeue = NULL;
 	vq->enqueue = NULL;
 	if (vq->packed) {
-		VHU_LOG_DATA(ERR, dev->ifname, "vring %u: packed ring has no datapath yet",
-			     vq->index);
-		vq->broken = true;
+		vhu_packed_select_burst(dev, vq);
 		return;
 	}
 	if (vq->size == 0 || (vq->size & (vq->size - 1)) != 0 || vq->size > VHU_MAX_RING_SIZE ||
@@ -487,4 +487,42 @@ vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 	else
 		vq->enqueue = inorder ? vhu_split_enqueue_inorder : vhu_split_enqueue;
 	split_apply_notify(dev, vq);
+}
+
+/* Shared with the packed ring (vhu_net.h): header and packet into known pieces. */
+int
+vhu_net_enq_copy(struct vhu_dev *dev, const struct rte_mbuf *m,
+		const struct vhu_net_hdr *hdr, const struct vhu_tx_offload *ol,
+		const struct vhu_buf *bufs, uint32_t nb)
+{
+	uint32_t hlen = dev->hdr_len, bi = 0, boff = 0, nhb = 0, h = hlen;
+	struct vhu_buf hb[sizeof(struct vhu_net_hdr)];
+	uint8_t pre[PATCH_SPAN];
+	struct mcur cur;
+
+	if (mcur_init(&cur, m, ol, pre) != 0)
+		return -EINVAL;
+	/* the header's pieces (hlen of them at worst, one byte each) */
+	while (h != 0) {
+		uint32_t l;
+
+		if (bi >= nb)
+			return -EINVAL;
+		l = RTE_MIN(h, bufs[bi].len - boff);
+		hb[nhb].addr = bufs[bi].addr + boff;
+		hb[nhb].gpa = bufs[bi].gpa + boff;
+		hb[nhb].len = l;
+		nhb++;
+		h -= l;
+		boff += l;
+		if (boff == bufs[bi].len) {
+			bi++;
+			boff = 0;
+		}
+	}
+	write_hdr(dev, hdr, hlen, hb, nhb);
+	if (m->pkt_len != 0 && (bi >= nb ||
+	    copy_to_guest(dev, &cur, m->pkt_len, bufs, &bi, &boff) != m->pkt_len))
+		return -EINVAL;
+	return 0;
 }

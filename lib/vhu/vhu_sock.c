@@ -132,9 +132,14 @@ close_conn(struct vhu_socket *s, struct vhu_conn *c)
 	TAILQ_REMOVE(&s->conns, c, next);
 	s->nconn--;
 	vhu_conn_free(c);
+	/*
+	 * Client: reconnect after the back-off delay, not at once, so a
+	 * front-end that accepts and hangs up cannot make us spin. The delay
+	 * returns to reconnect_ms once a device became ready.
+	 */
 	if ((s->conf.flags & VHU_SOCK_CLIENT) && !s->closing &&
 	    !(s->conf.flags & VHU_SOCK_NO_RECONNECT))
-		try_connect(s);
+		arm_retry(s);
 }
 
 static int
@@ -169,7 +174,6 @@ try_connect(struct vhu_socket *s)
 	rc = connect_path(s->path, &fd);
 	if (rc == 0) {
 		VHU_LOG_CONFIG(INFO, s->path, "connected to front-end");
-		s->backoff_ms = s->conf.reconnect_ms;
 		attach_conn(s, fd);
 		return;
 	}

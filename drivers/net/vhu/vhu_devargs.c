@@ -291,17 +291,11 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 	if (tristate(a, VHU_ETH_ARG_LEGACY_OL) == 1)
 		conf->flags |= VHU_SOCK_LEGACY_OL_FLAGS;
 
-	/*
-	 * The library negotiates packed rings (VHU_SOCK_PACKED) but has no
-	 * packed datapath yet: a front-end taking the offer would get a ring
-	 * that never moves. Refuse rather than pretend.
-	 */
-	if (tristate(a, VHU_ETH_ARG_PACKED) == 1) {
-		set_err(err, errlen,
-				"devarg packed=1 is not supported: the vhu datapath has split rings only; accepted packed=0");
-		return -ENOTSUP;
-	}
-	conf->features_disable |= BIT(VHU_F_RING_PACKED);
+	/* packed: the packed ring is offered only when asked for */
+	if (tristate(a, VHU_ETH_ARG_PACKED) == 1)
+		conf->flags |= VHU_SOCK_PACKED;
+	else
+		conf->features_disable |= BIT(VHU_F_RING_PACKED);
 
 	/* tso: as net_vhost, host TSO (guest -> host segmentation offload) is withdrawn unless tso=1. */
 	if (tristate(a, VHU_ETH_ARG_TSO) == 1)

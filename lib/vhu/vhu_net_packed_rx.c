@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The vhu authors
+ */
+
+/*
+ * Packed-ring dequeue: the guest's TX ring -> mbufs (the PMD's rx burst).
+ *
+ * One burst: count the available slots ahead (no mbuf is allocated for an
+ * idle ring), allocate that many mbufs at most, then take buffers four at
+ * a time while four single-descriptor buffers sit side by side (one cache
+ * line of descriptors) and are the simple kind (header and frame together,
+ * fit one mbuf, no offload), one at a time otherwise. Every buffer taken
+ * is returned used, dropped or not; in-order rings get one used
+ * descriptor per burst. The first used descriptor's flags go out last.
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+#include <rte_prefetch.h>
+
+#include "vhu_net.h"
+#include "vhu_packed_pvt.h"
+
+#define DEQ_OK     0
+#define DEQ_BAD    1   /* guest fault: dropped, counted in errors */
+#define DEQ_DROP   2   /* our policy (linear only): dropped, counted in dropped */
+#define DEQ_NOMEM  3   /* no mbuf: leave the buffer for the next burst */
+#define DEQ_STOP   4   /* the ring cannot go on: a chain without an end */
+
+/* Copy the virtio-net header out of the pieces; *bi and *boff end just after it. */
+static __rte_always_inline void
+read_hdr(struct vhu_net_hdr *hdr, uint32_t hlen, const struct vhu_buf *bufs,
+		uint32_t *bi, uint32_t *boff)
+{
+	uint8_t *dst = (uint8_t *)hdr;
+
+	memset(hdr, 0, sizeof(*hdr));
+	while (hlen != 0) {
+		const struct vhu_buf *b = &bufs[*bi];
+		uint32_t l = RTE_MIN(hlen, b->len - *boff);
+
+		memcpy(dst, b->addr + *boff, l);
+		dst += l;
+		hlen -= l;
+		*boff += l;
+		if (*boff == b->len) {
+			(*bi)++;
+			*boff = 0;
+		}
+	}
+	/* hdr is our only copy of the header */
+	rte_compiler_barrier();
+}
+
+/* One buffer of any shape at slot pos (seen available with flags) into m. */
+static int
+deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t pos,
+		uint16_t flags, struct rte_mbuf *m, struct vhu_packed_chain *c)
+{
+	struct vhu_buf bufs[VHU_MAX_BUFS];
+	uint32_t hlen = dev->hdr_len, bi = 0, boff = 0;
+	struct vhu_net_hdr hdr;
+	int rc;
+
+	if (unlikely(vhu_packed_walk(dev, vq, pos, flags, false, UINT64_MAX, bufs,
+				     VHU_MAX_BUFS, c) != 0)) {
+		vhu_packed_break(dev, vq, "tx chain at %u: no end within the ring (%u slots)",
+				 pos, vq->size);
+		return DEQ_STOP;
+	}
+	if (unlikely(c->why != NULL)) {
+		vhu_vq_fault(dev, vq, "tx buffer at %u (id %u): %s", pos, c->id, c->why);
+		return DEQ_BAD;
+	}
+	if (unlikely(c->total < hlen + RTE_ETHER_HDR_LEN ||
+		     c->total - hlen > VHU_DEQ_MAX_PKT_LEN)) {
+		vhu_vq_fault(dev, vq, "tx buffer at %u (id %u): %" PRIu64 " bytes is no frame",
+			     pos, c->id, c->total);
+		return DEQ_BAD;
+	}
+	read_hdr(&hdr, hlen, bufs, &bi, &boff);
+	rc = vhu_net_deq_fill(dev, mp, m, (uint32_t)(c->total - hlen), bufs, bi, boff);
+	if (unlikely(rc != 0))
+		return rc == -EMSGSIZE ? DEQ_DROP : DEQ_NOMEM;
+	if (unlikely(hdr.flags != 0 || hdr.gso_type != 0) &&
+	    vhu_net_hdr_to_mbuf(dev, &hdr, m) != 0) {
+		vhu_vq_fault(dev, vq, "tx buffer at %u (id %u): bad virtio-net header (flags %#x "
+			     "gso %#x csum %u+%u, %u bytes)", pos, c->id, hdr.flags, hdr.gso_type,
+			     hdr.csum_start, hdr.csum_offset, m->pkt_len);
+		return DEQ_BAD;
+	}
+	return DEQ_OK;
+}
+
+/*
+ * Four buffers at slots pos..pos+3 (inside the ring) when each is one
+ * available readable descriptor with a valid id, holding header and frame,
+ * fitting one mbuf, with an all-zero offload header. ids[] gets their ids.
+ * Returns false (nothing consumed) otherwise.
+ */
+static __rte_always_inline bool
+deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap,
+		struct rte_mbuf **m, uint16_t *ids, uint32_t hlen, uint32_t room)
+{
+	const struct vhu_mem *mem = dev->mem;
+	struct vhu_vring_packed_desc d[4];
+	const uint8_t *src[4];
+	uint16_t fl[4];
+	uint32_t k;
+
+	for (k = 0; k < 4; k++)
+		fl[k] = __atomic_load_n(&vq->desc_packed[pos + k].flags, __ATOMIC_RELAXED);
+	for (k = 0; k < 4; k++)
+		if (unlikely(fl[k] != vhu_packed_avail_flags(wrap)))
+			return false;
+	/* acquire: the descriptors are read after their flags; pairs with the
+	 * driver's write barrier before it stores each descriptor's flags */
+	rte_atomic_thread_fence(__ATOMIC_ACQUIRE);
+	for (k = 0; k < 4; k++)
+		d[k] = vq->desc_packed[pos + k];
+	/* d[] is our only copy of the descriptors from here on */
+	rte_compiler_barrier();
+	for (k = 0; k < 4; k++) {
+		if (unlikely(d[k].id >= vq->size || d[k].len < hlen + RTE_ETHER_HDR_LEN ||
+			     d[k].len - hlen > room))
+			return false;
+		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
+		if (unlikely(src[k] == NULL))
+			return false;
+		rte_prefetch0(src[k]);
+	}
+	for (k = 0; k < 4; k++) {
+		uint16_t f;
+
+		/* flags and gso_type: any offload takes the single path, which
+		 * reads and checks the whole header itself */
+		memcpy(&f, src[k], sizeof(f));
+		if (unlikely(f != 0))
+			return false;
+	}
+	for (k = 0; k < 4; k++) {
+		uint32_t len = d[k].len - hlen;
+
+		rte_memcpy(rte_pktmbuf_mtod(m[k], void *), src[k] + hlen, len);
+		m[k]->data_len = (uint16_t)len;
+		m[k]->pkt_len = len;
+		ids[k] = d[k].id;
+	}
+	return true;
+}
+
+/* SEND_RARP: the next dequeue on any queue announces the guest's MAC. */
+static uint16_t
+deq_rarp(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf **pkts)
+{
+	struct rte_mbuf *m;
+
+	/* acquire: rarp_mac is read after the flag; pairs with the control
+	 * thread's release store of rarp_pending after it wrote rarp_mac */
+	if (__atomic_exchange_n(&dev->rarp_pending, 0, __ATOMIC_ACQUIRE) == 0)
+		return 0;
+	m = rte_pktmbuf_alloc(mp);
+	if (m == NULL || vhu_net_build_rarp(m, &dev->rarp_mac) != 0) {
+		rte_pktmbuf_free(m);
+		/* try again on the next burst */
+		__atomic_store_n(&dev->rarp_pending, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	pkts[0] = m;
+	return 1;
+}
+
+/* Available slots from (pos, wrap) on, counting at most max. */
+static __rte_always_inline uint32_t
+avail_slots(const struct vhu_vq *vq, uint16_t pos, bool wrap, uint32_t max)
+{
+	uint32_t n = 0;
+
+	max = RTE_MIN(max, (uint32_t)vq->size);
+	while (n < max && vhu_packed_is_avail(__atomic_load_n(&vq->desc_packed[pos].flags,
+							       __ATOMIC_RELAXED), wrap)) {
+		n++;
+		vhu_packed_adv(vq->size, &pos, &wrap, 1);
+	}
+	return n;
+}
+
+/* Report one buffer used (or batch it, in order). */
+static __rte_always_inline void
+deq_used(struct vhu_vq *vq, struct vhu_packed_used *u, uint16_t id, uint16_t ndesc, bool inorder)
+{
+	if (inorder)
+		vhu_packed_used_batch(u, id, ndesc);
+	else
+		vhu_packed_used_put(vq, u, id, 0, ndesc);
+}
+
+static __rte_always_inline uint16_t
+packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+		struct rte_mbuf **pkts, uint16_t count, bool inorder)
+{
+	uint32_t hlen = dev->hdr_len, room, got = 0, rarp = 0, stage, end, j, n;
+	struct vhu_vq_stats *st = &vq->stats;
+	uint16_t pos = vq->last_avail_idx, size = vq->size;
+	bool wrap = vq->avail_wrap, empty = false;
+	struct vhu_packed_used u;
+
+	if (unlikely(__atomic_load_n(&dev->rarp_pending, __ATOMIC_RELAXED) != 0))
+		got = rarp = deq_rarp(dev, mp, pkts);
+	if (got >= count)
+		return (uint16_t)got;
+	/* every buffer takes one slot at least: no more mbufs than slots */
+	n = avail_slots(vq, pos, wrap, (uint32_t)(count - got));
+	if (n == 0)
+		return (uint16_t)got;
+	/* stage the fresh mbufs in pkts[got..got+n): a packet taken moves
+	 * down to pkts[got], a dropped one is freed in place */
+	while (unlikely(rte_pktmbuf_alloc_bulk(mp, &pkts[got], n) != 0)) {
+		/* a nearly empty pool: take what it can give */
+		n /= 2;
+		if (n == 0) {
+			st->dropped++;
+			return (uint16_t)got;
+		}
+	}
+	stage = got;
+	end = got + n;
+	room = rte_pktmbuf_tailroom(pkts[stage]);
+	vhu_packed_used_init(vq, &u);
+
+	j = 0;
+	while (j < n) {
+		struct vhu_packed_chain c;
+		uint16_t ids[4], flags;
+		int rc;
+
+		if (j + 4 <= n && (uint32_t)pos + 4 <= size) {
+			if ((uint32_t)pos + 8 <= size)
+				rte_prefetch0(&vq->desc_packed[pos + 4]);
+			if (deq_batch4(dev, vq, pos, wrap, &pkts[stage], ids, hlen, room)) {
+				uint32_t k;
+
+				for (k = 0; k < 4; k++) {
+					struct rte_mbuf *m = pkts[stage + k];
+
+					deq_used(vq, &u, ids[k], 1, inorder);
+					vhu_stats_count(st, m);
+					pkts[got++] = m;
+				}
+				stage += 4;
+				vhu_packed_adv(size, &pos, &wrap, 4);
+				j += 4;
+				continue;
+			}
+		}
+		flags = vhu_packed_load_flags(vq, pos);
+		if (!vhu_packed_is_avail(flags, wrap)) {
+			empty = true;
+			break;
+		}
+		rc = deq_one(dev, vq, mp, pos, flags, pkts[stage], &c);
+		if (unlikely(rc == DEQ_NOMEM || rc == DEQ_STOP)) {
+			/* keep the buffer in the ring (for the next burst, or for good) */
+			rte_pktmbuf_free(pkts[stage]);
+			stage++;
+			if (rc == DEQ_NOMEM)
+				st->dropped++;
+			break;
+		}
+		deq_used(vq, &u, c.id, c.ndesc, inorder);
+		vhu_packed_adv(size, &pos, &wrap, c.ndesc);
+		j++;
+		if (likely(rc == DEQ_OK)) {
+			vhu_stats_count(st, pkts[stage]);
+			pkts[got++] = pkts[stage++];
+		} else {
+			if (rc == DEQ_DROP)
+				st->dropped++;
+			rte_pktmbuf_free(pkts[stage++]);
+		}
+	}
+	if (unlikely(stage < end))
+		rte_pktmbuf_free_bulk(&pkts[stage], end - stage);
+	st->packets += got - rarp;
+	vq->last_avail_idx = pos;
+	vq->avail_wrap = wrap;
+	if (!empty && !vq->broken)
+		empty = !vhu_packed_is_avail(__atomic_load_n(&vq->desc_packed[pos].flags,
+							     __ATOMIC_RELAXED), wrap);
+	vhu_packed_flush(dev, vq, &u, empty);
+	return (uint16_t)got;
+}
+
+uint16_t
+vhu_packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+		struct rte_mbuf **pkts, uint16_t count)
+{
+	return packed_dequeue(dev, vq, mp, pkts, count, false);
+}
+
+uint16_t
+vhu_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+		struct rte_mbuf **pkts, uint16_t count)
+{
+	return packed_dequeue(dev, vq, mp, pkts, count, true);
+}
+
+void
+vhu_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	uint16_t pos = vq->last_avail_idx, size = vq->size;
+	bool wrap = vq->avail_wrap;
+	struct vhu_packed_used u;
+	uint32_t slots = 0;
+
+	vhu_packed_used_init(vq, &u);
+	/* at most one lap: the driver cannot refill before the flush */
+	while (slots < size) {
+		uint16_t flags = vhu_packed_load_flags(vq, pos);
+		struct vhu_packed_chain c;
+
+		if (!vhu_packed_is_avail(flags, wrap))
+			break;
+		/* want 0: follow the chain for its length and id, map nothing */
+		if (vhu_packed_walk(dev, vq, pos, flags, false, 0, NULL, 0, &c) != 0) {
+			vhu_packed_break(dev, vq, "tx chain at %u: no end within the ring (%u slots)",
+					 pos, size);
+			break;
+		}
+		vhu_packed_used_put(vq, &u, c.id, 0, c.ndesc);
+		vhu_packed_adv(size, &pos, &wrap, c.ndesc);
+		slots += c.ndesc;
+		vq->stats.dropped++;
+	}
+	vq->last_avail_idx = pos;
+	vq->avail_wrap = wrap;
+	vhu_packed_flush(dev, vq, &u, true);
+}
