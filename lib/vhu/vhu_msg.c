@@ -916,6 +916,9 @@ h_set_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 			    d->mmap_size, qsz * d->num_queues);
 	if (d->mmap_offset + d->mmap_size < d->mmap_offset)
 		return fail(c, "SET_INFLIGHT_FD: offset + size wraps");
+	if (d->mmap_offset & 63)   /* queue regions are read as structs */
+		return fail(c, "SET_INFLIGHT_FD: offset %" PRIu64 " not 64-byte aligned",
+			    d->mmap_offset);
 	rc = vhu_map_fd_range(m->fds[0], d->mmap_offset, d->mmap_size, &map, &len, &start, &why);
 	if (rc != 0)
 		return fail(c, "SET_INFLIGHT_FD: %s", why);
