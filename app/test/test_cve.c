@@ -1176,7 +1176,22 @@ body_2026_region_size(void)
 	TEST_RUN(a_negotiated(&p));
 	t.regions[0].mmap_offset = 0;
 	TEST_RUN(fatal(&p, VHU_REQ_SET_MEM_TABLE, &t, 40, &efd, 1,
-		       "memory fd is not a file or a memory device"));
+		       "memory fd is not a regular file"));
+	/* a device, whose size nobody can check: /dev/zero mapped from far past
+	 * its (empty) end maps fine and faults with SIGBUS on the first access */
+	TEST_RUN(a_negotiated(&p));
+	{
+		int zfd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+
+		TEST_ASSERT(zfd >= 0, "/dev/zero");
+		t.regions[0].mmap_offset = 0x4d4d4d0000000000ull;
+		t.regions[0].memory_size = 1 << 20;
+		TEST_RUN(fatal(&p, VHU_REQ_SET_MEM_TABLE, &t, 40, &zfd, 1,
+			       "memory fd is not a regular file"));
+		close(zfd);
+		t.regions[0].mmap_offset = 0;
+		t.regions[0].memory_size = 4096;
+	}
 	/* the same through ADD_MEM_REG, after a good table */
 	TEST_RUN(a_negotiated(&p));
 	TEST_ASSERT_EQ(mock_fe_set_mem_table(&p.a.fe), 0, "good table");
