@@ -1550,6 +1550,77 @@ VHU_TEST(fast, hostile_fd_kinds)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Found here: a packed ring's SET_VRING_BASE with the used half (QEMU sends */
+/* avail | avail_wrap << 15 | used << 16 | used_wrap << 31) must not take the */
+/* used wrap counter for part of the used index.                             */
+
+static int
+body_packed_base(void)
+{
+	static const uint32_t bases[] = { 0x80008000u, 0x80058005u, 0x00070007u, 0x8000u };
+	struct mock_fe_opts o = { .ring_size = 64, .nvrings = 2 };
+	struct vhu_vring_state st;
+	struct pair p;
+	struct vhu_vq *vq;
+	unsigned int i;
+	uint32_t got;
+
+	memset(&p, 0, sizeof(p));
+	vhu_rec_reset();
+	TEST_ASSERT(hpool() != NULL, "mbuf pool");
+	hmark_take(&p.mark);
+	TEST_RUN(hdev_up(&p.b, 0));
+	TEST_RUN(hdev_ready(&p.b, 0, QSIZE));
+	TEST_RUN(hdev_up(&p.a, VHU_SOCK_PACKED));
+	o.features_mask = F(VERSION_1) | F(RING_PACKED) | F(PROTOCOL_FEATURES);
+	TEST_ASSERT_EQ(mock_fe_setup(&p.a.fe, &o), 0, "packed set-up");
+	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, 2, 2000), "packed device ready");
+	for (i = 0; i < RTE_DIM(bases); i++) {
+		/* stop, restart at the base a migrated QEMU would send */
+		TEST_ASSERT_EQ(mock_fe_get_vring_base(&p.a.fe, 0, &got), 0, "GET_VRING_BASE");
+		st.index = 0;
+		st.num = bases[i];
+		TEST_ASSERT_EQ(mock_fe_send(&p.a.fe, VHU_REQ_SET_VRING_BASE, 0, &st, 8, NULL, 0), 0,
+			       "SET_VRING_BASE");
+		{
+			uint64_t v = 0;
+			int kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+			TEST_ASSERT_EQ(mock_fe_ack(&p.a.fe, VHU_REQ_SET_VRING_KICK, &v, 8, &kfd, 1, &v),
+				       0, "SET_VRING_KICK");
+			close(kfd);
+			TEST_ASSERT_EQ(v, 0, "restarted");
+		}
+		vq = vhu_dev_get(p.a.vid)->vq[0];
+		TEST_ASSERT_EQ(vq->last_avail_idx, bases[i] & 0x7fff, "avail index of %#x", bases[i]);
+		TEST_ASSERT_EQ(vq->avail_wrap, (bases[i] >> 15) & 1, "avail wrap of %#x", bases[i]);
+		TEST_ASSERT(vq->last_used_idx < vq->size, "used index %u of %#x inside a ring of %u",
+			    vq->last_used_idx, bases[i], vq->size);
+		TEST_ASSERT(!vq->broken, "ring running after base %#x", bases[i]);
+		TEST_ASSERT_EQ(mock_fe_get_vring_base(&p.a.fe, 0, &got), 0, "GET_VRING_BASE");
+		TEST_ASSERT_EQ(got, (bases[i] >> 16) ? bases[i] : bases[i] | (bases[i] << 16),
+			       "the base read back");
+		/* leave it running for the next round */
+		TEST_ASSERT_EQ(mock_fe_send(&p.a.fe, VHU_REQ_SET_VRING_BASE, 0, &st, 8, NULL, 0), 0,
+			       "");
+		{
+			uint64_t v = 0;
+			int kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+			TEST_ASSERT_EQ(mock_fe_ack(&p.a.fe, VHU_REQ_SET_VRING_KICK, &v, 8, &kfd, 1, &v),
+				       0, "SET_VRING_KICK");
+			close(kfd);
+		}
+	}
+	return pair_down(&p);
+}
+
+VHU_TEST(fast, packed_vring_base_used_wrap)
+{
+	return hlog_run(body_packed_base);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Every input the fuzzers keep (seeds and crashes) as a regression test.   */
 
 #ifndef VHU_TEST_SOURCE_DIR
@@ -1597,19 +1668,21 @@ replay_dir(const char *target, int (*run)(const uint8_t *, size_t, const char **
 
 VHU_TEST(fast, fuzz_corpus_replay)
 {
-	unsigned int n_msg = 0, n_split = 0;
-	struct hmark m;
+	unsigned int n_msg = 0, n_split = 0, n_packed = 0;
 	int rc;
 
+	/* each run checks its own leaks; the ring harnesses keep their guest
+	 * memory and pools from one run to the next */
 	vhu_fuzz_quiet(1);
-	hmark_take(&m);
 	rc = replay_dir("msg", vhu_fuzz_msg_run, &n_msg);
 	if (rc == TEST_SUCCESS)
 		rc = replay_dir("split", vhu_fuzz_split_run, &n_split);
+	if (rc == TEST_SUCCESS)
+		rc = replay_dir("packed", vhu_fuzz_packed_run, &n_packed);
 	vhu_fuzz_quiet(0);
 	TEST_RUN(rc);
-	TEST_ASSERT(n_msg > 0 && n_split > 0, "inputs replayed: %u msg, %u split", n_msg, n_split);
-	TEST_LOG("replayed %u msg and %u split inputs", n_msg, n_split);
-	/* the split harness keeps its guest memory and pools: counted from its first run */
+	TEST_ASSERT(n_msg > 0 && n_split > 0 && n_packed > 0,
+		    "inputs replayed: %u msg, %u split, %u packed", n_msg, n_split, n_packed);
+	TEST_LOG("replayed %u msg, %u split and %u packed inputs", n_msg, n_split, n_packed);
 	return TEST_SUCCESS;
 }
