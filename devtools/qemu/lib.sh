@@ -369,7 +369,12 @@ q_show_tail() {
 	tail -n 15 "$q_serial" | tr -d '\r' | sed 's/^/    /'
 	if [ -s "$q_log" ]; then
 		vq_say "QEMU said:"
-		tail -n 10 "$q_log" | sed 's/^/    /'
+		grep -av 'but QEMU does not' "$q_log" | tail -n 10 | sed 's/^/    /'
+	fi
+	if [ -n "$tp_log" ] && grep -aqiE 'clos|refus|error|fail|invalid' "$tp_log"; then
+		vq_say "the back-end said:"
+		grep -aiE 'clos|refus|error|fail|invalid' "$tp_log" | grep -avE 'Closing ports|Port .* is closed' |
+			tail -n 5 | sed 's/^/    /'
 	fi
 }
 
