@@ -172,7 +172,7 @@ report_features() {
 	vq_say "negotiated (guest sysfs): $f"
 	grep -a '^VHU-TEST: offloads ' "$q_serial" | head -n1 | tr -d '\r' |
 		sed 's/^VHU-TEST: /qemu-guest: guest /'
-	grep -aiE 'negotiated .*features|protocol features' "$tp_log" | sort -u | head -n 4 |
+	grep -aiE 'negotiated .*features|protocol features|ready \(features' "$tp_log" | sort -u | head -n 4 |
 		sed 's/^/qemu-guest: back-end: /'
 	protocol_features
 }
@@ -184,7 +184,9 @@ protocol_features() {
 	local all=(MQ LOG_SHMFD RARP REPLY_ACK NET_MTU BACKEND_REQ CROSS_ENDIAN CRYPTO_SESSION
 		PAGEFAULT CONFIG BACKEND_SEND_FD HOST_NOTIFIER INFLIGHT_SHMFD RESET_DEVICE
 		INBAND_NOTIFICATIONS CONFIGURE_MEM_SLOTS STATUS XEN_MMAP SHARED_OBJECT DEVICE_STATE)
-	hex=$(grep -aioE 'negotiated[^:]*protocol features[^0-9]*0x[0-9a-f]+' "$tp_log" | tail -n1 |
+	# net_vhost: "negotiated Vhost-user protocol features: 0x...";
+	# net_vhu: "protocol features 0x..." once SET_PROTOCOL_FEATURES is done.
+	hex=$(grep -aioE 'protocol features[^0-9]*0x[0-9a-f]+' "$tp_log" | tail -n1 |
 		grep -oiE '0x[0-9a-f]+$')
 	[ -n "$hex" ] || return 0
 	v=$((hex))
@@ -212,11 +214,31 @@ settle_backend() {
 		n=$((n - 1))
 		sleep 0.1
 	done
-	# "other sockets": a client back-end may hold a reconnecting socket or not
-	# at any instant; every other fd (eventfds, memfds, files) must be stable.
+	# The back-end may close the device's fds a little after it unmaps the
+	# memory: wait (bounded) for the count to hold still for a second.
+	local cur prev='' same=0
+	n=50
+	while [ $n -gt 0 ] && [ $same -lt 5 ]; do
+		cur=$(fd_counts)
+		if [ "$cur" = "$prev" ]; then
+			same=$((same + 1))
+		else
+			same=0
+		fi
+		prev=$cur
+		n=$((n - 1))
+		sleep 0.2
+	done
 	# What each fd is goes to a file, for the diff printed on a failure.
 	ls -l "/proc/$tp_pid/fd" 2>/dev/null | awk '/-> / { print $NF }' | sed 's/\[[0-9]*\]$//' |
 		sort | uniq -c >"$vq_dir/fds.$2"
+	fd_counts
+}
+
+# fd_counts: "OTHER SOCKETS", the back-end's open fds. A client back-end may
+# hold a reconnecting socket or not at any instant; every other fd (eventfds,
+# memfds, files) must be stable.
+fd_counts() {
 	ls -l "/proc/$tp_pid/fd" 2>/dev/null | awk '/-> / { if ($NF ~ /^socket:/) s++; else o++ }
 		END { printf "%d %d", o, s }'
 }
