@@ -1268,6 +1268,12 @@ def bench(env, args, backends):
                                if env.perf else
                                'testpmd --record-core-cycles: busy TSC cycles per packet of '
                                'the back-end forwarding loop'))
+        loads = [r['load1'] for e in traffic for rs in e['runs'].values() for r in rs]
+        if loads:
+            print('load average (1 min) at the end of the runs: %.1f to %.1f; the two busy '
+                  'forwarding lcores account for about 2 of it%s'
+                  % (min(loads), max(loads), '' if max(loads) < 3 else
+                     ': the machine was busy, figures are noisy'))
     if ctrl:
         print_ctrl_table(ctrl, backends)
     print('\nJSON: %s   logs: %s' % (path, env.log_dir))

@@ -16,6 +16,9 @@
 #   VHU_CLANG_BUILD_DIR   clang build directory (default build-clang)
 #   VHU_SUITES            meson suites to run (default "fast driver perf stress")
 #   VHU_TESTD_TIMEOUT     seconds allowed to each tests.d script (default 1200)
+#   VHU_TEST_BUDGET       seconds for the whole run (default 3000): a tests.d
+#                         script gets at most what is left, and fails unrun
+#                         when less than a minute is left
 #   VHU_SDK_CACHE         as for devtools/setup.sh
 set -uo pipefail
 
@@ -24,8 +27,9 @@ export LC_ALL=C
 
 builddir=${VHU_BUILD_DIR:-build}
 clangdir=${VHU_CLANG_BUILD_DIR:-build-clang}
-suites=${VHU_SUITES:-fast driver perf stress}
+suites=${VHU_SUITES-fast driver perf stress}
 testd_timeout=${VHU_TESTD_TIMEOUT:-1200}
+budget=${VHU_TEST_BUDGET:-3000}
 summary_re='^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$'
 
 total_pass=0
@@ -129,7 +133,9 @@ for c in forbidden symbols format pmdinfo testpmd install; do
 done
 
 # ---------------------------------------------------------------- suites
-if [ "$gcc_ok" -eq 0 ]; then
+if [ -z "${suites// /}" ]; then
+	banner "meson test: no suite asked for (VHU_SUITES is empty)"
+elif [ "$gcc_ok" -eq 0 ]; then
 	t0=$(date +%s)
 	args=()
 	for s in $suites; do
@@ -142,12 +148,10 @@ if [ "$gcc_ok" -eq 0 ]; then
 	meson test -C "$builddir" --no-rebuild --num-processes 1 --verbose \
 		--logbase vhu-suites "${args[@]}" </dev/null
 	meson_rc=$?
-	t_suites=$(($(date +%s) - t0))
 	# Per suite: counts from the runner's last line; a failed or crashed
 	# run with no failure counted counts as one failure.
-	while read -r name p f s; do
-		record "suite-$name" "$p" "$f" "$s" "$t_suites"
-		t_suites=0
+	while read -r name p f s secs; do
+		record "suite-$name" "$p" "$f" "$s" "$secs"
 	done < <(/usr/bin/python3 - "$builddir/meson-logs/vhu-suites.json" "$suites" "$meson_rc" <<'EOF'
 import json, re, sys
 path, wanted, meson_rc = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
@@ -165,7 +169,7 @@ for name in wanted:
     t = runs.get(name)
     if t is None:
         # the suite did not run (meson test failed before it, or no such test)
-        print(name, 0, 1, 0)
+        print(name, 0, 1, 0, 0)
         continue
     p = f = s = None
     for line in (t.get("stdout") or "").splitlines():
@@ -177,7 +181,7 @@ for name in wanted:
         p, f, s = 0, 1, 0
     elif not ok and f == 0:
         f = 1
-    print(name, p, f, s)
+    print(name, p, f, s, int(round(t.get("duration") or 0)))
 EOF
 )
 else
@@ -197,12 +201,19 @@ for t in devtools/tests.d/*.sh; do
 	fi
 	banner "tests.d/$name"
 	t0=$(date +%s)
+	limit=$((budget - (t0 - t_start)))
+	if [ "$limit" -lt 60 ]; then
+		echo "tests.d/$name: not run, the ${budget}s budget of the whole run is spent"
+		record "tests.d/$name" 0 1 0 0
+		continue
+	fi
+	[ "$limit" -gt "$testd_timeout" ] && limit=$testd_timeout
 	out=$(mktemp)
-	VHU_BUILD_DIR=$builddir timeout -k 30 "$testd_timeout" "$t" </dev/null 2>&1 | tee "$out"
+	VHU_BUILD_DIR=$builddir timeout -k 30 "$limit" "$t" </dev/null 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	read -r p f s < <(last_summary <"$out") || true
 	rm -f "$out"
-	[ "$rc" -eq 124 ] && echo "tests.d/$name: timed out after ${testd_timeout}s"
+	[ "$rc" -eq 124 ] && echo "tests.d/$name: timed out after ${limit}s"
 	if [ -z "${p:-}" ]; then
 		echo "tests.d/$name: no final 'N passed, N failed, N skipped' line (exit status $rc)"
 		p=0 f=1 s=0

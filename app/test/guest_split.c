@@ -535,6 +535,25 @@ rx_post(struct tenv *e, uint32_t len, uint32_t nseg, bool indirect)
 	return gring_post(&e->g[0], seg, nseg, true, indirect);
 }
 
+int
+rx_post_pieces(struct tenv *e, const uint32_t *lens, uint32_t n, bool indirect)
+{
+	struct gseg seg[GBUF_MAX_SEG];
+	uint32_t i;
+
+	if (n == 0 || n > GBUF_MAX_SEG)
+		return -1;
+	for (i = 0; i < n; i++) {
+		/* each piece on its own, so pieces are not contiguous */
+		seg[i].gpa = gmem_alloc(&e->gm, (rx_rr++) % e->gm.n, lens[i] + 64, 64) + 64;
+		seg[i].len = lens[i];
+		if (seg[i].gpa == 64)
+			return -1;
+		memset(gmem_host(&e->gm, seg[i].gpa), 0xa5, lens[i]);
+	}
+	return gring_post(&e->g[0], seg, n, true, indirect);
+}
+
 /* Gather the first len bytes written into the buffer at head. */
 static int
 gather(struct tenv *e, uint32_t head, uint8_t *out, uint32_t len)

@@ -128,6 +128,8 @@ int tx_send(struct tenv *e, const void *frame, uint32_t len, const struct vhu_ne
 		enum tx_layout layout, bool indirect);
 /* Guest posts an RX buffer of len bytes in nseg pieces. Returns head or -1. */
 int rx_post(struct tenv *e, uint32_t len, uint32_t nseg, bool indirect);
+/* Guest posts an RX buffer made of n pieces of the given lengths. */
+int rx_post_pieces(struct tenv *e, const uint32_t *lens, uint32_t n, bool indirect);
 /* Guest receives one packet (mergeable-aware): frame into out (cap bytes),
  * header into hdr. Returns the frame length, 0 when nothing, -1 on error. */
 int rx_recv(struct tenv *e, void *out, uint32_t cap, struct vhu_net_hdr *hdr);

@@ -1015,6 +1015,42 @@ VHU_TEST(fast, ctrl_mock_backend_inflight)
 	return TEST_SUCCESS;
 }
 
+/* Packed rings get the packed inflight layout (and any ring size). */
+VHU_TEST(fast, ctrl_mock_inflight_packed)
+{
+	struct vhu_inflight_desc d = { .num_queues = 2, .queue_size = 100 };
+	uint64_t size;
+	uint8_t *area;
+	struct vhu_msg r;
+	struct env e;
+
+	TEST_RUN(env_init(&e, 1));
+	e.conf.flags = VHU_SOCK_PACKED;
+	TEST_RUN(env_up(&e));
+	TEST_RUN(negotiate(&e, 0, 0));
+	TEST_ASSERT(e.fe.features & VHU_BIT(VHU_F_RING_PACKED), "packed negotiated");
+	TEST_ASSERT_EQ(mock_fe_send(&e.fe, VHU_REQ_GET_INFLIGHT_FD, 0, &d, sizeof(d), NULL, 0), 0,
+		       "send");
+	TEST_ASSERT_EQ(mock_fe_recv(&e.fe, &r), 0, "reply");
+	TEST_ASSERT_EQ(r.nfds, 1, "an fd");
+	size = 2 * ((32 + 32 * 100 + 63) & ~63ull);
+	TEST_ASSERT_EQ(r.payload.inflight.mmap_size, size, "packed layout size");
+	area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r.fds[0], 0);
+	TEST_ASSERT(area != MAP_FAILED, "map");
+	TEST_ASSERT_EQ(*(uint16_t *)(area + 8), 1, "version");
+	TEST_ASSERT_EQ(*(uint16_t *)(area + 10), 100, "desc_num");
+	TEST_ASSERT_EQ(area[20], 1, "used wrap counter starts at 1");
+	TEST_ASSERT_EQ(*(uint16_t *)(area + 32 + 2), 1, "descriptor 0 links to 1");
+	d.mmap_size = size;
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_INFLIGHT_FD, &d, sizeof(d), &r.fds[0], 1, 0));
+	d.mmap_size = size - 64;       /* enough for split, not for packed */
+	TEST_RUN(expect_fatal(&e, VHU_REQ_SET_INFLIGHT_FD, 0, &d, sizeof(d), &r.fds[0], 1));
+	munmap(area, size);
+	close(r.fds[0]);
+	TEST_RUN(env_down(&e));
+	return TEST_SUCCESS;
+}
+
 /* ---- status and reset ---- */
 
 VHU_TEST(fast, ctrl_mock_status_reset)
@@ -1342,4 +1378,105 @@ VHU_TEST(fast, ctrl_mock_more_hostile)
 	close(efd);
 	TEST_RUN(env_down(&e));
 	return TEST_SUCCESS;
+}
+
+/* ---- random messages: the library must only answer, refuse or hang up ---- */
+
+static void
+drain(struct mock_fe *fe, bool *closed)
+{
+	char buf[8192];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fe->sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+			*closed = true;
+		return;
+	}
+}
+
+static int
+random_messages(unsigned int count, unsigned int seed)
+{
+	static const uint32_t sizes[] = { 0, 8, 8, 8, 12, 20, 40, 40, 16, 8 + 32, 8 + 64, 12 + 6 };
+	struct env e, other;
+	unsigned int i, reconnects = 0;
+	uint8_t payload[512];
+	int fds[2], efd, vid_other;
+
+	TEST_RUN(env_init(&e, 2));
+	TEST_RUN(env_up(&e));
+	/* a healthy device on another socket that must not notice anything */
+	other = e;
+	TEST_ASSERT(vhu_test_tmpdir(other.dir, sizeof(other.dir)) == 0, "tmpdir");
+	snprintf(other.path, sizeof(other.path), "%s/s", other.dir);
+	other.conf.path = other.path;
+	TEST_RUN(env_up(&other));
+	TEST_RUN(setup_ready(&other, 2));
+	vid_other = vhu_rec.vid;
+	efd = eventfd(0, EFD_CLOEXEC);
+	fds[1] = memfd_create("rnd", MFD_CLOEXEC);
+	TEST_ASSERT(ftruncate(fds[1], 1 << 20) == 0, "ftruncate");
+	for (i = 0; i < count; i++) {
+		uint32_t req = (uint32_t)rand_r(&seed) % (VHU_REQ_MAX + 2);
+		uint32_t size = sizes[rand_r(&seed) % RTE_DIM(sizes)];
+		uint32_t flags = VHU_FLAG_VERSION;
+		unsigned int nfds = (unsigned int)(rand_r(&seed) % 8 == 0 ? rand_r(&seed) % 3 : 0);
+		bool closed = false;
+		size_t j;
+
+		if (i % 40 == 0) {
+			/* sessions of 40 messages from a sane state, so deeper code
+			 * runs; a fresh connection has no late replies in it */
+			mock_fe_close(&e.fe);
+			TEST_RUN(env_connect(&e));
+			TEST_ASSERT_EQ(mock_fe_negotiate(&e.fe, 0, 0), 0, "negotiate");
+		}
+		for (j = 0; j < sizeof(payload); j++)
+			payload[j] = (uint8_t)(rand_r(&seed) % 4 == 0 ? rand_r(&seed) : 0);
+		/* small indexes, ring sizes and region counts reach the handlers */
+		payload[0] = (uint8_t)(rand_r(&seed) % 5);
+		payload[4] = (uint8_t)(rand_r(&seed) % 3);
+		if (rand_r(&seed) % 2)
+			flags |= VHU_FLAG_NEED_REPLY;
+		if (rand_r(&seed) % 50 == 0)
+			flags |= 1u << (rand_r(&seed) % 8);
+		/* memory requests get the memfd, the rest an eventfd */
+		fds[0] = (req == VHU_REQ_SET_MEM_TABLE || req == VHU_REQ_ADD_MEM_REG ||
+			  req == VHU_REQ_SET_LOG_BASE || req == VHU_REQ_SET_INFLIGHT_FD) ?
+			fds[1] : efd;
+		if (mock_fe_send(&e.fe, req, flags, payload, size, fds, nfds) != 0)
+			closed = true;
+		drain(&e.fe, &closed);
+		if (closed) {
+			mock_fe_close(&e.fe);
+			TEST_RUN(env_connect(&e));
+			reconnects++;
+		}
+	}
+	TEST_LOG("%u random messages, %u connections closed by the library", count, reconnects);
+	TEST_ASSERT(reconnects > 0, "hostile input was detected at least once");
+	TEST_ASSERT(vhu_rec.ready[vid_other], "the other device stayed ready");
+	TEST_ASSERT_EQ(vhu_vring_is_active(vid_other, 1), 1, "its rings run");
+	TEST_ASSERT(mock_fe_alive(&other.fe), "it answers");
+	close(efd);
+	close(fds[1]);
+	mock_fe_close(&other.fe);
+	TEST_ASSERT_EQ(vhu_socket_unregister(other.path), 0, "unregister other");
+	vhu_test_rmdir(other.dir);
+	TEST_RUN(env_down(&e));
+	return TEST_SUCCESS;
+}
+
+VHU_TEST(fast, ctrl_mock_random_messages)
+{
+	return random_messages(500, 4242);
+}
+
+VHU_TEST(stress, ctrl_stress_random_messages)
+{
+	return random_messages(20000, 777);
 }

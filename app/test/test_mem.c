@@ -199,3 +199,39 @@ VHU_TEST(fast, mem_509_regions)
 	close(fd);
 	return TEST_SUCCESS;
 }
+
+/* Hugepage-backed memory: mapped in whole huge pages, offsets honoured. */
+VHU_TEST(fast, mem_map_hugetlb)
+{
+	const uint64_t hp = 2ull << 20;
+	struct vhu_mem_region_desc d = { 0x100000000ull, hp, 0x600000000000ull, hp + 4096 };
+	struct vhu_mem_region *r = NULL;
+	const char *why = NULL;
+	uint8_t *p;
+	int fd;
+
+	fd = memfd_create("test-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	if (fd < 0 || ftruncate(fd, (off_t)(3 * hp)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		TEST_LOG("no 2 MB huge pages available: %s", strerror(errno));
+		return TEST_SKIPPED;
+	}
+	p = mmap(NULL, 3 * hp, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		TEST_LOG("huge pages not mappable");
+		return TEST_SKIPPED;
+	}
+	p[hp + 4096] = 0x77;
+	p[2 * hp + 4095] = 0x88;
+	TEST_ASSERT_EQ(vhu_mem_region_map(&d, fd, &r, &why), 0, "map: %s", why ? why : "");
+	TEST_ASSERT_EQ(r->map_len % hp, 0, "whole huge pages");
+	TEST_ASSERT_EQ((uintptr_t)r->map_addr % hp, 0, "huge page aligned");
+	TEST_ASSERT_EQ(*(uint8_t *)(uintptr_t)r->host, 0x77, "offset honoured");
+	TEST_ASSERT_EQ(*(uint8_t *)(uintptr_t)(r->host + hp - 1), 0x88, "last byte");
+	vhu_mem_region_unmap(r);
+	munmap(p, 3 * hp);
+	close(fd);
+	return TEST_SUCCESS;
+}

@@ -852,6 +852,19 @@ VHU_TEST(driver, pmd_peer_offload_capa)
 	TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_DOWN), 0, "link down");
 	TEST_ASSERT_EQ(rte_eth_dev_info_get(vhu, &info), 0, "info");
 	TEST_ASSERT(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO, "offered again");
+	/* What is announced can be configured. */
+	{
+		struct rte_eth_conf all = {
+			.rxmode = { .offloads = RX_CSUM | RTE_ETH_RX_OFFLOAD_TCP_LRO |
+							RTE_ETH_RX_OFFLOAD_SCATTER },
+			.txmode = { .offloads = TX_CSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO |
+							RTE_ETH_TX_OFFLOAD_MULTI_SEGS },
+		};
+
+		TEST_ASSERT_EQ(rte_eth_dev_stop(vhu), 0, "stop");
+		TEST_ASSERT_EQ(pmd_port_setup(vhu, 1, peer_pool(), &all), 0, "every offload");
+		TEST_ASSERT_EQ(rte_eth_dev_start(vhu), 0, "start");
+	}
 
 	/* A front-end asking for checksum offload both ways. */
 	TEST_ASSERT_EQ(peer_port_conf("net_virtio_user_o1", sock, NULL, 1, &csum_conf, &peer), 0,

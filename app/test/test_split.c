@@ -936,3 +936,38 @@ VHU_TEST(fast, split_tx_pool_low)
 	tenv_fini(&e);
 	return TEST_SUCCESS;
 }
+
+/* The header split over several receive descriptors, frames over many small pieces. */
+VHU_TEST(fast, split_rx_header_split)
+{
+	static const uint32_t pieces[] = { 5, 3, 1, 700, 2000, 7000 };
+	struct vhu_net_hdr hdr;
+	struct rte_mbuf *m;
+	struct tenv e;
+	uint32_t f, i, ind;
+
+	for (f = 0; f < 2; f++) {
+		TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES | (f ? F(NET_MRG_RXBUF) : 0), 0, 64, 2),
+			       0, "env");
+		for (ind = 0; ind < 2; ind++) {
+			for (i = 0; i < RTE_DIM(sizes); i++) {
+				TEST_ASSERT(rx_post_pieces(&e, pieces, RTE_DIM(pieces), ind) >= 0, "");
+				make_frame(frame, sizes[i], 300 + i);
+				m = mbuf_make(e.mp, frame, sizes[i], 1000);
+				m->ol_flags = 0;
+				TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, &m, 1), 1, "");
+				rte_pktmbuf_free(m);
+				TEST_ASSERT_EQ(rx_recv(&e, got, sizeof(got), &hdr), sizes[i],
+					       "frame %u, mergeable %u", sizes[i], f);
+				TEST_ASSERT(memcmp(got, frame, sizes[i]) == 0, "");
+				TEST_ASSERT_EQ(hdr.flags + hdr.gso_type, 0, "");
+				if (f)
+					TEST_ASSERT_EQ(hdr.num_buffers, 1, "");
+			}
+		}
+		TEST_ASSERT_EQ(e.vq[0]->stats.errors, 0, "");
+		TEST_ASSERT(POOL_FULL(&e), "mbuf leak");
+		tenv_fini(&e);
+	}
+	return TEST_SUCCESS;
+}

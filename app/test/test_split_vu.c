@@ -74,7 +74,7 @@ vu_env_up(struct vu_env *v, int mrg, int inorder, unsigned int seq)
 					SOCKET_ID_ANY);
 	TEST_ASSERT(v->mp != NULL, "mempool");
 	snprintf(v->name, sizeof(v->name), "net_virtio_user%u", 20 + seq);
-	snprintf(args, sizeof(args), "path=%s,queues=1,queue_size=256,mrg_rxbuf=%d,in_order=%d",
+	snprintf(args, sizeof(args), "path=%s,queues=1,queue_size=1024,mrg_rxbuf=%d,in_order=%d",
 		 v->path, mrg, inorder);
 	TEST_ASSERT_EQ(rte_vdev_init(v->name, args), 0, "virtio-user %s", args);
 	v->port_made = true;

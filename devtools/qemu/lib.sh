@@ -218,6 +218,9 @@ tp_stop() {
 
 # ------------------------------------------------------------------ QEMU
 q_pid='' q_serial='' q_log=''
+# Kernel command line: serial console, power off on panic, no CPU-bug
+# mitigations and no TSC calibration (both only slow a TCG guest down).
+q_kargs="console=ttyS0 panic=-1 loglevel=4 mitigations=off tsc=reliable no_timer_check"
 
 # q_args_common ACCEL MEM SMP: machine, memory and firmware-free boot arguments.
 # MEM memfd|huge: guest RAM shared with the back-end either way.
@@ -253,21 +256,55 @@ q_start() {
 	q_argv+=(-serial "file:$q_serial"
 		-chardev "$chr" -netdev "vhost-user,id=net0,chardev=chr0,queues=$queues"
 		-device "$dev"
-		-append "console=ttyS0 panic=-1 ipv6.disable=1 loglevel=4 vhu.case=$case_ vhu.ip=$vq_ip vhu.peer=$vq_peer $append")
+		-append "$q_kargs ipv6.disable=1 vhu.case=$case_ vhu.ip=$vq_ip vhu.peer=$vq_peer $append")
 	: >"$q_serial"
 	"${q_argv[@]}" </dev/null >"$q_log" 2>&1 &
 	q_pid=$!
 	vq_pids+=("$q_pid")
 }
 
+# q_until REGEX SECONDS: wait until the guest console has a line matching REGEX.
+# Gives up early, with the reason in q_why, when QEMU ends, when QEMU reports
+# that the vhost-user back-end failed (it would retry forever), or when the
+# guest has not even started its /init after 60 s. 0 when the line came.
+q_until() {
+	local re=$1 n=$(($2 * 10)) boot=600
+	q_why=
+	while :; do
+		grep -aEq -- "$re" "$q_serial" 2>/dev/null && return 0
+		if grep -aEq 'vhost_backend_init failed|failed to init vhost_net|unable to start vhost net|vhost_net_start|vhost-user.*(fail|error)' \
+			"$q_log" 2>/dev/null; then
+			q_why="QEMU: $(grep -aE 'fail|error' "$q_log" | grep -v warning | head -n1 | sed 's/^qemu-system-x86_64: //')"
+			return 1
+		fi
+		if ! vq_alive "$q_pid"; then
+			grep -aEq -- "$re" "$q_serial" 2>/dev/null && return 0
+			q_why="QEMU exited"
+			return 1
+		fi
+		if [ $boot -le 0 ] && ! grep -aq '^VHU-TEST: boot' "$q_serial"; then
+			q_why="the guest did not start within 60 s"
+			return 1
+		fi
+		if [ $n -le 0 ]; then
+			q_why="no '$re' from the guest within $2 s"
+			return 1
+		fi
+		n=$((n - 1)) boot=$((boot - 1))
+		sleep 0.1
+	done
+}
+
 # q_wait SECONDS: wait for the guest to finish ("VHU-TEST: done") and QEMU to
-# exit by itself. 0 on a clean end; 1 on timeout (QEMU is then killed).
+# exit by itself. 0 on a clean end; 1 otherwise (QEMU is then ended, q_why
+# says why).
 q_wait() {
-	if ! vq_wait_for "$q_serial" '^VHU-TEST: done' "$1" "$q_pid"; then
+	if ! q_until '^VHU-TEST: done' "$1"; then
 		vq_end "$q_pid" 2
 		return 1
 	fi
 	if ! vq_wait_exit "$q_pid" 20; then
+		q_why="QEMU did not exit 20 s after the guest powered off"
 		vq_end "$q_pid" 2
 		return 1
 	fi
@@ -332,7 +369,12 @@ q_show_tail() {
 	tail -n 15 "$q_serial" | tr -d '\r' | sed 's/^/    /'
 	if [ -s "$q_log" ]; then
 		vq_say "QEMU said:"
-		tail -n 10 "$q_log" | sed 's/^/    /'
+		grep -av 'but QEMU does not' "$q_log" | tail -n 10 | sed 's/^/    /'
+	fi
+	if [ -n "$tp_log" ] && grep -aqiE 'clos|refus|error|fail|invalid' "$tp_log"; then
+		vq_say "the back-end said:"
+		grep -aiE 'clos|refus|error|fail|invalid' "$tp_log" | grep -avE 'Closing ports|Port .* is closed' |
+			tail -n 5 | sed 's/^/    /'
 	fi
 }
 
@@ -365,7 +407,7 @@ vq_pick_accel() {
 		: >"$probe_log"
 		q_common $vq_accel memfd 1
 		"${q_argv[@]}" -serial "file:$probe_log" \
-			-append "console=ttyS0 panic=-1 loglevel=4 vhu.case=probe" \
+			-append "$q_kargs vhu.case=probe" \
 			</dev/null >"$vq_dir/probe.qemu.log" 2>&1 &
 		pid=$!
 		vq_pids+=("$pid")

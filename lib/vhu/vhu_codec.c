@@ -451,6 +451,16 @@ vhu_inflight_queue_size(uint16_t queue_size)
 	return (sz + 63) & ~63ull;
 }
 
+uint64_t
+vhu_inflight_queue_size_packed(uint16_t queue_size)
+{
+	/* 32-byte header (features, version, desc_num, free heads, used
+	 * indexes, wrap counters, padding), 32 bytes per descriptor */
+	uint64_t sz = 32 + 32ull * queue_size;
+
+	return (sz + 63) & ~63ull;
+}
+
 int
 vhu_check_payload(enum vhu_payload_kind kind, const struct vhu_msg *msg,
 		  const char **why)

@@ -125,6 +125,8 @@ uint64_t vhu_split_used_size(uint32_t num);
 
 /* Inflight area: bytes of one queue's split-ring region for queue_size entries. */
 uint64_t vhu_inflight_queue_size(uint16_t queue_size);
+/* The same for the packed-ring layout. */
+uint64_t vhu_inflight_queue_size_packed(uint16_t queue_size);
 
 /* Request name for log lines ("SET_MEM_TABLE"), "UNKNOWN" when not one. */
 const char *vhu_req_name(uint32_t req);

@@ -749,6 +749,44 @@ struct inflight_split_hdr {
 	uint16_t used_idx;
 };
 
+/* packed-ring queue region header and descriptor state, as the spec lays them out */
+struct inflight_packed_hdr {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t free_head;
+	uint16_t old_free_head;
+	uint16_t used_idx;
+	uint16_t old_used_idx;
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	uint8_t padding[10];
+};
+static_assert(sizeof(struct inflight_packed_hdr) == 32, "packed inflight header");
+
+struct inflight_packed_desc {
+	uint8_t inflight;
+	uint8_t padding;
+	uint16_t next;
+	uint16_t last;
+	uint16_t num;
+	uint64_t counter;
+	uint16_t id;
+	uint16_t flags;
+	uint32_t len;
+	uint64_t addr;
+};
+static_assert(sizeof(struct inflight_packed_desc) == 32, "packed inflight descriptor");
+
+/* Bytes of one queue's region in the layout of the negotiated ring type. */
+static uint64_t
+inflight_qsize(const struct vhu_dev *dev, uint16_t queue_size)
+{
+	if (negotiated(dev, VHU_F_RING_PACKED))
+		return vhu_inflight_queue_size_packed(queue_size);
+	return vhu_inflight_queue_size(queue_size);
+}
+
 static int
 inflight_geometry(struct vhu_conn *c, const struct vhu_inflight_desc *d, const char **why)
 {
@@ -756,7 +794,31 @@ inflight_geometry(struct vhu_conn *c, const struct vhu_inflight_desc *d, const c
 		*why = "queue count out of range";
 		return -EINVAL;
 	}
-	return vhu_check_ring_size(d->queue_size, 0, why);
+	return vhu_check_ring_size(d->queue_size, negotiated(&c->dev, VHU_F_RING_PACKED), why);
+}
+
+/* A fresh queue region: version 1, every descriptor free. */
+static void
+inflight_init(const struct vhu_dev *dev, uint8_t *q, uint16_t queue_size)
+{
+	uint16_t j;
+
+	if (negotiated(dev, VHU_F_RING_PACKED)) {
+		struct inflight_packed_hdr *h = (void *)q;
+		struct inflight_packed_desc *d = (void *)(q + sizeof(*h));
+
+		h->version = 1;
+		h->desc_num = queue_size;
+		h->used_wrap_counter = 1;
+		h->old_used_wrap_counter = 1;
+		for (j = 0; j < queue_size; j++)
+			d[j].next = (uint16_t)(j + 1);
+	} else {
+		struct inflight_split_hdr *h = (void *)q;
+
+		h->version = 1;
+		h->desc_num = queue_size;
+	}
 }
 
 static int
@@ -777,7 +839,7 @@ h_get_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		VHU_LOG_CONFIG(WARNING, dev->ifname, "GET_INFLIGHT_FD refused: %s", why);
 		return H_OK;
 	}
-	qsz = vhu_inflight_queue_size(d->queue_size);
+	qsz = inflight_qsize(dev, d->queue_size);
 	size = qsz * d->num_queues;
 	fd = memfd_create("vhu-inflight", MFD_CLOEXEC);
 	if (fd < 0)
@@ -791,12 +853,8 @@ h_get_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		close(fd);
 		return fail(c, "GET_INFLIGHT_FD: mmap: %s", strerror(errno));
 	}
-	for (q = 0; q < d->num_queues; q++) {
-		struct inflight_split_hdr *h = (void *)((uint8_t *)map + qsz * q);
-
-		h->version = 1;
-		h->desc_num = d->queue_size;
-	}
+	for (q = 0; q < d->num_queues; q++)
+		inflight_init(dev, (uint8_t *)map + qsz * q, d->queue_size);
 	drop_inflight(dev);
 	dev->inflight_map = map;
 	dev->inflight_len = size;
@@ -827,7 +885,7 @@ h_set_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	RTE_SET_USED(r);
 	if (inflight_geometry(c, d, &why) != 0)
 		return fail(c, "SET_INFLIGHT_FD: %s", why);
-	qsz = vhu_inflight_queue_size(d->queue_size);
+	qsz = inflight_qsize(dev, d->queue_size);
 	if (d->mmap_size < qsz * d->num_queues)
 		return fail(c, "SET_INFLIGHT_FD: area of %" PRIu64 " bytes, %" PRIu64 " needed",
 			    d->mmap_size, qsz * d->num_queues);
@@ -837,6 +895,7 @@ h_set_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	if (rc != 0)
 		return fail(c, "SET_INFLIGHT_FD: %s", why);
 	for (q = 0; q < d->num_queues; q++) {
+		/* version and desc_num sit at the same offsets in both layouts */
 		const struct inflight_split_hdr *h = (const void *)((uint8_t *)start + qsz * q);
 		uint16_t version = h->version, num = h->desc_num;
 
@@ -1059,6 +1118,7 @@ dispatch(struct vhu_conn *c, struct vhu_msg *m)
 	if (row == NULL || row->fn == NULL) {
 		VHU_LOG_CONFIG(WARNING, dev->ifname, "unsupported request %s (%u) ignored",
 			       name, req);
+		vhu_msg_close_fds(m);
 		if (need_reply) {
 			reply_u64(r, 1);
 			if (send_reply(c, m, r) != 0)
@@ -1091,6 +1151,8 @@ dispatch(struct vhu_conn *c, struct vhu_msg *m)
 		rc = row->fn(c, m, r);
 	}
 
+	/* fds the handler did not take are closed before anything is answered */
+	vhu_msg_close_fds(m);
 	if (rc == H_FATAL)
 		goto fatal_set;
 	/* callbacks first: an acked front-end sees their effects done */

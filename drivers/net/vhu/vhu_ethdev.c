@@ -345,8 +345,11 @@ vhu_eth_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 				RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
 				RTE_ETH_TX_OFFLOAD_SCTP_CKSUM;
 	/* Segmentation needs the guest: negotiated once connected, offered before. */
-	if (f & (BIT(VHU_F_NET_HOST_TSO4) | BIT(VHU_F_NET_HOST_TSO6)))
+	if (f & (BIT(VHU_F_NET_HOST_TSO4) | BIT(VHU_F_NET_HOST_TSO6))) {
 		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
+		/* a 64 KB IP packet and its Ethernet header */
+		info->max_lro_pkt_size = UINT16_MAX + VHU_ETH_L2_OVERHEAD;
+	}
 	if ((f & BIT(VHU_F_NET_GUEST_CSUM)) &&
 			(f & (BIT(VHU_F_NET_GUEST_TSO4) | BIT(VHU_F_NET_GUEST_TSO6))))
 		info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
