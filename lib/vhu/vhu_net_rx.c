@@ -204,7 +204,7 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src[k] == NULL))
 			return false;
-		rte_prefetch0(src[k]);
+		vhu_prefetch_lines(src[k], d[k].len, 2048, false);
 	}
 	for (k = 0; k < 4; k++) {
 		uint16_t fl;

@@ -287,6 +287,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 		dst[k] = vhu_gpa_to_host(mem, d[k].addr, m[k]->pkt_len + hlen);
 		if (unlikely(dst[k] == NULL))
 			return false;
+		vhu_prefetch_lines(dst[k], m[k]->pkt_len + hlen, 2048, true);
 	}
 	for (k = 0; k < 4; k++) {
 		struct vhu_net_hdr *h = (struct vhu_net_hdr *)dst[k];
