@@ -369,7 +369,12 @@ q_show_tail() {
 	tail -n 15 "$q_serial" | tr -d '\r' | sed 's/^/    /'
 	if [ -s "$q_log" ]; then
 		vq_say "QEMU said:"
-		tail -n 10 "$q_log" | sed 's/^/    /'
+		grep -av 'but QEMU does not' "$q_log" | tail -n 10 | sed 's/^/    /'
+	fi
+	if [ -n "$tp_log" ] && grep -aqiE 'clos|refus|error|fail|invalid' "$tp_log"; then
+		vq_say "the back-end said:"
+		grep -aiE 'clos|refus|error|fail|invalid' "$tp_log" | grep -avE 'Closing ports|Port .* is closed' |
+			tail -n 5 | sed 's/^/    /'
 	fi
 }
 
@@ -417,7 +422,8 @@ vq_pick_accel() {
 			return 0
 		fi
 		vq_end "$pid" 2
-		vq_why="${vq_why:+$vq_why; }$vq_accel probe: no boot in $t s$(head -c 200 "$vq_dir/probe.qemu.log" | tr '\n' ' ' | sed 's/^./: &/')"
+		vq_why="${vq_why:+$vq_why; }$vq_accel probe: no boot in $t s$(grep -avE 'warning|terminating on signal' \
+			"$vq_dir/probe.qemu.log" | head -n1 | cut -c1-160 | sed 's/^./: &/')"
 	done
 	return 1
 }

@@ -43,6 +43,11 @@ if ldd "$busybox" >/dev/null 2>&1; then
 fi
 
 mkdir -p "$cache" || skip "cannot create cache directory $cache"
+# One builder at a time per cache (two test runs may start together).
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$cache/.lock"
+	flock -w 600 9 || skip "$cache is locked by another build for 10 minutes"
+fi
 
 # Which kernel package: the one the cloud meta-package points at today, so the
 # archive still has it; else whatever the cache already holds (offline runs).
