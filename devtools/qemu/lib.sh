@@ -422,7 +422,8 @@ vq_pick_accel() {
 			return 0
 		fi
 		vq_end "$pid" 2
-		vq_why="${vq_why:+$vq_why; }$vq_accel probe: no boot in $t s$(head -c 200 "$vq_dir/probe.qemu.log" | tr '\n' ' ' | sed 's/^./: &/')"
+		vq_why="${vq_why:+$vq_why; }$vq_accel probe: no boot in $t s$(grep -avE 'warning|terminating on signal' \
+			"$vq_dir/probe.qemu.log" | head -n1 | cut -c1-160 | sed 's/^./: &/')"
 	done
 	return 1
 }
