@@ -1014,7 +1014,7 @@ h_not_supported(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	X(SET_VRING_ENABLE,      h_set_vring_enable,      VHU_PL_STATE,      FD_NONE,  RP_ACK,    ST_OWNER,    PF_NONE,                    false) \
 	X(SEND_RARP,             h_send_rarp,             VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_OWNER,    VHU_PF_RARP,                false) \
 	X(NET_SET_MTU,           h_net_set_mtu,           VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_FEATURES, VHU_PF_NET_MTU,             false) \
-	X(SET_BACKEND_REQ_FD,    h_set_backend_req_fd,    VHU_PL_NONE,       FD_ONE,   RP_ACK,    ST_OWNER,    VHU_PF_BACKEND_REQ,         false) \
+	X(SET_BACKEND_REQ_FD,    h_set_backend_req_fd,    VHU_PL_NONE,       FD_ONE,   RP_ACK,    ST_ANY,      VHU_PF_BACKEND_REQ,         false) \
 	X(IOTLB_MSG,             h_not_supported,         VHU_PL_ANY,        FD_NONE,  RP_ACK,    ST_ANY,      PF_NONE,                    false) \
 	X(GET_CONFIG,            h_get_config,            VHU_PL_CONFIG,     FD_NONE,  RP_CFG,    ST_ANY,      VHU_PF_CONFIG,              false) \
 	X(SET_CONFIG,            h_set_config,            VHU_PL_CONFIG,     FD_NONE,  RP_ACK,    ST_ANY,      VHU_PF_CONFIG,              false) \
