@@ -3,8 +3,8 @@
  */
 
 /*
- * Fuzz target "split": the guest's side of a split-ring device is the
- * input. Guest memory is three regions (R0 and R1 adjacent in guest-physical
+ * Fuzz targets "split" and "packed": the guest's side of a split-ring (or
+ * packed-ring) device is the input. Guest memory is three regions (R0 and R1 adjacent in guest-physical
  * space but not in ours, R2 after a hole), each surrounded by inaccessible
  * guard pages, so a read or write one byte outside guest memory faults.
  * Both rings live at the start of R0; the input is copied over R0, R1 and
@@ -16,11 +16,13 @@
  *
  * Oracle, beyond the sanitizers and the guard pages: every mbuf returned is
  * consistent; every byte of guest memory that changed lies in a used ring
- * or in a buffer the guest marked device-writable; no mbuf, rte_malloc
- * block or fd is left behind.
+ * (packed: the descriptor ring, where used descriptors are written back, or
+ * the device event area) or in a buffer the guest marked device-writable;
+ * no mbuf, rte_malloc block or fd is left behind.
  *
- * Input: a 24-byte configuration (see run()), 8 bytes per enqueued packet
- * (plus up to 64 bytes of its headers), then the guest memory image.
+ * Input: a 24-byte configuration (see ring_run()), 8 bytes per enqueued
+ * packet (plus up to 64 bytes of its headers), then the guest memory image.
+ * Split rings have 1 << (byte 2 % 9) entries, packed rings 1 + byte 2.
  */
 
 #include <errno.h>
@@ -209,21 +211,30 @@ allow(uint64_t gpa, uint64_t len)
 
 /* Every device-writable buffer of a descriptor table, indirect tables included. */
 static void
-allow_table(const uint8_t *t, uint32_t n, bool nested)
+allow_table(const uint8_t *t, uint32_t n, bool nested, bool packed)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
 		struct vhu_vring_desc d;
 
-		memcpy(&d, t + 16ull * i, sizeof(d));
+		if (packed) {
+			struct vhu_vring_packed_desc pd;
+
+			memcpy(&pd, t + 16ull * i, sizeof(pd));
+			d.addr = pd.addr;
+			d.len = pd.len;
+			d.flags = pd.flags;
+		} else {
+			memcpy(&d, t + 16ull * i, sizeof(d));
+		}
 		if ((d.flags & VHU_DESC_F_INDIRECT) && !nested) {
 			int64_t o = image_off(d.addr, d.len);
 
 			/* tables the walker could accept: whole, in one of our mappings */
 			if (o >= 0 && d.len >= 16 && (d.len & 15) == 0 &&
 			    (o >= 0x4000 || o + d.len <= 0x4000))
-				allow_table(image_ptr((uint64_t)o), d.len / 16, true);
+				allow_table(image_ptr((uint64_t)o), d.len / 16, true, packed);
 			continue;
 		}
 		if (d.flags & VHU_DESC_F_WRITE)
@@ -237,9 +248,15 @@ struct layout {
 };
 
 static uint64_t
-place(struct layout *l, uint64_t at, uint16_t n)
+place(struct layout *l, uint64_t at, uint16_t n, bool packed)
 {
 	l->desc = RTE_ALIGN_CEIL(at, 16);
+	if (packed) {
+		/* descriptors, then the driver and device event areas */
+		l->avail = l->desc + 16ull * n;
+		l->used = l->avail + 4;
+		return l->used + 4;
+	}
 	l->avail = l->desc + 16ull * n;
 	l->used = RTE_ALIGN_CEIL(l->avail + 6 + 2ull * n, 4);
 	return l->used + 6 + 8ull * n;
@@ -318,7 +335,15 @@ ring_start(struct vhu_vq *vq, const struct layout *l, uint16_t n, uint16_t base,
 	vq->addr_set = true;
 	vq->started = true;
 	vq->enabled = enabled;
-	vq->last_avail_idx = base;
+	if (S.dev->features & VHU_BIT(VHU_F_RING_PACKED)) {
+		/* as SET_VRING_BASE with the avail half only: index | wrap << 15 */
+		vq->last_avail_idx = base & 0x7fff;
+		vq->avail_wrap = (base >> 15) & 1;
+		vq->last_used_idx = vq->last_avail_idx;
+		vq->used_wrap = vq->avail_wrap;
+	} else {
+		vq->last_avail_idx = base;
+	}
 	vq->guest_notify = notify;
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	memset(&vq->addr, 0, sizeof(vq->addr));
@@ -336,8 +361,8 @@ ring_start(struct vhu_vq *vq, const struct layout *l, uint16_t n, uint16_t base,
 	}
 }
 
-int
-vhu_fuzz_split_run(const uint8_t *data, size_t len, const char **why)
+static int
+ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 {
 	struct fz_in in = { .p = data, .n = len };
 	struct rte_mbuf *pkts[64], *enq[MAX_ENQ];
@@ -372,6 +397,8 @@ vhu_fuzz_split_run(const uint8_t *data, size_t len, const char **why)
 	fz_u8(&in);
 
 	f = VHU_BIT(VHU_F_PROTOCOL_FEATURES);
+	if (packed)
+		f |= VHU_BIT(VHU_F_RING_PACKED) | VHU_BIT(VHU_F_VERSION_1);
 	if (feat & 1)
 		f |= VHU_BIT(VHU_F_NET_MRG_RXBUF);
 	if (feat & 2)
@@ -398,7 +425,7 @@ vhu_fuzz_split_run(const uint8_t *data, size_t len, const char **why)
 	S.dev->sock_flags = ((fl & 1) ? VHU_SOCK_LINEAR_BUF : 0) |
 		((fl & 2) ? VHU_SOCK_EXT_BUF : 0) | ((fl & 4) ? VHU_SOCK_LEGACY_OL_FLAGS : 0);
 	deq_mp = (fl & 32) ? S.small : S.deq;
-	n = (uint16_t)(1u << (n_log2 % 9));
+	n = packed ? (uint16_t)(1u + n_log2) : (uint16_t)(1u << (n_log2 % 9));
 
 	nenq = enq_cfg % (MAX_ENQ + 1);
 	for (i = 0; i < nenq; i++) {
@@ -432,7 +459,7 @@ vhu_fuzz_split_run(const uint8_t *data, size_t len, const char **why)
 		S.dev->log_all = false;
 	}
 
-	place(&rx, place(&tx, reg_gpa[0], n), n);
+	place(&rx, place(&tx, reg_gpa[0], n, packed), n, packed);
 	ring_start(S.vq[1], &tx, n, tx_base, !(fl & 128), notify & 3);
 	ring_start(S.vq[0], &rx, n, rx_base, true, (notify >> 2) & 3);
 	if (fl & 16) {
@@ -453,9 +480,16 @@ vhu_fuzz_split_run(const uint8_t *data, size_t len, const char **why)
 
 	/* what the device may write: used rings, device-writable buffers */
 	memset(S.allowed, 0, sizeof(S.allowed));
-	allow(tx.used, 6 + 8ull * n);
-	allow(rx.used, 6 + 8ull * n);
-	allow_table(image_ptr(rx.desc - reg_gpa[0]), n, false);
+	if (packed) {
+		allow(tx.desc, 16ull * n);
+		allow(rx.desc, 16ull * n);
+		allow(tx.used, 4);
+		allow(rx.used, 4);
+	} else {
+		allow(tx.used, 6 + 8ull * n);
+		allow(rx.used, 6 + 8ull * n);
+	}
+	allow_table(image_ptr(rx.desc - reg_gpa[0]), n, false, packed);
 	image_copy(S.snap, false, NULL, IMAGE_SIZE);
 
 	/* ---- the lcore ---- */
@@ -507,4 +541,16 @@ out:
 	if (rc == 0)
 		rc = fz_leaks_check(&before, why);
 	return rc;
+}
+
+int
+vhu_fuzz_split_run(const uint8_t *data, size_t len, const char **why)
+{
+	return ring_run(data, len, why, false);
+}
+
+int
+vhu_fuzz_packed_run(const uint8_t *data, size_t len, const char **why)
+{
+	return ring_run(data, len, why, true);
 }

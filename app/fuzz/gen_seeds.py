@@ -322,8 +322,88 @@ def split_seeds():
     return {k: v.bytes() for k, v in s.items()}
 
 
+# ---- packed target: same configuration, packed layout ----
+AVAIL, USED = 1 << 7, 1 << 15
+
+
+def place_packed(at, n):
+    desc = (at + 15) & ~15
+    return desc, desc + 16 * n, desc + 16 * n + 4, desc + 16 * n + 8
+
+
+class Packed(Split):
+    """Ring positions start at index 0 with wrap counter 1 (base 0x8000)."""
+
+    def __init__(self, feat, flags=0, n=8, deq=8, enq=()):
+        Split.__init__(self, feat, flags, 3, deq, enq)
+        self.n = n
+        self.cfg = bytes([feat, flags, n - 1]) + u16(0x8000) + u16(0x8000) + self.cfg[7:]
+        self.tx = place_packed(REG0, n)
+        self.rx = place_packed(self.tx[3], n)
+        self.pos = [0, 0]
+        self.ids = [0, 0]
+        self.data = (self.rx[3] + 63) & ~63
+
+    def pdesc(self, ring, addr, length, flags):
+        base = (self.tx if ring == 1 else self.rx)[0]
+        slot = self.pos[ring]
+        self.put(base + 16 * slot, u64(addr) + u32(length) + u16(self.ids[ring]) +
+                 u16(flags | AVAIL))
+        self.pos[ring] += 1
+
+    def chain(self, ring, segs, write, indirect=False):
+        flag = 2 if write else 0
+        if indirect:
+            t = self.alloc(16 * len(segs), 16)
+            for k, (a, ln) in enumerate(segs):
+                self.put(t + 16 * k, u64(a) + u32(ln) + u16(0) + u16(flag))
+            self.pdesc(ring, t, 16 * len(segs), 4)
+        else:
+            for k, (a, ln) in enumerate(segs):
+                self.pdesc(ring, a, ln, flag | (1 if k + 1 < len(segs) else 0))
+        self.ids[ring] += 1
+        return 0
+
+    def post(self, ring, head):
+        pass   # the flags written by pdesc() make a packed descriptor available
+
+
+def packed_seeds():
+    V1, IND, MRG, INORD, HOSTOL, GUESTOL = 4, 2, 1, 16, 32, 64
+    s = {}
+    x = Packed(V1, enq=[(64, 0, 0, 0, 0, 0, 0, 0, frame(64))] * 4)
+    for i in range(4):
+        x.tx_packet(frame(60 + i))
+        x.rx_buffer(2048)
+    s['batch'] = x
+    x = Packed(V1 | IND | MRG, n=12, enq=[(3000, 0, 0, 0, 0, 0, 0, 0, frame(64)),
+                                         (64, 0, 0, 0, 0, 0, 0, 0, frame(64))])
+    x.tx_packet(frame(100), layout='sep')
+    x.tx_packet(frame(200), layout='split', indirect=True)
+    x.tx_packet(frame(300), indirect=True)
+    x.rx_buffer(1024, 3)
+    x.rx_buffer(1024, 2, indirect=True)
+    x.rx_buffer(1024)
+    x.rx_buffer(1024)
+    s['chains-indirect-mergeable'] = x
+    x = Packed(V1 | HOSTOL | GUESTOL, flags=8, n=5, enq=[
+        (1514, 0, 0x2b, 14, 20, 20, 100, 0, ipv4_tcp(1460))])
+    hdr = bytes([1, 0]) + u16(0) + u16(0) + u16(34) + u16(16) + u16(0)
+    x.tx_packet(ipv4_tcp(100), hdr=hdr)
+    x.rx_buffer(4096)
+    x.rx_buffer(4096, 2)
+    s['offloads-odd-size'] = x
+    x = Packed(V1 | INORD, flags=64 | 128, n=2, enq=[(64, 0, 0, 0, 0, 0, 0, 0, frame(64))])
+    x.tx_packet(frame(64))
+    x.tx_packet(frame(64))
+    x.rx_buffer(64)
+    s['wrap-rarp-disabled'] = x
+    return {k: v.bytes() for k, v in s.items()}
+
+
 def main():
-    for target, seeds in (('msg', msg_seeds()), ('split', split_seeds())):
+    for target, seeds in (('msg', msg_seeds()), ('split', split_seeds()),
+                          ('packed', packed_seeds())):
         d = os.path.join(HERE, 'corpus', target)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):

@@ -1176,7 +1176,22 @@ body_2026_region_size(void)
 	TEST_RUN(a_negotiated(&p));
 	t.regions[0].mmap_offset = 0;
 	TEST_RUN(fatal(&p, VHU_REQ_SET_MEM_TABLE, &t, 40, &efd, 1,
-		       "memory fd is not a file or a memory device"));
+		       "memory fd is not a regular file"));
+	/* a device, whose size nobody can check: /dev/zero mapped from far past
+	 * its (empty) end maps fine and faults with SIGBUS on the first access */
+	TEST_RUN(a_negotiated(&p));
+	{
+		int zfd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+
+		TEST_ASSERT(zfd >= 0, "/dev/zero");
+		t.regions[0].mmap_offset = 0x4d4d4d0000000000ull;
+		t.regions[0].memory_size = 1 << 20;
+		TEST_RUN(fatal(&p, VHU_REQ_SET_MEM_TABLE, &t, 40, &zfd, 1,
+			       "memory fd is not a regular file"));
+		close(zfd);
+		t.regions[0].mmap_offset = 0;
+		t.regions[0].memory_size = 4096;
+	}
 	/* the same through ADD_MEM_REG, after a good table */
 	TEST_RUN(a_negotiated(&p));
 	TEST_ASSERT_EQ(mock_fe_set_mem_table(&p.a.fe), 0, "good table");
@@ -1451,6 +1466,161 @@ VHU_TEST(fast, cve_2026_indirect_length_toctou)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Found here: fds of the wrong kind. A ring's call, kick and error fds are  */
+/* written by lcores: a pipe or a socket whose reader is gone raises SIGPIPE */
+/* (the process dies), a blocking eventfd at its maximum blocks the lcore.   */
+/* The state-transfer pipe is written by the control thread.                */
+
+static int
+body_fd_kinds(void)
+{
+	struct vhu_device_state_xfer x = { VHU_TRANSFER_SAVE, VHU_TRANSFER_PHASE_STOPPED };
+	static const uint32_t reqs[] = {
+		VHU_REQ_SET_VRING_CALL, VHU_REQ_SET_VRING_ERR, VHU_REQ_SET_VRING_KICK,
+	};
+	struct pair p;
+	struct vhu_msg r;
+	uint64_t v, ack;
+	unsigned int i, kind;
+	int pp[2], fd;
+
+	TEST_RUN(pair_up(&p, 0));
+	for (i = 0; i < RTE_DIM(reqs); i++) {
+		for (kind = 0; kind < 3; kind++) {
+			if (kind == 0) {
+				/* a pipe's write end, nobody reading */
+				TEST_ASSERT_EQ(pipe2(pp, O_CLOEXEC), 0, "pipe");
+				close(pp[0]);
+				fd = pp[1];
+			} else if (kind == 1) {
+				/* a socket whose peer is gone */
+				TEST_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pp), 0,
+					       "socketpair");
+				close(pp[1]);
+				fd = pp[0];
+			} else {
+				/* guest memory as a notification fd */
+				fd = memfd_of(4096);
+			}
+			v = i & 1;   /* vring 0 or 1 */
+			TEST_RUN(fatal(&p, reqs[i], &v, 8, &fd, 1, "not an eventfd"));
+			close(fd);
+			TEST_RUN(hdev_ready(&p.a, 0, QSIZE));
+		}
+	}
+	/* a blocking eventfd one short of its maximum: the lcore must not block on it */
+	fd = eventfd(0, EFD_CLOEXEC);
+	TEST_ASSERT(fd >= 0 && eventfd_write(fd, 0xfffffffffffffffeull) == 0, "eventfd");
+	v = 0;
+	TEST_ASSERT_EQ(mock_fe_ack(&p.a.fe, VHU_REQ_SET_VRING_CALL, &v, 8, &fd, 1, &ack), 0, "call");
+	TEST_ASSERT_EQ(ack, 0, "an eventfd is accepted");
+	v = 1;
+	TEST_ASSERT_EQ(mock_fe_ack(&p.a.fe, VHU_REQ_SET_VRING_ERR, &v, 8, &fd, 1, &ack), 0, "err");
+	TEST_ASSERT_EQ(ack, 0, "an eventfd is accepted");
+	TEST_RUN(hdev_forwards(&p.a, 8));
+	/* a fault on vring 1 signals the full error eventfd: no block either */
+	set_desc(hdev_desc(&p.a, 1, RAW), 0, 64, 0, 0);
+	hdev_avail(&p.a, 1, RAW);
+	TEST_ASSERT_EQ(a_dequeue(&p, NULL, 0), 0, "bad chain dropped");
+	close(fd);
+
+	/* the device's saved state written into a pipe nobody reads */
+	TEST_RUN(hdev_reconnect(&p.a));
+	TEST_RUN(a_negotiated(&p));
+	TEST_ASSERT_EQ(pipe2(pp, O_CLOEXEC), 0, "pipe");
+	close(pp[0]);
+	TEST_ASSERT_EQ(mock_fe_send(&p.a.fe, VHU_REQ_SET_DEVICE_STATE_FD, 0, &x, sizeof(x), &pp[1],
+				    1), 0, "SET_DEVICE_STATE_FD");
+	close(pp[1]);
+	TEST_ASSERT_EQ(mock_fe_recv(&p.a.fe, &r), 0, "reply");
+	vhu_msg_close_fds(&r);
+	TEST_ASSERT_EQ(mock_fe_send(&p.a.fe, VHU_REQ_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0), 0,
+		       "CHECK_DEVICE_STATE");
+	TEST_ASSERT_EQ(mock_fe_recv(&p.a.fe, &r), 0, "reply");
+	TEST_ASSERT(r.hdr.size == 8 && r.payload.u64 != 0, "the save is reported failed");
+	TEST_ASSERT(hlog_has("device state save failed"), "logged");
+	TEST_RUN(hdev_ready(&p.a, 0, QSIZE));
+	TEST_RUN(hdev_forwards(&p.a, 4));
+	return pair_down(&p);
+}
+
+VHU_TEST(fast, hostile_fd_kinds)
+{
+	return hlog_run(body_fd_kinds);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Found here: a packed ring's SET_VRING_BASE with the used half (QEMU sends */
+/* avail | avail_wrap << 15 | used << 16 | used_wrap << 31) must not take the */
+/* used wrap counter for part of the used index.                             */
+
+static int
+body_packed_base(void)
+{
+	static const uint32_t bases[] = { 0x80008000u, 0x80058005u, 0x00070007u, 0x8000u };
+	struct mock_fe_opts o = { .ring_size = 64, .nvrings = 2 };
+	struct vhu_vring_state st;
+	struct pair p;
+	struct vhu_vq *vq;
+	unsigned int i;
+	uint32_t got;
+
+	memset(&p, 0, sizeof(p));
+	vhu_rec_reset();
+	TEST_ASSERT(hpool() != NULL, "mbuf pool");
+	hmark_take(&p.mark);
+	TEST_RUN(hdev_up(&p.b, 0));
+	TEST_RUN(hdev_ready(&p.b, 0, QSIZE));
+	TEST_RUN(hdev_up(&p.a, VHU_SOCK_PACKED));
+	o.features_mask = F(VERSION_1) | F(RING_PACKED) | F(PROTOCOL_FEATURES);
+	TEST_ASSERT_EQ(mock_fe_setup(&p.a.fe, &o), 0, "packed set-up");
+	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, 2, 2000), "packed device ready");
+	for (i = 0; i < RTE_DIM(bases); i++) {
+		/* stop, restart at the base a migrated QEMU would send */
+		TEST_ASSERT_EQ(mock_fe_get_vring_base(&p.a.fe, 0, &got), 0, "GET_VRING_BASE");
+		st.index = 0;
+		st.num = bases[i];
+		TEST_ASSERT_EQ(mock_fe_send(&p.a.fe, VHU_REQ_SET_VRING_BASE, 0, &st, 8, NULL, 0), 0,
+			       "SET_VRING_BASE");
+		{
+			uint64_t v = 0;
+			int kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+			TEST_ASSERT_EQ(mock_fe_ack(&p.a.fe, VHU_REQ_SET_VRING_KICK, &v, 8, &kfd, 1, &v),
+				       0, "SET_VRING_KICK");
+			close(kfd);
+			TEST_ASSERT_EQ(v, 0, "restarted");
+		}
+		vq = vhu_dev_get(p.a.vid)->vq[0];
+		TEST_ASSERT_EQ(vq->last_avail_idx, bases[i] & 0x7fff, "avail index of %#x", bases[i]);
+		TEST_ASSERT_EQ(vq->avail_wrap, (bases[i] >> 15) & 1, "avail wrap of %#x", bases[i]);
+		TEST_ASSERT(vq->last_used_idx < vq->size, "used index %u of %#x inside a ring of %u",
+			    vq->last_used_idx, bases[i], vq->size);
+		TEST_ASSERT(!vq->broken, "ring running after base %#x", bases[i]);
+		TEST_ASSERT_EQ(mock_fe_get_vring_base(&p.a.fe, 0, &got), 0, "GET_VRING_BASE");
+		TEST_ASSERT_EQ(got, (bases[i] >> 16) ? bases[i] : bases[i] | (bases[i] << 16),
+			       "the base read back");
+		/* leave it running for the next round */
+		TEST_ASSERT_EQ(mock_fe_send(&p.a.fe, VHU_REQ_SET_VRING_BASE, 0, &st, 8, NULL, 0), 0,
+			       "");
+		{
+			uint64_t v = 0;
+			int kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+			TEST_ASSERT_EQ(mock_fe_ack(&p.a.fe, VHU_REQ_SET_VRING_KICK, &v, 8, &kfd, 1, &v),
+				       0, "SET_VRING_KICK");
+			close(kfd);
+		}
+	}
+	return pair_down(&p);
+}
+
+VHU_TEST(fast, packed_vring_base_used_wrap)
+{
+	return hlog_run(body_packed_base);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Every input the fuzzers keep (seeds and crashes) as a regression test.   */
 
 #ifndef VHU_TEST_SOURCE_DIR
@@ -1498,19 +1668,21 @@ replay_dir(const char *target, int (*run)(const uint8_t *, size_t, const char **
 
 VHU_TEST(fast, fuzz_corpus_replay)
 {
-	unsigned int n_msg = 0, n_split = 0;
-	struct hmark m;
+	unsigned int n_msg = 0, n_split = 0, n_packed = 0;
 	int rc;
 
+	/* each run checks its own leaks; the ring harnesses keep their guest
+	 * memory and pools from one run to the next */
 	vhu_fuzz_quiet(1);
-	hmark_take(&m);
 	rc = replay_dir("msg", vhu_fuzz_msg_run, &n_msg);
 	if (rc == TEST_SUCCESS)
 		rc = replay_dir("split", vhu_fuzz_split_run, &n_split);
+	if (rc == TEST_SUCCESS)
+		rc = replay_dir("packed", vhu_fuzz_packed_run, &n_packed);
 	vhu_fuzz_quiet(0);
 	TEST_RUN(rc);
-	TEST_ASSERT(n_msg > 0 && n_split > 0, "inputs replayed: %u msg, %u split", n_msg, n_split);
-	TEST_LOG("replayed %u msg and %u split inputs", n_msg, n_split);
-	/* the split harness keeps its guest memory and pools: counted from its first run */
+	TEST_ASSERT(n_msg > 0 && n_split > 0 && n_packed > 0,
+		    "inputs replayed: %u msg, %u split, %u packed", n_msg, n_split, n_packed);
+	TEST_LOG("replayed %u msg, %u split and %u packed inputs", n_msg, n_split, n_packed);
 	return TEST_SUCCESS;
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -99,7 +100,14 @@ run_command(void)
 static void *
 ctrl_main(void *arg)
 {
+	sigset_t pipe_set;
+
 	RTE_SET_USED(arg);
+	/* a state-transfer pipe whose reader went away must give EPIPE, not
+	 * kill the application: SIGPIPE stays blocked on this thread */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	while (!ctrl_stop) {
 		struct epoll_event e;
 		struct vhu_ev *ev;

@@ -31,13 +31,13 @@ vhu_map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
 		*why = "bad memory fd";
 		return -EBADF;
 	}
-	if (S_ISREG(st.st_mode)) {
-		if ((uint64_t)st.st_size < offset + size) {
-			*why = "memory fd smaller than offset + size";
-			return -EINVAL;
-		}
-	} else if (!S_ISCHR(st.st_mode)) {
-		*why = "memory fd is not a file or a memory device";
+	/* a device's size cannot be checked: pages past its end fault (SIGBUS) */
+	if (!S_ISREG(st.st_mode)) {
+		*why = "memory fd is not a regular file";
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size < offset + size) {
+		*why = "memory fd smaller than offset + size";
 		return -EINVAL;
 	}
 	align = (uint64_t)pg;

@@ -13,10 +13,12 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vhu_ctrl.h"
@@ -525,6 +527,26 @@ h_get_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 /* SET_VRING_KICK / CALL / ERR: which fd of the ring to replace. */
 enum vring_fd { VFD_KICK, VFD_CALL, VFD_ERR };
 
+/*
+ * Lcores write call and error fds and read kick fds: only eventfds (anonymous
+ * inodes), made non-blocking. A pipe or socket whose reader is gone would
+ * raise SIGPIPE in the application; a blocking eventfd the front-end filled
+ * to its maximum would stall an lcore.
+ */
+static int
+ring_fd_ok(int fd)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != 0)
+		return -EBADF;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return -EBADF;
+	return 0;
+}
+
 static int
 set_vring_fd(struct vhu_conn *c, struct vhu_msg *m, enum vring_fd which)
 {
@@ -536,8 +558,11 @@ set_vring_fd(struct vhu_conn *c, struct vhu_msg *m, enum vring_fd which)
 	vq = ring(c, index);
 	if (vq == NULL)
 		return H_FATAL;
-	if (!(m->payload.u64 & VHU_VRING_NOFD_MASK))
+	if (!(m->payload.u64 & VHU_VRING_NOFD_MASK)) {
+		if (ring_fd_ok(m->fds[0]) != 0)
+			return fail(c, "vring %u: the fd given is not an eventfd", index);
 		fd = take_fd(m, 0);
+	}
 	rte_spinlock_lock(&vq->guard);
 	switch (which) {
 	case VFD_KICK:
@@ -915,6 +940,9 @@ h_set_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 			    d->mmap_size, qsz * d->num_queues);
 	if (d->mmap_offset + d->mmap_size < d->mmap_offset)
 		return fail(c, "SET_INFLIGHT_FD: offset + size wraps");
+	if (d->mmap_offset & 63)   /* queue regions are read as structs */
+		return fail(c, "SET_INFLIGHT_FD: offset %" PRIu64 " not 64-byte aligned",
+			    d->mmap_offset);
 	rc = vhu_map_fd_range(m->fds[0], d->mmap_offset, d->mmap_size, &map, &len, &start, &why);
 	if (rc != 0)
 		return fail(c, "SET_INFLIGHT_FD: %s", why);

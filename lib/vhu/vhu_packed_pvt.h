@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/eventfd.h>
 
 #include <rte_atomic.h>
@@ -134,7 +135,7 @@ vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_des
 		bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
 		struct vhu_packed_chain *c)
 {
-	const struct vhu_vring_packed_desc *t;
+	const uint8_t *t;
 	uint32_t n, i;
 	const char *why;
 
@@ -147,9 +148,10 @@ vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_des
 		return "indirect table outside one guest region";
 	n = d->len / 16;
 	for (i = 0; i < n; i++) {
-		struct vhu_vring_packed_desc e = t[i];
+		struct vhu_vring_packed_desc e;
 
-		/* e is our only copy of the entry */
+		/* e is our only copy of the entry (a table needs no alignment) */
+		memcpy(&e, t + 16 * i, sizeof(e));
 		rte_compiler_barrier();
 		/* only WRITE means something in an entry; INDIRECT is misuse */
 		if (unlikely(e.flags & VHU_DESC_F_INDIRECT))

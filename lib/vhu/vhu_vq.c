@@ -67,6 +67,10 @@ translate(const struct vhu_dev *dev, struct vhu_vq *vq)
 	u = vhu_mem_uva_to_host(dev->mem, a->used_user_addr, usz);
 	if (d == NULL || av == NULL || u == NULL)
 		return -EFAULT;
+	/* the front-end's addresses are aligned (vhu_check_vring_addr); ours
+	 * too unless a region's offset and address disagree in their low bits */
+	if (((uintptr_t)d & 15) || ((uintptr_t)av & (vq->packed ? 3 : 1)) || ((uintptr_t)u & 3))
+		return -EFAULT;
 	vq->desc = d;
 	vq->avail = av;
 	vq->used = u;
