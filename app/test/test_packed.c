@@ -10,9 +10,11 @@
  * many laps of the ring; every test ends with the mbuf pools full again.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
@@ -896,5 +898,138 @@ VHU_TEST(fast, packed_tx_pool_low)
 	TEST_ASSERT_EQ(ptx_reclaim(&e), 64, "");
 	TEST_ASSERT(POOL_FULL(&e), "mbuf leak");
 	penv_fini(&e);
+	return TEST_SUCCESS;
+}
+
+/* ---- perf suite: cycles per packet of the bursts alone, printed, never asserted ---- */
+
+#define PERF_ROUNDS 2000
+#define PERF_BURST 32
+
+static uint64_t perf_deq[PERF_ROUNDS], perf_enq[PERF_ROUNDS];
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median cycles per packet over the rounds (a busy machine preempts some bursts). */
+static double
+perf_median(uint64_t *v)
+{
+	qsort(v, PERF_ROUNDS, sizeof(*v), cmp_u64);
+	return (double)v[PERF_ROUNDS / 2] / PERF_BURST;
+}
+
+static struct rte_mempool *
+perf_pool(void)
+{
+	static struct rte_mempool *mp;
+
+	if (mp == NULL)
+		mp = rte_pktmbuf_pool_create("pkperf", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					     SOCKET_ID_ANY);
+	return mp;
+}
+
+/* Cycles per packet of dequeue and enqueue bursts of 64-byte frames (packed ring). */
+static int
+perf_packed(uint64_t features, double *deq, double *enq)
+{
+	struct rte_mbuf *pkts[PERF_BURST];
+	struct rte_mempool *mp = perf_pool();
+	struct vhu_net_hdr hdr;
+	struct penv e;
+	uint64_t t;
+	uint32_t r, i;
+
+	TEST_ASSERT_EQ(penv_init(&e, features, 0, 256, 1), 0, "env");
+	make_frame(frame, 64, 1);
+	for (r = 0; r < PERF_ROUNDS; r++) {
+		for (i = 0; i < PERF_BURST; i++) {
+			TEST_ASSERT(ptx_send(&e, frame, 64, NULL, TXL_ONE, false) >= 0, "");
+			TEST_ASSERT(prx_post(&e, 2048, 1, false) >= 0, "");
+		}
+		t = rte_rdtsc_precise();
+		TEST_ASSERT(mp != NULL, "");
+		TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, mp, pkts, PERF_BURST), PERF_BURST, "");
+		perf_deq[r] = rte_rdtsc_precise() - t;
+		t = rte_rdtsc_precise();
+		TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, pkts, PERF_BURST), PERF_BURST, "");
+		perf_enq[r] = rte_rdtsc_precise() - t;
+		rte_pktmbuf_free_bulk(pkts, PERF_BURST);
+		TEST_ASSERT_EQ(ptx_reclaim(&e), PERF_BURST, "");
+		for (i = 0; i < PERF_BURST; i++)
+			TEST_ASSERT_EQ(prx_recv(&e, got, sizeof(got), &hdr), 64, "");
+	}
+	penv_fini(&e);
+	*deq = perf_median(perf_deq);
+	*enq = perf_median(perf_enq);
+	return TEST_SUCCESS;
+}
+
+/* The same with the split ring, for comparison. */
+static int
+perf_split(uint64_t features, double *deq, double *enq)
+{
+	struct rte_mbuf *pkts[PERF_BURST];
+	struct rte_mempool *mp = perf_pool();
+	struct vhu_net_hdr hdr;
+	struct tenv e;
+	uint64_t t;
+	uint32_t r, i, id, len;
+
+	TEST_ASSERT_EQ(tenv_init(&e, features | F(VERSION_1), 0, 256, 1), 0, "env");
+	/* buffer allocations that wrap round the region must not land on the rings */
+	e.gm.r[0].data_start = RTE_ALIGN_CEIL(e.gm.r[0].brk, 4096);
+	make_frame(frame, 64, 1);
+	for (r = 0; r < PERF_ROUNDS; r++) {
+		for (i = 0; i < PERF_BURST; i++) {
+			TEST_ASSERT(tx_send(&e, frame, 64, NULL, TXL_ONE, false) >= 0, "");
+			TEST_ASSERT(rx_post(&e, 2048, 1, false) >= 0, "");
+		}
+		t = rte_rdtsc_precise();
+		TEST_ASSERT(mp != NULL, "");
+		TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, mp, pkts, PERF_BURST), PERF_BURST, "");
+		perf_deq[r] = rte_rdtsc_precise() - t;
+		t = rte_rdtsc_precise();
+		TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, pkts, PERF_BURST), PERF_BURST, "");
+		perf_enq[r] = rte_rdtsc_precise() - t;
+		rte_pktmbuf_free_bulk(pkts, PERF_BURST);
+		while (gring_pop(&e.g[1], &id, &len))
+			;
+		for (i = 0; i < PERF_BURST; i++)
+			TEST_ASSERT_EQ(rx_recv(&e, got, sizeof(got), &hdr), 64, "");
+	}
+	tenv_fini(&e);
+	*deq = perf_median(perf_deq);
+	*enq = perf_median(perf_enq);
+	return TEST_SUCCESS;
+}
+
+VHU_TEST(perf, packed_burst_cycles)
+{
+	static const struct {
+		const char *name;
+		uint64_t f;
+	} cases[] = {
+		{ "plain", BASE_FEATURES },
+		{ "mrg", BASE_FEATURES | F(NET_MRG_RXBUF) },
+		{ "in-order", BASE_FEATURES | F(IN_ORDER) },
+	};
+	uint32_t c;
+
+	for (c = 0; c < RTE_DIM(cases); c++) {
+		double pd, pe, sd, se;
+
+		TEST_RUN(perf_packed(cases[c].f, &pd, &pe));
+		TEST_RUN(perf_split(cases[c].f, &sd, &se));
+		printf("    %-9s 64 B, bursts of %u, median: dequeue packed %6.1f split %6.1f "
+		       "cyc/pkt; enqueue packed %6.1f split %6.1f cyc/pkt\n", cases[c].name, PERF_BURST,
+		       pd, sd, pe, se);
+	}
 	return TEST_SUCCESS;
 }
