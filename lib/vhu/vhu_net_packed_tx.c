@@ -198,7 +198,7 @@ packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, u
 		bool mrg)
 {
 	uint16_t pos = vq->last_avail_idx, size = vq->size;
-	uint32_t hlen = dev->hdr_len, i = 0;
+	uint32_t hlen = dev->hdr_len, i = 0, drops = 0;
 	struct vhu_vq_stats *st = &vq->stats;
 	bool wrap = vq->avail_wrap, empty = false;
 	struct vhu_packed_used u;
@@ -232,10 +232,12 @@ packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, u
 		if (likely(rc == ENQ_OK))
 			vhu_stats_count(st, pkts[i]);
 		else
-			st->dropped++;
+			drops++;
 		i++;
 	}
-	st->packets += i;
+	/* consumed = sent + dropped; only the sent ones count as packets */
+	st->packets += i - drops;
+	st->dropped += drops;
 	vq->last_avail_idx = pos;
 	vq->avail_wrap = wrap;
 	if (!empty && !vq->broken)

@@ -307,7 +307,7 @@ split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, ui
 		bool mrg, bool inorder)
 {
 	uint16_t avail_idx, pos, used_start = vq->last_used_idx;
-	uint32_t hlen = dev->hdr_len, i = 0;
+	uint32_t hlen = dev->hdr_len, i = 0, drops = 0;
 	struct vhu_vq_stats *st = &vq->stats;
 	int avail;
 
@@ -344,10 +344,12 @@ split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, ui
 		if (likely(rc == ENQ_OK))
 			vhu_stats_count(st, pkts[i]);
 		else
-			st->dropped++;
+			drops++;
 		i++;
 	}
-	st->packets += i;
+	/* consumed = sent + dropped; only the sent ones count as packets */
+	st->packets += i - drops;
+	st->dropped += drops;
 	vq->last_avail_idx = pos;
 	vhu_split_publish(dev, vq, used_start, pos == avail_idx);
 	return (uint16_t)i;
