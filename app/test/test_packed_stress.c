@@ -25,16 +25,16 @@
 #include "vhu.h"
 #include "vhu_test.h"
 
-#define F(b) VHU_BIT(VHU_F_ ## b)
+#define F(b)          VHU_BIT(VHU_F_##b)
 #define STRESS_FRAMES 100000u
-#define STALL_SECONDS 10     /* no frame back for this long: the rings are stuck */
-#define LIMIT_SECONDS 600    /* upper bound for a very slow (sanitized) build */
+#define STALL_SECONDS 10  /* no frame back for this long: the rings are stuck */
+#define LIMIT_SECONDS 600 /* upper bound for a very slow (sanitized) build */
 
 struct stress {
 	struct penv e;
 	volatile int stop;
 	uint32_t sent, received;
-	int bad;                 /* guest-side failure */
+	int bad; /* guest-side failure */
 	char why[128];
 };
 
@@ -76,7 +76,7 @@ guest_thread(void *arg)
 				break;
 			fill_frame(buf, s->sent, len);
 			if (ptx_send(e, buf, len, NULL, s->sent % 5 == 1 ? TXL_HDR_SEP : TXL_ONE,
-				     s->sent % 9 == 4) < 0)
+					    s->sent % 9 == 4) < 0)
 				break;
 			s->sent++;
 		}
@@ -91,7 +91,8 @@ guest_thread(void *arg)
 			uint32_t seq, len = frame_len(s->received);
 
 			if (r < 0) {
-				snprintf(s->why, sizeof(s->why), "receive error at %u", s->received);
+				snprintf(s->why, sizeof(s->why), "receive error at %u",
+						s->received);
 				s->bad = 1;
 				return NULL;
 			}
@@ -99,13 +100,14 @@ guest_thread(void *arg)
 			fill_frame(buf, s->received, len);
 			if ((uint32_t)r != len || seq != s->received || memcmp(rx, buf, len) != 0) {
 				snprintf(s->why, sizeof(s->why),
-					 "frame %u: %d bytes, seq %u, content differs", s->received, r, seq);
+						"frame %u: %d bytes, seq %u, content differs",
+						s->received, r, seq);
 				s->bad = 1;
 				return NULL;
 			}
 			__atomic_store_n(&s->received, s->received + 1, __ATOMIC_RELAXED);
 			if (s->received > rx_posted)
-				rx_posted = s->received;   /* mergeable never spans more here */
+				rx_posted = s->received; /* mergeable never spans more here */
 		}
 	}
 	return NULL;
@@ -154,7 +156,7 @@ stress_case(uint64_t features, uint16_t qsize)
 	rte_pktmbuf_free_bulk(pkts, held);
 	TEST_ASSERT(!s->bad, "guest: %s", s->why);
 	TEST_ASSERT(!stalled, "stuck at frame %u of %u (ring %u)", s->received, STRESS_FRAMES,
-		    qsize);
+			qsize);
 	TEST_ASSERT_EQ(s->received, STRESS_FRAMES, "every frame back (ring %u)", qsize);
 	TEST_ASSERT_EQ(forwarded, STRESS_FRAMES, "");
 	TEST_ASSERT_EQ(s->e.vq[0]->stats.errors + s->e.vq[1]->stats.errors, 0, "");
