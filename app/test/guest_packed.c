@@ -15,8 +15,8 @@
 
 #include "guest_packed.h"
 
-#define UVA_BASE 0x7f0000000000ull    /* guest_split.c's front-end addresses: gpa + this */
-#define CROSS_WINDOW (64u * 1024u)    /* as guest_split.c keeps free at region ends */
+#define UVA_BASE     0x7f0000000000ull /* guest_split.c's front-end addresses: gpa + this */
+#define CROSS_WINDOW (64u * 1024u)     /* as guest_split.c keeps free at region ends */
 
 static uint16_t
 avail_bits(bool wrap)
@@ -55,7 +55,7 @@ pring_init(struct pring *g, struct gmem *gm, uint16_t size, bool inorder)
 		g->ids[i] = (uint16_t)(size - 1 - i);
 	g->nids = size;
 	g->nfree = size;
-	g->avail_wrap = true;     /* both wrap counters start at 1 */
+	g->avail_wrap = true; /* both wrap counters start at 1 */
 	g->used_wrap = true;
 	return 0;
 }
@@ -105,7 +105,7 @@ pring_post(struct pring *g, const struct gseg *seg, uint32_t nseg, bool write, b
 			/* like DPDK's driver: NEXT and lap bits in entries, which the
 			 * device ignores; and an id it ignores too */
 			t[i].flags = (uint16_t)(flag | (i + 1 < nseg ? VHU_DESC_F_NEXT : 0) |
-						avail_bits(g->avail_wrap));
+					avail_bits(g->avail_wrap));
 			t[i].id = 0xbeef;
 		}
 		g->desc[first].addr = tgpa;
@@ -117,11 +117,11 @@ pring_post(struct pring *g, const struct gseg *seg, uint32_t nseg, bool write, b
 		for (i = 0; i < nseg; i++) {
 			uint16_t s = g->avail_idx;
 			uint16_t f = (uint16_t)(flag | (i + 1 < nseg ? VHU_DESC_F_NEXT : 0) |
-						avail_bits(g->avail_wrap));
+					avail_bits(g->avail_wrap));
 
 			g->desc[s].addr = seg[i].gpa;
 			g->desc[s].len = seg[i].len;
-			g->desc[s].id = 0xffff;      /* only the last one's id counts */
+			g->desc[s].id = 0xffff; /* only the last one's id counts */
 			if (i == 0)
 				first_flags = f;
 			else
@@ -231,8 +231,7 @@ pring_pop(struct pring *g, uint32_t *id, uint32_t *len)
 static unsigned int penv_seq;
 
 int
-penv_init(struct penv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize,
-		uint32_t nregions)
+penv_init(struct penv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize, uint32_t nregions)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
 	int q, rc;
@@ -257,14 +256,13 @@ penv_init(struct penv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 		struct vhu_vq *vq;
 
 		vq = aligned_alloc(RTE_CACHE_LINE_SIZE,
-				   RTE_ALIGN_CEIL(sizeof(*vq), RTE_CACHE_LINE_SIZE));
+				RTE_ALIGN_CEIL(sizeof(*vq), RTE_CACHE_LINE_SIZE));
 		if (vq == NULL)
 			return -ENOMEM;
 		memset(vq, 0, sizeof(*vq));
 		e->vq[q] = vq;
 		rte_spinlock_init(&vq->guard);
-		rc = pring_init(&e->g[q], &e->gm, qsize,
-				(features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
+		rc = pring_init(&e->g[q], &e->gm, qsize, (features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
 		if (rc != 0)
 			return rc;
 		vq->index = (uint16_t)q;
@@ -300,11 +298,10 @@ penv_init(struct penv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 	for (q = 0; q < 2; q++)
 		vhu_vq_select_burst(e->dev, e->vq[q]);
 	snprintf(name, sizeof(name), "tpacked%u", penv_seq++);
-	e->mp = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					SOCKET_ID_ANY);
+	e->mp = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	snprintf(name, sizeof(name), "tpackedbig%u", penv_seq);
-	e->mp_big = rte_pktmbuf_pool_create(name, 63, 0, 0, 16384 + RTE_PKTMBUF_HEADROOM,
-					    SOCKET_ID_ANY);
+	e->mp_big = rte_pktmbuf_pool_create(
+			name, 63, 0, 0, 16384 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
 	if (e->mp == NULL || e->mp_big == NULL)
 		return -ENOMEM;
 	return 0;
@@ -421,7 +418,7 @@ ptx_send(struct penv *e, const void *frame, uint32_t len, const struct vhu_net_h
 			return -1;
 	}
 	if (gmem_write(&e->gm, gpa, hdr, hlen) != 0 ||
-	    gmem_write(&e->gm, gpa + hlen, frame, len) != 0)
+			gmem_write(&e->gm, gpa + hlen, frame, len) != 0)
 		return -1;
 	switch (layout) {
 	case TXL_ONE:
@@ -437,7 +434,7 @@ ptx_send(struct penv *e, const void *frame, uint32_t len, const struct vhu_net_h
 		seg[nseg++] = (struct gseg){ gpa + 5, hlen - 5 + 7 };
 		seg[nseg++] = (struct gseg){ gpa + hlen + 7, (len - 7) / 2 };
 		seg[nseg++] = (struct gseg){ gpa + hlen + 7 + (len - 7) / 2,
-					     len - 7 - (len - 7) / 2 };
+			len - 7 - (len - 7) / 2 };
 		break;
 	case TXL_CHUNKS: {
 		uint32_t piece = total / 5, at = 0;

@@ -22,10 +22,10 @@
 #include "guest_split.h"
 #include "vhu_dev.h"
 
-struct pbuf {                     /* an outstanding buffer, by id */
+struct pbuf { /* an outstanding buffer, by id */
 	bool inuse;
-	uint16_t head;                /* slot of its first descriptor */
-	uint16_t ndesc;               /* ring slots it takes */
+	uint16_t head;  /* slot of its first descriptor */
+	uint16_t ndesc; /* ring slots it takes */
 	uint32_t nseg;
 	struct gseg seg[GBUF_MAX_SEG];
 };
@@ -34,21 +34,21 @@ struct pring {
 	struct gmem *gm;
 	uint16_t size;
 	struct vhu_vring_packed_desc *desc;
-	struct vhu_vring_packed_event *drv;   /* driver area: we write, the device reads */
-	struct vhu_vring_packed_event *dev;   /* device area: the device writes */
+	struct vhu_vring_packed_event *drv; /* driver area: we write, the device reads */
+	struct vhu_vring_packed_event *dev; /* device area: the device writes */
 	uint64_t desc_gpa, drv_gpa, dev_gpa;
-	uint16_t avail_idx;           /* next slot to fill */
+	uint16_t avail_idx; /* next slot to fill */
 	bool avail_wrap;
-	uint16_t used_idx;            /* next slot to read back */
+	uint16_t used_idx; /* next slot to read back */
 	bool used_wrap;
-	uint16_t nfree;               /* free slots */
-	uint16_t *ids;                /* free buffer ids (stack), not in order */
+	uint16_t nfree; /* free slots */
+	uint16_t *ids;  /* free buffer ids (stack), not in order */
 	uint16_t nids;
-	uint16_t *fifo;               /* outstanding ids in posting order */
+	uint16_t *fifo; /* outstanding ids in posting order */
 	uint32_t fifo_head, fifo_n;
-	struct pbuf *bufs;            /* by id */
-	bool inorder;                 /* ids are head slots, batches are honoured */
-	bool in_batch;                /* in order: a used descriptor covers up to batch_id */
+	struct pbuf *bufs; /* by id */
+	bool inorder;      /* ids are head slots, batches are honoured */
+	bool in_batch;     /* in order: a used descriptor covers up to batch_id */
 	uint16_t batch_id;
 	uint32_t batch_len;
 };
@@ -57,8 +57,7 @@ int pring_init(struct pring *g, struct gmem *gm, uint16_t size, bool inorder);
 void pring_fini(struct pring *g);
 /* Post segments as one buffer (device-writable when write), chained in the
  * ring or through an indirect table. Returns the buffer id, or -1 (no room). */
-int pring_post(struct pring *g, const struct gseg *seg, uint32_t nseg, bool write,
-		bool indirect);
+int pring_post(struct pring *g, const struct gseg *seg, uint32_t nseg, bool write, bool indirect);
 /* Read back one used buffer: 1 with id/len, 0 when none, -1 when the device
  * reported something a driver cannot match (unknown id). */
 int pring_pop(struct pring *g, uint32_t *id, uint32_t *len);
@@ -72,8 +71,8 @@ struct penv {
 	struct pring g[2];
 	int callfd[2];
 	int errfd[2];
-	struct rte_mempool *mp;       /* default 2 KiB buffers */
-	struct rte_mempool *mp_big;   /* 16 KiB buffers: one-segment jumbo frames */
+	struct rte_mempool *mp;     /* default 2 KiB buffers */
+	struct rte_mempool *mp_big; /* 16 KiB buffers: one-segment jumbo frames */
 	uint8_t *log;
 	uint64_t log_size;
 };

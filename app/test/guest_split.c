@@ -16,8 +16,8 @@
 
 #include "guest_split.h"
 
-#define CROSS_WINDOW (64u * 1024u)    /* kept free on each side of a region boundary */
-#define GPA_BASE 0x100000ull
+#define CROSS_WINDOW (64u * 1024u) /* kept free on each side of a region boundary */
+#define GPA_BASE     0x100000ull
 
 int
 gmem_init(struct gmem *gm, uint32_t nregions, uint64_t size, bool adjacent)
@@ -32,8 +32,8 @@ gmem_init(struct gmem *gm, uint32_t nregions, uint64_t size, bool adjacent)
 	if (gm->mem == NULL)
 		return -ENOMEM;
 	for (i = 0; i < nregions; i++) {
-		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			       -1, 0);
+		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+				0);
 
 		if (p == MAP_FAILED) {
 			gmem_fini(gm);
@@ -298,8 +298,7 @@ gring_pop(struct gring *g, uint32_t *id, uint32_t *len)
 static unsigned int tenv_seq;
 
 int
-tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize,
-		uint32_t nregions)
+tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize, uint32_t nregions)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
 	int q, rc;
@@ -316,7 +315,8 @@ tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 	e->dev->features = features;
 	e->dev->sock_flags = sock_flags;
 	e->dev->hdr_len = (features & (VHU_BIT(VHU_F_VERSION_1) | VHU_BIT(VHU_F_NET_MRG_RXBUF))) ?
-		12 : 10;
+			12 :
+			10;
 	e->dev->connfd = -1;
 	e->dev->backend_fd = -1;
 	snprintf(e->dev->ifname, sizeof(e->dev->ifname), "test-split-%u", tenv_seq);
@@ -324,14 +324,13 @@ tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 		struct vhu_vq *vq;
 
 		vq = aligned_alloc(RTE_CACHE_LINE_SIZE,
-				   RTE_ALIGN_CEIL(sizeof(*vq), RTE_CACHE_LINE_SIZE));
+				RTE_ALIGN_CEIL(sizeof(*vq), RTE_CACHE_LINE_SIZE));
 		if (vq == NULL)
 			return -ENOMEM;
 		memset(vq, 0, sizeof(*vq));
 		e->vq[q] = vq;
 		rte_spinlock_init(&vq->guard);
-		rc = gring_init(&e->g[q], &e->gm, qsize,
-				(features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
+		rc = gring_init(&e->g[q], &e->gm, qsize, (features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
 		if (rc != 0)
 			return rc;
 		vq->index = (uint16_t)q;
@@ -358,11 +357,10 @@ tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 	for (q = 0; q < 2; q++)
 		vhu_vq_select_burst(e->dev, e->vq[q]);
 	snprintf(name, sizeof(name), "tsplit%u", tenv_seq++);
-	e->mp = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					SOCKET_ID_ANY);
+	e->mp = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	snprintf(name, sizeof(name), "tsplitbig%u", tenv_seq);
-	e->mp_big = rte_pktmbuf_pool_create(name, 63, 0, 0, 16384 + RTE_PKTMBUF_HEADROOM,
-					    SOCKET_ID_ANY);
+	e->mp_big = rte_pktmbuf_pool_create(
+			name, 63, 0, 0, 16384 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
 	if (e->mp == NULL || e->mp_big == NULL)
 		return -ENOMEM;
 	return 0;
@@ -472,7 +470,7 @@ tx_send(struct tenv *e, const void *frame, uint32_t len, const struct vhu_net_hd
 			return -1;
 	}
 	if (gmem_write(&e->gm, gpa, hdr, hlen) != 0 ||
-	    gmem_write(&e->gm, gpa + hlen, frame, len) != 0)
+			gmem_write(&e->gm, gpa + hlen, frame, len) != 0)
 		return -1;
 	switch (layout) {
 	case TXL_ONE:
@@ -488,7 +486,7 @@ tx_send(struct tenv *e, const void *frame, uint32_t len, const struct vhu_net_hd
 		seg[nseg++] = (struct gseg){ gpa + 5, hlen - 5 + 7 };
 		seg[nseg++] = (struct gseg){ gpa + hlen + 7, (len - 7) / 2 };
 		seg[nseg++] = (struct gseg){ gpa + hlen + 7 + (len - 7) / 2,
-					     len - 7 - (len - 7) / 2 };
+			len - 7 - (len - 7) / 2 };
 		break;
 	case TXL_CHUNKS: {
 		uint32_t piece = total / 5, at = 0;
@@ -608,7 +606,20 @@ void
 make_frame(uint8_t *buf, uint32_t len, uint32_t seed)
 {
 	static const uint8_t hdr[14] = {
-		0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x88, 0xb5,
+		0x02,
+		0,
+		0,
+		0,
+		0,
+		0x01,
+		0x02,
+		0,
+		0,
+		0,
+		0,
+		0x02,
+		0x88,
+		0xb5,
 	};
 	uint32_t i;
 

@@ -22,7 +22,7 @@
 #include "vhu_dev.h"
 
 #define GMEM_MAX_REGIONS 4
-#define GBUF_MAX_SEG 16
+#define GBUF_MAX_SEG     16
 
 struct gmem {
 	uint32_t n;
@@ -30,7 +30,7 @@ struct gmem {
 		uint8_t *host;
 		uint64_t gpa;
 		uint64_t size;
-		uint64_t data_start;   /* bump allocator area */
+		uint64_t data_start; /* bump allocator area */
 		uint64_t brk;
 	} r[GMEM_MAX_REGIONS];
 	struct vhu_mem_region reg[GMEM_MAX_REGIONS];
@@ -54,10 +54,10 @@ struct gseg {
 	uint32_t len;
 };
 
-struct gbuf {                     /* what was posted at one head */
+struct gbuf { /* what was posted at one head */
 	bool inuse;
 	uint16_t ndesc;
-	uint16_t desc[GBUF_MAX_SEG];  /* main-table slots taken */
+	uint16_t desc[GBUF_MAX_SEG]; /* main-table slots taken */
 	uint32_t nseg;
 	struct gseg seg[GBUF_MAX_SEG];
 };
@@ -69,12 +69,12 @@ struct gring {
 	struct vhu_vring_avail *avail;
 	struct vhu_vring_used *used;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	uint16_t avail_idx;           /* driver's shadow of avail->idx */
-	uint16_t used_idx;            /* next used entry to read */
-	uint16_t next_desc;           /* in-order allocation */
+	uint16_t avail_idx; /* driver's shadow of avail->idx */
+	uint16_t used_idx;  /* next used entry to read */
+	uint16_t next_desc; /* in-order allocation */
 	uint16_t nfree;
-	uint16_t *free;               /* free descriptor slots (stack) */
-	struct gbuf *bufs;            /* per head */
+	uint16_t *free;    /* free descriptor slots (stack) */
+	struct gbuf *bufs; /* per head */
 	bool inorder;
 };
 
@@ -83,8 +83,7 @@ void gring_fini(struct gring *g);
 /* Post segments as one buffer (device-writable when write), chained in the
  * ring or through an indirect table. Returns the head, or -1 (no room). The
  * avail index is published unless publish is false (then gring_publish). */
-int gring_post(struct gring *g, const struct gseg *seg, uint32_t nseg, bool write,
-		bool indirect);
+int gring_post(struct gring *g, const struct gseg *seg, uint32_t nseg, bool write, bool indirect);
 void gring_publish(struct gring *g);
 /* Pop one used entry: 1 and id/len when there was one, 0 otherwise. */
 int gring_pop(struct gring *g, uint32_t *id, uint32_t *len);
@@ -96,8 +95,8 @@ struct tenv {
 	struct gring g[2];
 	int callfd[2];
 	int errfd[2];
-	struct rte_mempool *mp;       /* default 2 KiB buffers */
-	struct rte_mempool *mp_big;   /* 16 KiB buffers: one-segment jumbo frames */
+	struct rte_mempool *mp;     /* default 2 KiB buffers */
+	struct rte_mempool *mp_big; /* 16 KiB buffers: one-segment jumbo frames */
 	uint8_t *log;
 	uint64_t log_size;
 };
@@ -116,11 +115,11 @@ void tenv_log_clear(struct tenv *e);
 
 /* Guest TX layouts for tx_send. */
 enum tx_layout {
-	TXL_ONE,          /* header and frame in one descriptor */
-	TXL_HDR_SEP,      /* header alone, then the frame */
-	TXL_HDR_SPLIT,    /* header split across two descriptors, frame in pieces */
-	TXL_CHUNKS,       /* header + frame cut in 5 pieces anywhere */
-	TXL_CROSS,        /* one descriptor crossing from region 0 into region 1 */
+	TXL_ONE,       /* header and frame in one descriptor */
+	TXL_HDR_SEP,   /* header alone, then the frame */
+	TXL_HDR_SPLIT, /* header split across two descriptors, frame in pieces */
+	TXL_CHUNKS,    /* header + frame cut in 5 pieces anywhere */
+	TXL_CROSS,     /* one descriptor crossing from region 0 into region 1 */
 };
 
 /* Guest sends frame (with hdr, or a zero header if NULL). Returns head or -1. */
@@ -139,7 +138,6 @@ void make_frame(uint8_t *buf, uint32_t len, uint32_t seed);
 /* 0 when m holds exactly len bytes equal to exp. */
 int mbuf_cmp(const struct rte_mbuf *m, const uint8_t *exp, uint32_t len);
 /* An mbuf holding data: seg-byte segments, or (seg 0) as few as fit. */
-struct rte_mbuf *mbuf_make(struct rte_mempool *mp, const uint8_t *data, uint32_t len,
-		uint32_t seg);
+struct rte_mbuf *mbuf_make(struct rte_mempool *mp, const uint8_t *data, uint32_t len, uint32_t seg);
 
 #endif /* GUEST_SPLIT_H */

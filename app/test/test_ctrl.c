@@ -744,6 +744,58 @@ VHU_TEST(fast, ctrl_mock_mem_slots)
 }
 
 /* A vring inside memory that came through ADD_MEM_REG goes active. */
+/*
+ * QEMU 7.2's order: SET_BACKEND_REQ_FD comes before SET_OWNER, and every
+ * region is added once per queue pair (and removed as often). The back-end
+ * must accept both, keep one mapping, and unmap with the last removal only.
+ */
+VHU_TEST(fast, ctrl_mock_qemu_order)
+{
+	uint64_t pf = VHU_BIT(VHU_PF_BACKEND_REQ) | VHU_BIT(VHU_PF_REPLY_ACK) |
+		      VHU_BIT(VHU_PF_CONFIGURE_MEM_SLOTS);
+	struct vhu_mem_single ms;
+	struct vhu_dev *dev;
+	int sp[2], fds_before, i;
+	uint64_t f, got;
+	struct env e;
+
+	TEST_RUN(env_init(&e, 2));
+	TEST_RUN(env_up(&e));
+	TEST_ASSERT_EQ(mock_fe_get_u64(&e.fe, VHU_REQ_GET_FEATURES, &f), 0, "features");
+	TEST_ASSERT(f & VHU_BIT(VHU_F_PROTOCOL_FEATURES), "protocol features offered");
+	TEST_ASSERT_EQ(mock_fe_get_u64(&e.fe, VHU_REQ_GET_PROTOCOL_FEATURES, &got), 0, "pf");
+	TEST_ASSERT_EQ(got & pf, pf, "backend req, reply ack and mem slots offered");
+	TEST_ASSERT_EQ(mock_fe_send(&e.fe, VHU_REQ_SET_PROTOCOL_FEATURES, 0, &pf, sizeof(pf),
+				    NULL, 0), 0, "set pf");
+	TEST_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0, "socketpair");
+	/* before SET_OWNER, as QEMU does */
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_BACKEND_REQ_FD, NULL, 0, &sp[1], 1, 0));
+	close(sp[1]);
+	TEST_ASSERT(cur_dev()->backend_fd >= 0, "backend channel kept");
+	TEST_RUN(negotiate(&e, 0, pf));
+
+	memset(&ms, 0, sizeof(ms));
+	ms.region = mock_fe_region(&e.fe);
+	TEST_RUN(ack_of(&e, VHU_REQ_ADD_MEM_REG, &ms, sizeof(ms), &e.fe.memfd, 1, 0));
+	dev = cur_dev();
+	fds_before = vhu_test_count_fds();
+	/* the same region for the second queue pair: accepted, not remapped, fd closed */
+	TEST_RUN(ack_of(&e, VHU_REQ_ADD_MEM_REG, &ms, sizeof(ms), &e.fe.memfd, 1, 0));
+	TEST_ASSERT_EQ(dev->mem->nregions, 1, "one mapping");
+	TEST_ASSERT_EQ(vhu_test_count_fds(), fds_before, "duplicate's fd closed");
+	/* a region overlapping it but not identical is still fatal (tested in mem_slots) */
+	for (i = 0; i < 2; i++) {
+		TEST_ASSERT(vhu_gpa_to_host(dev->mem, ms.region.guest_phys_addr, 1) != NULL,
+			    "still mapped before removal %d", i);
+		TEST_RUN(ack_of(&e, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0, 0));
+	}
+	TEST_ASSERT(dev->mem == NULL || dev->mem->nregions == 0, "unmapped with the last removal");
+	TEST_RUN(ack_of(&e, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0, 1));
+	close(sp[0]);
+	TEST_RUN(env_down(&e));
+	return TEST_SUCCESS;
+}
+
 VHU_TEST(fast, ctrl_mock_mem_slots_rings)
 {
 	struct vhu_mem_single ms;

@@ -10,9 +10,11 @@
  * many laps of the ring; every test ends with the mbuf pools full again.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
@@ -22,7 +24,7 @@
 #include "vhu.h"
 #include "vhu_test.h"
 
-#define F(b) VHU_BIT(VHU_F_ ## b)
+#define F(b)          VHU_BIT(VHU_F_##b)
 #define BASE_FEATURES F(RING_INDIRECT_DESC)
 
 static const uint32_t sizes[] = { 60, 64, 1518, 4096, 9000 };
@@ -30,8 +32,9 @@ static const uint32_t sizes[] = { 60, 64, 1518, 4096, 9000 };
 static uint8_t frame[16384];
 static uint8_t got[16384];
 
-#define POOL_FULL(e) (rte_mempool_avail_count((e)->mp) == (e)->mp->size && \
-		      rte_mempool_avail_count((e)->mp_big) == (e)->mp_big->size)
+#define POOL_FULL(e) \
+	(rte_mempool_avail_count((e)->mp) == (e)->mp->size && \
+			rte_mempool_avail_count((e)->mp_big) == (e)->mp_big->size)
 
 /* Guest sends one frame per size in the given layout; we dequeue and compare. */
 static int
@@ -46,11 +49,14 @@ tx_round(struct penv *e, enum tx_layout layout, bool indirect, uint32_t seed)
 		posted = ptx_send(e, frame, sizes[i], NULL, layout, indirect);
 		TEST_ASSERT(posted >= 0, "post %u", sizes[i]);
 		TEST_ASSERT_EQ(vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, RTE_DIM(pkts)), 1,
-			       "dequeue size %u layout %d indirect %d", sizes[i], layout, indirect);
+				"dequeue size %u layout %d indirect %d", sizes[i], layout,
+				indirect);
 		TEST_ASSERT(mbuf_cmp(pkts[0], frame, sizes[i]) == 0,
-			    "frame of %u bytes differs (layout %d)", sizes[i], layout);
-		TEST_ASSERT_EQ(pkts[0]->ol_flags & (RTE_MBUF_F_RX_L4_CKSUM_MASK |
-						    RTE_MBUF_F_TX_OFFLOAD_MASK), 0, "no offload");
+				"frame of %u bytes differs (layout %d)", sizes[i], layout);
+		TEST_ASSERT_EQ(pkts[0]->ol_flags &
+						(RTE_MBUF_F_RX_L4_CKSUM_MASK |
+								RTE_MBUF_F_TX_OFFLOAD_MASK),
+				0, "no offload");
 		rte_pktmbuf_free(pkts[0]);
 		TEST_ASSERT_EQ(pring_pop(&e->g[1], &id, &len), 1, "used descriptor back");
 		TEST_ASSERT_EQ(id, (uint32_t)posted, "same buffer id");
@@ -62,10 +68,16 @@ tx_round(struct penv *e, enum tx_layout layout, bool indirect, uint32_t seed)
 VHU_TEST(fast, packed_tx_frames)
 {
 	static const uint64_t feats[] = {
-		BASE_FEATURES, BASE_FEATURES | F(NET_MRG_RXBUF), BASE_FEATURES | F(IN_ORDER),
+		BASE_FEATURES,
+		BASE_FEATURES | F(NET_MRG_RXBUF),
+		BASE_FEATURES | F(IN_ORDER),
 	};
 	static const enum tx_layout layouts[] = {
-		TXL_ONE, TXL_HDR_SEP, TXL_HDR_SPLIT, TXL_CHUNKS, TXL_CROSS,
+		TXL_ONE,
+		TXL_HDR_SEP,
+		TXL_HDR_SPLIT,
+		TXL_CHUNKS,
+		TXL_CROSS,
 	};
 	uint32_t f, l, ind;
 
@@ -116,8 +128,8 @@ VHU_TEST(fast, packed_tx_linear_and_extbuf)
 	penv_fini(&e);
 
 	/* external buffers: one linear mbuf */
-	TEST_ASSERT_EQ(penv_init(&e, BASE_FEATURES, VHU_SOCK_EXT_BUF | VHU_SOCK_LINEAR_BUF,
-				 256, 1), 0, "env");
+	TEST_ASSERT_EQ(penv_init(&e, BASE_FEATURES, VHU_SOCK_EXT_BUF | VHU_SOCK_LINEAR_BUF, 256, 1),
+			0, "env");
 	make_frame(frame, 9000, 3);
 	TEST_ASSERT(ptx_send(&e, frame, 9000, NULL, TXL_CHUNKS, true) >= 0, "");
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 1, "");
@@ -153,7 +165,7 @@ rx_round(struct penv *e, uint32_t buf_len, uint32_t nseg, bool indirect, uint32_
 		rte_pktmbuf_free(m);
 		memset(got, 0, sizeof(got));
 		TEST_ASSERT_EQ(prx_recv(e, got, sizeof(got), &hdr), sizes[i],
-			       "received length (buf %u x %u)", buf_len, nseg);
+				"received length (buf %u x %u)", buf_len, nseg);
 		TEST_ASSERT(memcmp(got, frame, sizes[i]) == 0, "frame of %u differs", sizes[i]);
 		TEST_ASSERT_EQ(hdr.flags, 0, "");
 		TEST_ASSERT_EQ(hdr.gso_type, 0, "");
@@ -227,7 +239,7 @@ matrix_case(uint64_t features, uint16_t qsize, uint32_t laps)
 
 			make_frame(frame, sz, seq + i);
 			TEST_ASSERT(ptx_send(&e, frame, sz, NULL, l, (seq + i) % 7 == 3) >= 0,
-				    "tx post %u (ring %u)", seq + i, qsize);
+					"tx post %u (ring %u)", seq + i, qsize);
 		}
 		n = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, (uint16_t)burst);
 		TEST_ASSERT_EQ(n, burst, "dequeue burst %u (ring %u)", burst_no, qsize);
@@ -248,7 +260,8 @@ matrix_case(uint64_t features, uint16_t qsize, uint32_t laps)
 
 			for (k = 0; k < nb; k++)
 				TEST_ASSERT(prx_post(&e, blen, (seq + i) % 4 == 1 ? 2 : 1,
-						     (seq + i) % 6 == 5) >= 0, "rx post");
+							    (seq + i) % 6 == 5) >= 0,
+						"rx post");
 		}
 		n = vhu_enqueue_burst(e.dev->vid, 0, pkts, (uint16_t)burst);
 		TEST_ASSERT_EQ(n, burst, "enqueue burst %u (ring %u)", burst_no, qsize);
@@ -291,7 +304,7 @@ VHU_TEST(fast, packed_traffic_matrix)
 		for (mrg = 0; mrg < 2; mrg++)
 			for (ino = 0; ino < 2; ino++) {
 				uint64_t f = BASE_FEATURES | (mrg ? F(NET_MRG_RXBUF) : 0) |
-					(ino ? F(IN_ORDER) : 0);
+						(ino ? F(IN_ORDER) : 0);
 
 				TEST_RUN(matrix_case(f, qsizes[q], qsizes[q] > 256 ? 3 : 6));
 			}
@@ -374,7 +387,7 @@ VHU_TEST(fast, packed_inorder_one_used)
 	TEST_ASSERT_EQ(e.g[1].desc[start].id, last, "the last buffer's id");
 	for (i = 1; i < 14; i++)
 		TEST_ASSERT(!pring_is_used(&e.g[1], (uint16_t)(start + i), true),
-			    "slot %u not written", start + i);
+				"slot %u not written", start + i);
 	for (i = 0; i < 10; i++) {
 		TEST_ASSERT_EQ(pring_pop(&e.g[1], &id, &len), 1, "buffer %u reclaimed", i);
 		make_frame(frame, 100 + i, i);
@@ -519,14 +532,14 @@ VHU_TEST(fast, packed_notify_suppression)
 	/* EVENT_IDX: a call when the descriptor at off/wrap is used, across the wrap */
 	TEST_ASSERT_EQ(penv_init(&e, BASE_FEATURES | F(RING_EVENT_IDX), 0, 8, 1), 0, "env");
 	TEST_RUN(rx_one(&e, &c));
-	TEST_ASSERT_EQ(c, 1, "first call always goes");       /* used now at 1, wrap 1 */
+	TEST_ASSERT_EQ(c, 1, "first call always goes"); /* used now at 1, wrap 1 */
 	e.g[0].drv->flags = VHU_EVENT_F_DESC;
-	e.g[0].drv->off_wrap = 2 | 0;                           /* slot 2 of the next lap */
-	for (i = 1; i < 10; i++) {                              /* uses slots 1..7, 0, 1 */
+	e.g[0].drv->off_wrap = 2 | 0; /* slot 2 of the next lap */
+	for (i = 1; i < 10; i++) {    /* uses slots 1..7, 0, 1 */
 		TEST_RUN(rx_one(&e, &c));
 		TEST_ASSERT_EQ(c, 0, "slot %u: no call", i);
 	}
-	TEST_RUN(rx_one(&e, &c));                               /* slot 2, wrap 0 */
+	TEST_RUN(rx_one(&e, &c)); /* slot 2, wrap 0 */
 	TEST_ASSERT_EQ(c, 1, "the asked-for descriptor: call");
 	TEST_RUN(rx_one(&e, &c));
 	TEST_ASSERT_EQ(c, 0, "past it: quiet");
@@ -625,8 +638,8 @@ VHU_TEST(fast, packed_offload_tx)
 	struct penv e;
 	uint32_t len;
 
-	TEST_ASSERT_EQ(penv_init(&e, BASE_FEATURES | F(NET_CSUM) | F(NET_HOST_TSO4), 0, 64, 2),
-		       0, "env");
+	TEST_ASSERT_EQ(penv_init(&e, BASE_FEATURES | F(NET_CSUM) | F(NET_HOST_TSO4), 0, 64, 2), 0,
+			"env");
 	/* partial TCP checksum, header split across descriptors */
 	len = make_l4(frame, 1000, false);
 	memset(&hdr, 0, sizeof(hdr));
@@ -636,8 +649,8 @@ VHU_TEST(fast, packed_offload_tx)
 	TEST_ASSERT(ptx_send(&e, frame, len, &hdr, TXL_HDR_SPLIT, false) >= 0, "");
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 1, "");
 	TEST_ASSERT(mbuf_cmp(pkts[0], frame, len) == 0, "data untouched");
-	TEST_ASSERT_EQ(pkts[0]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK,
-		       RTE_MBUF_F_RX_L4_CKSUM_NONE, "");
+	TEST_ASSERT_EQ(pkts[0]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_NONE,
+			"");
 	TEST_ASSERT((pkts[0]->packet_type & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP, "ptype");
 	rte_pktmbuf_free(pkts[0]);
 
@@ -659,7 +672,7 @@ VHU_TEST(fast, packed_offload_tx)
 
 	/* an invalid header: dropped, counted, buffer returned */
 	memset(&hdr, 0, sizeof(hdr));
-	hdr.gso_type = VHU_NET_HDR_GSO_TCPV4;       /* gso_size 0 */
+	hdr.gso_type = VHU_NET_HDR_GSO_TCPV4; /* gso_size 0 */
 	TEST_ASSERT(ptx_send(&e, frame, 200, &hdr, TXL_ONE, false) >= 0, "");
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 0, "dropped");
 	TEST_ASSERT_EQ(e.vq[1]->stats.errors, 1, "");
@@ -678,8 +691,11 @@ VHU_TEST(fast, packed_offload_rx)
 	uint32_t len;
 	int i;
 
-	TEST_ASSERT_EQ(penv_init(&e, BASE_FEATURES | F(NET_MRG_RXBUF) | F(NET_GUEST_CSUM) |
-				 F(NET_GUEST_TSO4), 0, 64, 1), 0, "env");
+	TEST_ASSERT_EQ(penv_init(&e,
+				       BASE_FEATURES | F(NET_MRG_RXBUF) | F(NET_GUEST_CSUM) |
+						       F(NET_GUEST_TSO4),
+				       0, 64, 1),
+			0, "env");
 	len = make_l4(frame, 500, false);
 	m = mbuf_make(e.mp, frame, len, 0);
 	m->ol_flags = RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
@@ -759,7 +775,7 @@ VHU_TEST(fast, packed_dirty_log)
 
 			for (off = 0; off < l; off += 512)
 				TEST_ASSERT(penv_log_test(&e, b->seg[k].gpa + off), "data of id %u",
-					    d->id);
+						d->id);
 			TEST_ASSERT(penv_log_test(&e, b->seg[k].gpa + l - 1), "");
 			left -= l;
 		}
@@ -828,7 +844,7 @@ VHU_TEST(fast, packed_disabled_ring)
 
 VHU_TEST(fast, packed_rarp_and_stats)
 {
-	static const struct rte_ether_addr mac = {{ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }};
+	static const struct rte_ether_addr mac = { { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 } };
 	static const uint32_t lens[] = { 60, 64, 100, 200, 300, 600, 1200, 4000 };
 	struct rte_mbuf *pkts[16];
 	struct vhu_vq_stats st;
@@ -896,5 +912,140 @@ VHU_TEST(fast, packed_tx_pool_low)
 	TEST_ASSERT_EQ(ptx_reclaim(&e), 64, "");
 	TEST_ASSERT(POOL_FULL(&e), "mbuf leak");
 	penv_fini(&e);
+	return TEST_SUCCESS;
+}
+
+/* ---- perf suite: cycles per packet of the bursts alone, printed, never asserted ---- */
+
+#define PERF_ROUNDS 2000
+#define PERF_BURST  32
+
+static uint64_t perf_deq[PERF_ROUNDS], perf_enq[PERF_ROUNDS];
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median cycles per packet over the rounds (a busy machine preempts some bursts). */
+static double
+perf_median(uint64_t *v)
+{
+	qsort(v, PERF_ROUNDS, sizeof(*v), cmp_u64);
+	return (double)v[PERF_ROUNDS / 2] / PERF_BURST;
+}
+
+static struct rte_mempool *
+perf_pool(void)
+{
+	static struct rte_mempool *mp;
+
+	if (mp == NULL)
+		mp = rte_pktmbuf_pool_create(
+				"pkperf", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	return mp;
+}
+
+/* Cycles per packet of dequeue and enqueue bursts of 64-byte frames (packed ring). */
+static int
+perf_packed(uint64_t features, double *deq, double *enq)
+{
+	struct rte_mbuf *pkts[PERF_BURST];
+	struct rte_mempool *mp = perf_pool();
+	struct vhu_net_hdr hdr;
+	struct penv e;
+	uint64_t t;
+	uint32_t r, i;
+
+	TEST_ASSERT_EQ(penv_init(&e, features, 0, 256, 1), 0, "env");
+	make_frame(frame, 64, 1);
+	for (r = 0; r < PERF_ROUNDS; r++) {
+		for (i = 0; i < PERF_BURST; i++) {
+			TEST_ASSERT(ptx_send(&e, frame, 64, NULL, TXL_ONE, false) >= 0, "");
+			TEST_ASSERT(prx_post(&e, 2048, 1, false) >= 0, "");
+		}
+		t = rte_rdtsc_precise();
+		TEST_ASSERT(mp != NULL, "");
+		TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, mp, pkts, PERF_BURST), PERF_BURST,
+				"");
+		perf_deq[r] = rte_rdtsc_precise() - t;
+		t = rte_rdtsc_precise();
+		TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, pkts, PERF_BURST), PERF_BURST, "");
+		perf_enq[r] = rte_rdtsc_precise() - t;
+		rte_pktmbuf_free_bulk(pkts, PERF_BURST);
+		TEST_ASSERT_EQ(ptx_reclaim(&e), PERF_BURST, "");
+		for (i = 0; i < PERF_BURST; i++)
+			TEST_ASSERT_EQ(prx_recv(&e, got, sizeof(got), &hdr), 64, "");
+	}
+	penv_fini(&e);
+	*deq = perf_median(perf_deq);
+	*enq = perf_median(perf_enq);
+	return TEST_SUCCESS;
+}
+
+/* The same with the split ring, for comparison. */
+static int
+perf_split(uint64_t features, double *deq, double *enq)
+{
+	struct rte_mbuf *pkts[PERF_BURST];
+	struct rte_mempool *mp = perf_pool();
+	struct vhu_net_hdr hdr;
+	struct tenv e;
+	uint64_t t;
+	uint32_t r, i, id, len;
+
+	TEST_ASSERT_EQ(tenv_init(&e, features | F(VERSION_1), 0, 256, 1), 0, "env");
+	/* buffer allocations that wrap round the region must not land on the rings */
+	e.gm.r[0].data_start = RTE_ALIGN_CEIL(e.gm.r[0].brk, 4096);
+	make_frame(frame, 64, 1);
+	for (r = 0; r < PERF_ROUNDS; r++) {
+		for (i = 0; i < PERF_BURST; i++) {
+			TEST_ASSERT(tx_send(&e, frame, 64, NULL, TXL_ONE, false) >= 0, "");
+			TEST_ASSERT(rx_post(&e, 2048, 1, false) >= 0, "");
+		}
+		t = rte_rdtsc_precise();
+		TEST_ASSERT(mp != NULL, "");
+		TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, mp, pkts, PERF_BURST), PERF_BURST,
+				"");
+		perf_deq[r] = rte_rdtsc_precise() - t;
+		t = rte_rdtsc_precise();
+		TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, pkts, PERF_BURST), PERF_BURST, "");
+		perf_enq[r] = rte_rdtsc_precise() - t;
+		rte_pktmbuf_free_bulk(pkts, PERF_BURST);
+		while (gring_pop(&e.g[1], &id, &len))
+			;
+		for (i = 0; i < PERF_BURST; i++)
+			TEST_ASSERT_EQ(rx_recv(&e, got, sizeof(got), &hdr), 64, "");
+	}
+	tenv_fini(&e);
+	*deq = perf_median(perf_deq);
+	*enq = perf_median(perf_enq);
+	return TEST_SUCCESS;
+}
+
+VHU_TEST(perf, packed_burst_cycles)
+{
+	static const struct {
+		const char *name;
+		uint64_t f;
+	} cases[] = {
+		{ "plain", BASE_FEATURES },
+		{ "mrg", BASE_FEATURES | F(NET_MRG_RXBUF) },
+		{ "in-order", BASE_FEATURES | F(IN_ORDER) },
+	};
+	uint32_t c;
+
+	for (c = 0; c < RTE_DIM(cases); c++) {
+		double pd, pe, sd, se;
+
+		TEST_RUN(perf_packed(cases[c].f, &pd, &pe));
+		TEST_RUN(perf_split(cases[c].f, &sd, &se));
+		printf("    %-9s 64 B, bursts of %u, median: dequeue packed %6.1f split %6.1f "
+		       "cyc/pkt; enqueue packed %6.1f split %6.1f cyc/pkt\n",
+				cases[c].name, PERF_BURST, pd, sd, pe, se);
+	}
 	return TEST_SUCCESS;
 }

@@ -26,13 +26,13 @@
 #include "vhu_test.h"
 
 #define MEM_SIZE (16ull << 20)
-#define QN 1000
+#define QN       1000
 
 struct cenv {
 	char dir[64];
 	char path[VHU_PATH_MAX];
 	struct mock_fe fe;
-	struct gmem gm;          /* a view of the mock's memory for the ring driver */
+	struct gmem gm; /* a view of the mock's memory for the ring driver */
 	struct pring g[2];
 	struct rte_mempool *mp;
 	int vid;
@@ -140,15 +140,17 @@ cenv_up(struct cenv *c)
 	for (q = 0; q < 2; q++)
 		TEST_RUN(ring_start(c, (uint16_t)q, 0x8000));
 	if (c->fe.protocol_features & VHU_BIT(VHU_PF_STATUS))
-		TEST_ASSERT_EQ(mock_fe_set_status(&c->fe, VHU_STATUS_ACKNOWLEDGE | VHU_STATUS_DRIVER |
-						  VHU_STATUS_FEATURES_OK | VHU_STATUS_DRIVER_OK),
-			       0, "status");
+		TEST_ASSERT_EQ(mock_fe_set_status(&c->fe,
+					       VHU_STATUS_ACKNOWLEDGE | VHU_STATUS_DRIVER |
+							       VHU_STATUS_FEATURES_OK |
+							       VHU_STATUS_DRIVER_OK),
+				0, "status");
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, 1, 3000), "no new_device");
 	c->vid = vhu_rec.vid;
 	TEST_ASSERT(vhu_vring_is_active(c->vid, 0) == 1 && vhu_vring_is_active(c->vid, 1) == 1,
-		    "rings active");
-	c->mp = rte_pktmbuf_pool_create("pkctrl", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					SOCKET_ID_ANY);
+			"rings active");
+	c->mp = rte_pktmbuf_pool_create(
+			"pkctrl", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	TEST_ASSERT(c->mp != NULL, "mempool");
 	return TEST_SUCCESS;
 }
@@ -236,7 +238,7 @@ ctrl_case(void)
 	for (q = 0; q < 2; q++) {
 		TEST_ASSERT_EQ(mock_fe_get_vring_base(&c.fe, (uint16_t)q, &bases[q]), 0, "");
 		TEST_ASSERT_EQ(bases[q], expected_base(&c.g[q]),
-			       "ring %d stopped at the driver's place", q);
+				"ring %d stopped at the driver's place", q);
 		TEST_ASSERT_EQ(vhu_vring_is_active(c.vid, (uint16_t)q), 0, "stopped");
 	}
 	/* stopped rings move nothing */
@@ -256,7 +258,7 @@ ctrl_case(void)
 	TEST_RUN(set_base(&c, 0, bases[0]));
 	TEST_RUN(vring_fd(&c, VHU_REQ_SET_VRING_KICK, 0, c.fe.vr[0].kickfd));
 	TEST_ASSERT(vhu_vring_is_active(c.vid, 0) == 1 && vhu_vring_is_active(c.vid, 1) == 1,
-		    "running again");
+			"running again");
 	TEST_ASSERT_EQ(vhu_dequeue_burst(c.vid, 1, c.mp, pkts, 4), 1, "the waiting buffer");
 	TEST_ASSERT(mbuf_cmp(pkts[0], frame, 100) == 0, "");
 	rte_pktmbuf_free(pkts[0]);

@@ -22,9 +22,9 @@
 #include "vhu.h"
 #include "vhu_test.h"
 
-#define F(b) VHU_BIT(VHU_F_ ## b)
-#define FEATS F(RING_INDIRECT_DESC)
-#define QSIZE 64
+#define F(b)         VHU_BIT(VHU_F_##b)
+#define FEATS        F(RING_INDIRECT_DESC)
+#define QSIZE        64
 #define POOL_FULL(e) (rte_mempool_avail_count((e)->mp) == (e)->mp->size)
 
 static uint8_t frame[16384];
@@ -73,7 +73,7 @@ expect_used(struct penv *e, int q, uint16_t id, uint16_t ndesc, uint32_t *len)
 	uint16_t k;
 
 	TEST_ASSERT(pring_is_used(g, g->used_idx, g->used_wrap), "used descriptor at %u",
-		    g->used_idx);
+			g->used_idx);
 	TEST_ASSERT_EQ(g->desc[g->used_idx].id, id, "returned with its id");
 	if (len != NULL)
 		*len = g->desc[g->used_idx].len;
@@ -87,8 +87,7 @@ expect_used(struct penv *e, int q, uint16_t id, uint16_t ndesc, uint32_t *len)
 }
 
 static void
-set_desc(struct vhu_vring_packed_desc *d, uint64_t addr, uint32_t len, uint16_t id,
-		uint16_t flags)
+set_desc(struct vhu_vring_packed_desc *d, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
 {
 	d->addr = addr;
 	d->len = len;
@@ -350,15 +349,15 @@ VHU_TEST(fast, packed_hostile_rx_buffers)
 	m = mbuf_make(e.mp, frame, 1000, 0);
 	TEST_ASSERT(m != NULL, "");
 
-	set_desc(&d[0], buf, 2048, 1, 0);                        /* read-only */
+	set_desc(&d[0], buf, 2048, 1, 0); /* read-only */
 	raw_post(&e, 0, d, 1, false);
-	set_desc(&d[0], buf, 5, 2, VHU_DESC_F_WRITE);            /* smaller than the header */
+	set_desc(&d[0], buf, 5, 2, VHU_DESC_F_WRITE); /* smaller than the header */
 	raw_post(&e, 0, d, 1, false);
 	set_desc(&d[0], 0xdead00000000ull, 2048, 3, VHU_DESC_F_WRITE);
 	raw_post(&e, 0, d, 1, false);
 	set_desc(&d[0], buf, 2048, QSIZE + 1, VHU_DESC_F_WRITE); /* id out of range */
 	raw_post(&e, 0, d, 1, false);
-	set_desc(&d[0], buf, 2048, 4, VHU_DESC_F_WRITE);         /* good */
+	set_desc(&d[0], buf, 2048, 4, VHU_DESC_F_WRITE); /* good */
 	raw_post(&e, 0, d, 1, false);
 	TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, &m, 1), 1, "");
 	TEST_ASSERT_EQ(e.vq[0]->stats.errors, 4, "");
@@ -425,8 +424,8 @@ VHU_TEST(fast, packed_hostile_random)
 	uint16_t qsize = 61;
 	uint8_t *canary;
 
-	TEST_ASSERT_EQ(penv_init(&e, FEATS | F(NET_MRG_RXBUF) | F(RING_EVENT_IDX), 0, qsize, 2),
-		       0, "env");
+	TEST_ASSERT_EQ(penv_init(&e, FEATS | F(NET_MRG_RXBUF) | F(RING_EVENT_IDX), 0, qsize, 2), 0,
+			"env");
 	pool_gpa = gmem_alloc(&e.gm, 0, 65536, 4096);
 	canary_gpa = gmem_alloc(&e.gm, 0, 65536, 4096);
 	canary = gmem_host(&e.gm, canary_gpa);
@@ -457,13 +456,13 @@ VHU_TEST(fast, packed_hostile_random)
 				break;
 			}
 			d->len = (r >> 24) % 4 == 0 ? (uint32_t)rte_rand() :
-				(uint32_t)((r >> 32) % 5000);
+						      (uint32_t)((r >> 32) % 5000);
 			d->id = (r >> 40) % 8 == 0 ? (uint16_t)rte_rand() :
-				(uint16_t)((r >> 44) % qsize);
+						     (uint16_t)((r >> 44) % qsize);
 			/* random flag bits, often a plausible marking for this lap */
 			d->flags = (uint16_t)(r >> 48);
 			if ((r >> 20) % 4 != 0) {
-				d->flags &= (uint16_t)~(VHU_DESC_F_AVAIL | VHU_DESC_F_USED);
+				d->flags &= (uint16_t) ~(VHU_DESC_F_AVAIL | VHU_DESC_F_USED);
 				d->flags |= g->avail_wrap ? VHU_DESC_F_AVAIL : VHU_DESC_F_USED;
 			}
 			if ((d->flags & VHU_DESC_F_INDIRECT) && (r >> 12) % 2 == 0) {
@@ -491,7 +490,7 @@ VHU_TEST(fast, packed_hostile_random)
 			TEST_ASSERT(n_pkts <= RTE_DIM(out), "");
 		}
 		TEST_ASSERT(e.vq[q]->last_avail_idx < qsize && e.vq[q]->last_used_idx < qsize,
-			    "positions in the ring");
+				"positions in the ring");
 		if (e.vq[q]->broken || round % 97 == 0) {
 			/* the guest resets its ring: start again */
 			memset(g->desc, 0, 16u * qsize);
@@ -510,8 +509,8 @@ VHU_TEST(fast, packed_hostile_random)
 	TEST_ASSERT(POOL_FULL(&e), "mbuf leak");
 	TEST_ASSERT(e.vq[0]->stats.errors > 0 && e.vq[1]->stats.errors > 0, "faults were seen");
 	TEST_ASSERT(e.vq[0]->stats.packets > 0 && e.vq[1]->stats.packets > 0,
-		    "and plausible buffers went through (%" PRIu64 " rx, %" PRIu64 " tx)",
-		    e.vq[0]->stats.packets, e.vq[1]->stats.packets);
+			"and plausible buffers went through (%" PRIu64 " rx, %" PRIu64 " tx)",
+			e.vq[0]->stats.packets, e.vq[1]->stats.packets);
 	penv_fini(&e);
 	return TEST_SUCCESS;
 }

@@ -47,7 +47,7 @@ struct vu_env {
 	uint16_t port;
 	bool port_made;
 	bool registered;
-	struct rte_mempool *mp;   /* virtio-user's and ours */
+	struct rte_mempool *mp; /* virtio-user's and ours */
 	int vid;
 };
 
@@ -74,13 +74,12 @@ vu_env_up(struct vu_env *v, int mrg, int inorder, uint16_t qsize, unsigned int s
 	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
 	v->registered = true;
 	snprintf(pool, sizeof(pool), "vupk%u_%d", seq, (int)getpid());
-	v->mp = rte_pktmbuf_pool_create(pool, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					SOCKET_ID_ANY);
+	v->mp = rte_pktmbuf_pool_create(pool, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	TEST_ASSERT(v->mp != NULL, "mempool");
 	snprintf(v->name, sizeof(v->name), "net_virtio_user%u", 40 + seq);
 	snprintf(args, sizeof(args),
-		 "path=%s,queues=1,queue_size=%u,mrg_rxbuf=%d,in_order=%d,packed_vq=1",
-		 v->path, qsize, mrg, inorder);
+			"path=%s,queues=1,queue_size=%u,mrg_rxbuf=%d,in_order=%d,packed_vq=1",
+			v->path, qsize, mrg, inorder);
 	TEST_ASSERT_EQ(rte_vdev_init(v->name, args), 0, "virtio-user %s", args);
 	v->port_made = true;
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name(v->name, &v->port), 0, "port");
@@ -92,13 +91,14 @@ vu_env_up(struct vu_env *v, int mrg, int inorder, uint16_t qsize, unsigned int s
 	}
 	ec.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	TEST_ASSERT_EQ(rte_eth_dev_configure(v->port, 1, 1, &ec), 0, "configure");
-	TEST_ASSERT_EQ(rte_eth_rx_queue_setup(v->port, 0, qsize, SOCKET_ID_ANY, NULL, v->mp), 0, "");
+	TEST_ASSERT_EQ(rte_eth_rx_queue_setup(v->port, 0, qsize, SOCKET_ID_ANY, NULL, v->mp), 0,
+			"");
 	TEST_ASSERT_EQ(rte_eth_tx_queue_setup(v->port, 0, qsize, SOCKET_ID_ANY, NULL), 0, "");
 	TEST_ASSERT_EQ(rte_eth_dev_start(v->port), 0, "start");
 	TEST_ASSERT(vhu_test_wait(&vu_new, 1, 5000), "no new_device");
 	v->vid = vu_vid;
 	TEST_ASSERT(vhu_vring_is_active(v->vid, 0) == 1 && vhu_vring_is_active(v->vid, 1) == 1,
-		    "rings active");
+			"rings active");
 	TEST_ASSERT_EQ(vhu_get_features(v->vid, &features), 0, "");
 	TEST_ASSERT(features & VHU_BIT(VHU_F_RING_PACKED), "packed ring negotiated");
 	TEST_ASSERT_EQ(!!(features & VHU_BIT(VHU_F_IN_ORDER)), inorder, "in order as asked");
@@ -172,8 +172,8 @@ vu_both_ways(struct vu_env *v, uint32_t len, uint16_t n, bool guest_takes)
 		TEST_ASSERT_EQ(got, n, "guest received %u-byte frames", len);
 		for (i = 0; i < n; i++) {
 			make_frame(vframe, len, len + i);
-			TEST_ASSERT(mbuf_cmp(in[i], vframe, len) == 0, "guest frame %u of %u bytes", i,
-				    len);
+			TEST_ASSERT(mbuf_cmp(in[i], vframe, len) == 0, "guest frame %u of %u bytes",
+					i, len);
 		}
 		rte_pktmbuf_free_bulk(in, got);
 	} else {
@@ -220,8 +220,7 @@ vu_case(int mrg, int inorder, uint16_t qsize, unsigned int seq)
 
 	rc = vu_env_up(&v, mrg, inorder, qsize, seq);
 	for (i = 0; rc == TEST_SUCCESS && i < RTE_DIM(lens); i++)
-		rc = vu_both_ways(&v, lens[i], lens[i] > 2000 ? 4 : 64,
-				  mrg || lens[i] <= 1518);
+		rc = vu_both_ways(&v, lens[i], lens[i] > 2000 ? 4 : 64, mrg || lens[i] <= 1518);
 	if (rc == TEST_SUCCESS) {
 		/* a long run through the rings, wrapping them many times */
 		for (i = 0; rc == TEST_SUCCESS && i < 64u + qsize / 8u; i++)
@@ -281,8 +280,8 @@ port_up(uint16_t port, uint16_t qsize, struct rte_mempool *mp, bool jumbo)
 	}
 	ec.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	if (rte_eth_dev_configure(port, 1, 1, &ec) != 0 ||
-	    rte_eth_rx_queue_setup(port, 0, qsize, SOCKET_ID_ANY, NULL, mp) != 0 ||
-	    rte_eth_tx_queue_setup(port, 0, qsize, SOCKET_ID_ANY, NULL) != 0)
+			rte_eth_rx_queue_setup(port, 0, qsize, SOCKET_ID_ANY, NULL, mp) != 0 ||
+			rte_eth_tx_queue_setup(port, 0, qsize, SOCKET_ID_ANY, NULL) != 0)
 		return -1;
 	return rte_eth_dev_start(port);
 }
@@ -366,8 +365,8 @@ pmd_case(int mrg, int inorder, uint16_t qsize, unsigned int seq)
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name(vname, &host), 0, "");
 	TEST_ASSERT_EQ(port_up(host, qsize, mp, true), 0, "net_vhu port up");
 	snprintf(args, sizeof(args),
-		 "path=%s,queues=1,queue_size=%u,mrg_rxbuf=%d,in_order=%d,packed_vq=1",
-		 sock, qsize, mrg, inorder);
+			"path=%s,queues=1,queue_size=%u,mrg_rxbuf=%d,in_order=%d,packed_vq=1", sock,
+			qsize, mrg, inorder);
 	TEST_ASSERT_EQ(rte_vdev_init(gname, args), 0, "virtio-user %s", args);
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name(gname, &guest), 0, "");
 	TEST_ASSERT_EQ(port_up(guest, qsize, mp, mrg), 0, "virtio-user port up");
@@ -375,7 +374,8 @@ pmd_case(int mrg, int inorder, uint16_t qsize, unsigned int seq)
 	end = rte_get_timer_cycles() + 5 * rte_get_timer_hz();
 	while (rte_get_timer_cycles() < end) {
 		vid = vhu_eth_get_vid(host);
-		if (vid >= 0 && vhu_vring_is_active(vid, 0) == 1 && vhu_vring_is_active(vid, 1) == 1)
+		if (vid >= 0 && vhu_vring_is_active(vid, 0) == 1 &&
+				vhu_vring_is_active(vid, 1) == 1)
 			break;
 		rte_delay_us_sleep(2000);
 	}
@@ -393,7 +393,7 @@ pmd_case(int mrg, int inorder, uint16_t qsize, unsigned int seq)
 		TEST_ASSERT_EQ(rte_eth_stats_get(host, &hs), 0, "");
 		TEST_ASSERT_EQ(rte_eth_stats_get(guest, &gs), 0, "");
 		TEST_ASSERT_EQ(hs.ierrors + hs.oerrors + hs.imissed + hs.rx_nombuf, 0,
-			       "net_vhu error counters");
+				"net_vhu error counters");
 		TEST_ASSERT_EQ(gs.ierrors + gs.oerrors + gs.rx_nombuf, 0, "virtio-user errors");
 		TEST_ASSERT_EQ(hs.ipackets, hs.opackets, "everything forwarded");
 		TEST_ASSERT_EQ(gs.ipackets, gs.opackets, "everything came back");

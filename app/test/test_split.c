@@ -20,7 +20,7 @@
 #include "vhu.h"
 #include "vhu_test.h"
 
-#define F(b) VHU_BIT(VHU_F_ ## b)
+#define F(b)          VHU_BIT(VHU_F_##b)
 #define BASE_FEATURES (F(VERSION_1) | F(RING_INDIRECT_DESC))
 
 static const uint32_t sizes[] = { 60, 64, 1518, 4096, 9000 };
@@ -28,8 +28,9 @@ static const uint32_t sizes[] = { 60, 64, 1518, 4096, 9000 };
 static uint8_t frame[16384];
 static uint8_t got[16384];
 
-#define POOL_FULL(e) (rte_mempool_avail_count((e)->mp) == (e)->mp->size && \
-		      rte_mempool_avail_count((e)->mp_big) == (e)->mp_big->size)
+#define POOL_FULL(e) \
+	(rte_mempool_avail_count((e)->mp) == (e)->mp->size && \
+			rte_mempool_avail_count((e)->mp_big) == (e)->mp_big->size)
 
 /* Guest sends one frame per size in the given layout; we dequeue and compare. */
 static int
@@ -41,15 +42,17 @@ tx_round(struct tenv *e, enum tx_layout layout, bool indirect, uint32_t seed)
 
 	for (i = 0; i < RTE_DIM(sizes); i++) {
 		make_frame(frame, sizes[i], seed + i);
-		TEST_ASSERT(tx_send(e, frame, sizes[i], NULL, layout, indirect) >= 0,
-			    "post %u", sizes[i]);
+		TEST_ASSERT(tx_send(e, frame, sizes[i], NULL, layout, indirect) >= 0, "post %u",
+				sizes[i]);
 		n = vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, RTE_DIM(pkts));
 		TEST_ASSERT_EQ(n, 1, "dequeue size %u layout %d indirect %d", sizes[i], layout,
-			       indirect);
+				indirect);
 		TEST_ASSERT(mbuf_cmp(pkts[0], frame, sizes[i]) == 0,
-			    "frame of %u bytes differs (layout %d)", sizes[i], layout);
-		TEST_ASSERT_EQ(pkts[0]->ol_flags & (RTE_MBUF_F_RX_L4_CKSUM_MASK |
-						    RTE_MBUF_F_TX_OFFLOAD_MASK), 0, "no offload");
+				"frame of %u bytes differs (layout %d)", sizes[i], layout);
+		TEST_ASSERT_EQ(pkts[0]->ol_flags &
+						(RTE_MBUF_F_RX_L4_CKSUM_MASK |
+								RTE_MBUF_F_TX_OFFLOAD_MASK),
+				0, "no offload");
 		rte_pktmbuf_free(pkts[0]);
 		TEST_ASSERT_EQ(gring_pop(&e->g[1], &id, &len), 1, "used entry back");
 		TEST_ASSERT_EQ(gring_pop(&e->g[1], &id, &len), 0, "one used entry");
@@ -60,11 +63,16 @@ tx_round(struct tenv *e, enum tx_layout layout, bool indirect, uint32_t seed)
 VHU_TEST(fast, split_tx_frames)
 {
 	static const uint64_t feats[] = {
-		BASE_FEATURES, BASE_FEATURES | F(NET_MRG_RXBUF),
+		BASE_FEATURES,
+		BASE_FEATURES | F(NET_MRG_RXBUF),
 		F(RING_INDIRECT_DESC) /* legacy 10-byte header */,
 	};
 	static const enum tx_layout layouts[] = {
-		TXL_ONE, TXL_HDR_SEP, TXL_HDR_SPLIT, TXL_CHUNKS, TXL_CROSS,
+		TXL_ONE,
+		TXL_HDR_SEP,
+		TXL_HDR_SPLIT,
+		TXL_CHUNKS,
+		TXL_CROSS,
 	};
 	uint32_t f, l, ind;
 
@@ -108,8 +116,8 @@ VHU_TEST(fast, split_tx_linear_and_extbuf)
 	tenv_fini(&e);
 
 	/* external buffers: one linear mbuf */
-	TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES, VHU_SOCK_EXT_BUF | VHU_SOCK_LINEAR_BUF,
-				 256, 1), 0, "env");
+	TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES, VHU_SOCK_EXT_BUF | VHU_SOCK_LINEAR_BUF, 256, 1),
+			0, "env");
 	make_frame(frame, 9000, 3);
 	TEST_ASSERT(tx_send(&e, frame, 9000, NULL, TXL_CHUNKS, true) >= 0, "");
 	n = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4);
@@ -212,7 +220,8 @@ bulk_both_ways(uint64_t features, uint16_t qsize, uint32_t npkt)
 
 		make_frame(frame, sz, i);
 		TEST_ASSERT(tx_send(&e, frame, sz, NULL, i % 7 == 3 ? TXL_HDR_SEP : TXL_ONE,
-				    i % 7 == 3) >= 0, "post %u", i);
+					    i % 7 == 3) >= 0,
+				"post %u", i);
 	}
 	n = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, (uint16_t)npkt);
 	TEST_ASSERT_EQ(n, npkt, "all %u in one call (no hidden cap)", npkt);
@@ -325,7 +334,7 @@ VHU_TEST(fast, split_rx_too_big_dropped)
 	pkts[1] = mbuf_make(e.mp, frame, 1518, 0);
 	TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, pkts, 2), 2, "both consumed");
 	TEST_ASSERT_EQ(e.vq[0]->stats.dropped, 1, "the big one dropped, not truncated");
-	TEST_ASSERT_EQ(e.vq[0]->stats.packets, 2, "");
+	TEST_ASSERT_EQ(e.vq[0]->stats.packets, 1, "only the one delivered counts as a packet");
 	TEST_ASSERT_EQ(rx_recv(&e, got, sizeof(got), &hdr), 1518, "the buffer went to the next");
 	TEST_ASSERT(memcmp(got, frame, 1518) == 0, "");
 	TEST_ASSERT_EQ(rx_recv(&e, got, sizeof(got), &hdr), 0, "");
@@ -340,6 +349,7 @@ VHU_TEST(fast, split_rx_too_big_dropped)
 	pkts[0] = mbuf_make(e.mp, frame, 9000, 0);
 	TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, pkts, 1), 1, "consumed");
 	TEST_ASSERT_EQ(e.vq[0]->stats.dropped, 1, "dropped");
+	TEST_ASSERT_EQ(e.vq[0]->stats.packets, 0, "a dropped frame is no packet");
 	TEST_ASSERT_EQ(rx_recv(&e, got, sizeof(got), &hdr), 0, "nothing written");
 	rte_pktmbuf_free(pkts[0]);
 	TEST_ASSERT(POOL_FULL(&e), "mbuf leak");
@@ -386,7 +396,7 @@ VHU_TEST(fast, split_notify_suppression)
 	/* EVENT_IDX: call only when used_event is crossed */
 	TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES | F(RING_EVENT_IDX), 0, 64, 1), 0, "env");
 	used_event = &e.g[0].avail->ring[64];
-	*used_event = 5;         /* the guest wants a call when entry 5 is used */
+	*used_event = 5; /* the guest wants a call when entry 5 is used */
 	make_frame(frame, 100, 7);
 	pkts[0] = mbuf_make(e.mp, frame, 100, 0);
 	for (int i = 0; i < 8; i++)
@@ -471,7 +481,8 @@ make_l4(uint8_t *buf, uint32_t payload, bool udp, bool full_csum)
 		u->src_port = rte_cpu_to_be_16(1000);
 		u->dst_port = rte_cpu_to_be_16(2000);
 		u->dgram_len = rte_cpu_to_be_16((uint16_t)(8 + payload));
-		u->dgram_cksum = full_csum ? rte_ipv4_udptcp_cksum(ip, u) : rte_ipv4_phdr_cksum(ip, 0);
+		u->dgram_cksum = full_csum ? rte_ipv4_udptcp_cksum(ip, u) :
+					     rte_ipv4_phdr_cksum(ip, 0);
 	} else {
 		struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)(ip + 1);
 
@@ -503,8 +514,11 @@ tx_offload_case(uint64_t sock_flags)
 	uint32_t len, id, ulen;
 	uint8_t *p;
 
-	TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES | F(NET_CSUM) | F(NET_HOST_TSO4) |
-				 F(NET_HOST_UFO), sock_flags, 64, 2), 0, "env");
+	TEST_ASSERT_EQ(tenv_init(&e,
+				       BASE_FEATURES | F(NET_CSUM) | F(NET_HOST_TSO4) |
+						       F(NET_HOST_UFO),
+				       sock_flags, 64, 2),
+			0, "env");
 	/* partial TCP checksum */
 	len = make_l4(frame, 1000, false, false);
 	memset(&hdr, 0, sizeof(hdr));
@@ -515,13 +529,14 @@ tx_offload_case(uint64_t sock_flags)
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 1, "");
 	TEST_ASSERT(mbuf_cmp(pkts[0], frame, len) == 0, "data untouched");
 	if (legacy) {
-		TEST_ASSERT_EQ(pkts[0]->ol_flags & RTE_MBUF_F_TX_L4_MASK, RTE_MBUF_F_TX_TCP_CKSUM, "");
+		TEST_ASSERT_EQ(pkts[0]->ol_flags & RTE_MBUF_F_TX_L4_MASK, RTE_MBUF_F_TX_TCP_CKSUM,
+				"");
 		TEST_ASSERT(pkts[0]->ol_flags & RTE_MBUF_F_TX_IPV4, "");
 		TEST_ASSERT_EQ(pkts[0]->l2_len, 14, "");
 		TEST_ASSERT_EQ(pkts[0]->l3_len, 20, "");
 	} else {
 		TEST_ASSERT_EQ(pkts[0]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK,
-			       RTE_MBUF_F_RX_L4_CKSUM_NONE, "");
+				RTE_MBUF_F_RX_L4_CKSUM_NONE, "");
 		TEST_ASSERT_EQ(pkts[0]->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK, 0, "");
 	}
 	TEST_ASSERT((pkts[0]->packet_type & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP, "ptype");
@@ -530,8 +545,8 @@ tx_offload_case(uint64_t sock_flags)
 	/* partial checksum at an offset we cannot describe: done in software */
 	len = make_l4(frame, 300, true, false);
 	frame[40] = frame[41] = 0;
-	hdr.csum_start = 34 + 4;   /* unusual start: covers from dgram_len */
-	hdr.csum_offset = 2;       /* the checksum lands on dgram_cksum */
+	hdr.csum_start = 34 + 4; /* unusual start: covers from dgram_len */
+	hdr.csum_offset = 2;     /* the checksum lands on dgram_cksum */
 	TEST_ASSERT(tx_send(&e, frame, len, &hdr, TXL_ONE, false) >= 0, "");
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 1, "");
 	p = rte_pktmbuf_mtod(pkts[0], uint8_t *);
@@ -565,22 +580,22 @@ tx_offload_case(uint64_t sock_flags)
 	hdr.flags = VHU_NET_HDR_F_DATA_VALID;
 	TEST_ASSERT(tx_send(&e, frame, len, &hdr, TXL_ONE, false) >= 0, "");
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 1, "");
-	TEST_ASSERT_EQ(pkts[0]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK,
-		       RTE_MBUF_F_RX_L4_CKSUM_GOOD, "");
+	TEST_ASSERT_EQ(pkts[0]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+			"");
 	rte_pktmbuf_free(pkts[0]);
 
 	/* invalid headers: dropped, counted, chain returned */
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.flags = VHU_NET_HDR_F_NEEDS_CSUM;
-	hdr.csum_start = (uint16_t)(len - 1);      /* beyond the packet */
+	hdr.csum_start = (uint16_t)(len - 1); /* beyond the packet */
 	hdr.csum_offset = 6;
 	TEST_ASSERT(tx_send(&e, frame, len, &hdr, TXL_ONE, false) >= 0, "");
 	memset(&hdr, 0, sizeof(hdr));
-	hdr.gso_type = VHU_NET_HDR_GSO_TCPV6;       /* not negotiated, and not IPv6 */
+	hdr.gso_type = VHU_NET_HDR_GSO_TCPV6; /* not negotiated, and not IPv6 */
 	hdr.gso_size = 1000;
 	TEST_ASSERT(tx_send(&e, frame, len, &hdr, TXL_ONE, false) >= 0, "");
 	memset(&hdr, 0, sizeof(hdr));
-	hdr.gso_type = VHU_NET_HDR_GSO_TCPV4;       /* gso_size 0 */
+	hdr.gso_type = VHU_NET_HDR_GSO_TCPV4; /* gso_size 0 */
 	TEST_ASSERT(tx_send(&e, frame, len, &hdr, TXL_ONE, false) >= 0, "");
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 0, "all dropped");
 	TEST_ASSERT_EQ(e.vq[1]->stats.errors, 3, "");
@@ -612,8 +627,11 @@ VHU_TEST(fast, split_offload_rx)
 	int r;
 
 	/* guest takes partial checksums and TSO */
-	TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES | F(NET_MRG_RXBUF) | F(NET_GUEST_CSUM) |
-				 F(NET_GUEST_TSO4), 0, 64, 1), 0, "env");
+	TEST_ASSERT_EQ(tenv_init(&e,
+				       BASE_FEATURES | F(NET_MRG_RXBUF) | F(NET_GUEST_CSUM) |
+						       F(NET_GUEST_TSO4),
+				       0, 64, 1),
+			0, "env");
 	len = make_l4(frame, 500, false, false);
 	m = mbuf_make(e.mp, frame, len, 0);
 	m->ol_flags = RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
@@ -698,7 +716,7 @@ VHU_TEST(fast, split_offload_rx)
 	TEST_ASSERT_EQ(hdr.flags, 0, "no partial checksum for this guest");
 	TEST_ASSERT(l4_csum_ok(got), "UDP and IP checksums valid");
 	TEST_ASSERT_EQ(rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)->hdr_checksum, 0,
-		       "the mbuf is never modified");
+			"the mbuf is never modified");
 	rte_pktmbuf_free(m);
 
 	len = make_l4(frame, 6000, false, false);
@@ -753,7 +771,7 @@ VHU_TEST(fast, split_dirty_log)
 
 			for (g = b->seg[k].gpa; g < b->seg[k].gpa + l; g += 64)
 				TEST_ASSERT(tenv_log_test(&e, g), "data page of gpa %#lx",
-					    (unsigned long)g);
+						(unsigned long)g);
 			TEST_ASSERT(tenv_log_test(&e, b->seg[k].gpa + l - 1), "");
 			left -= l;
 		}
@@ -827,7 +845,7 @@ VHU_TEST(fast, split_disabled_ring)
 
 VHU_TEST(fast, split_rarp)
 {
-	static const struct rte_ether_addr mac = {{ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }};
+	static const struct rte_ether_addr mac = { { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 } };
 	struct rte_mbuf *pkts[4];
 	const uint8_t *p;
 	struct tenv e;
@@ -872,9 +890,9 @@ VHU_TEST(fast, split_stats)
 	for (i = 0; i < RTE_DIM(lens); i++) {
 		make_frame(frame, lens[i], i);
 		if (i == 2)
-			memset(frame, 0xff, 6);        /* broadcast */
+			memset(frame, 0xff, 6); /* broadcast */
 		if (i == 3)
-			frame[0] = 0x01;               /* multicast */
+			frame[0] = 0x01; /* multicast */
 		TEST_ASSERT(tx_send(&e, frame, lens[i], NULL, TXL_ONE, false) >= 0, "");
 	}
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 16), RTE_DIM(lens), "");
@@ -948,17 +966,18 @@ VHU_TEST(fast, split_rx_header_split)
 
 	for (f = 0; f < 2; f++) {
 		TEST_ASSERT_EQ(tenv_init(&e, BASE_FEATURES | (f ? F(NET_MRG_RXBUF) : 0), 0, 64, 2),
-			       0, "env");
+				0, "env");
 		for (ind = 0; ind < 2; ind++) {
 			for (i = 0; i < RTE_DIM(sizes); i++) {
-				TEST_ASSERT(rx_post_pieces(&e, pieces, RTE_DIM(pieces), ind) >= 0, "");
+				TEST_ASSERT(rx_post_pieces(&e, pieces, RTE_DIM(pieces), ind) >= 0,
+						"");
 				make_frame(frame, sizes[i], 300 + i);
 				m = mbuf_make(e.mp, frame, sizes[i], 1000);
 				m->ol_flags = 0;
 				TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, &m, 1), 1, "");
 				rte_pktmbuf_free(m);
 				TEST_ASSERT_EQ(rx_recv(&e, got, sizeof(got), &hdr), sizes[i],
-					       "frame %u, mergeable %u", sizes[i], f);
+						"frame %u, mergeable %u", sizes[i], f);
 				TEST_ASSERT(memcmp(got, frame, sizes[i]) == 0, "");
 				TEST_ASSERT_EQ(hdr.flags + hdr.gso_type, 0, "");
 				if (f)

@@ -20,9 +20,9 @@
 #include "vhu.h"
 #include "vhu_test.h"
 
-#define F(b) VHU_BIT(VHU_F_ ## b)
-#define FEATS (F(VERSION_1) | F(RING_INDIRECT_DESC))
-#define QSIZE 64
+#define F(b)         VHU_BIT(VHU_F_##b)
+#define FEATS        (F(VERSION_1) | F(RING_INDIRECT_DESC))
+#define QSIZE        64
 #define POOL_FULL(e) (rte_mempool_avail_count((e)->mp) == (e)->mp->size)
 
 static uint8_t frame[16384];
@@ -177,8 +177,9 @@ VHU_TEST(fast, split_hostile_tx_chains)
 	TEST_RUN(expect_tx_drop(&e, 1000, "head out of range"));
 	/* bad header in a good chain: csum beyond the frame */
 	{
-		struct vhu_net_hdr h = { .flags = VHU_NET_HDR_F_NEEDS_CSUM,
-					 .csum_start = 190, .csum_offset = 6 };
+		struct vhu_net_hdr h = {
+			.flags = VHU_NET_HDR_F_NEEDS_CSUM, .csum_start = 190, .csum_offset = 6
+		};
 
 		e.dev->features |= F(NET_CSUM);
 		gmem_write(&e.gm, buf, &h, sizeof(h));
@@ -319,7 +320,7 @@ VHU_TEST(fast, split_hostile_random)
 	uint64_t lo, hi;
 
 	TEST_ASSERT_EQ(tenv_init(&e, FEATS | F(NET_MRG_RXBUF) | F(NET_CSUM), 0, QSIZE, 2), 0,
-		       "env");
+			"env");
 	lo = e.gm.r[0].gpa;
 	hi = e.gm.r[1].gpa + e.gm.r[1].size;
 	rte_srand(12345);
@@ -332,10 +333,10 @@ VHU_TEST(fast, split_hostile_random)
 			uint64_t r = rte_rand();
 			uint64_t addr = r & 1 ? lo + rte_rand() % (hi - lo) : rte_rand();
 			uint32_t len = (r >> 1) & 1 ? (uint32_t)(rte_rand() % 3000) :
-				(uint32_t)rte_rand();
+						      (uint32_t)rte_rand();
 
 			set_desc(&g->desc[i], addr, len, (uint16_t)((r >> 8) & 7),
-				 (uint16_t)(rte_rand() % (QSIZE + 4)));
+					(uint16_t)(rte_rand() % (QSIZE + 4)));
 		}
 		/* sometimes a plausible indirect table */
 		if (round % 5 == 0) {
@@ -344,9 +345,10 @@ VHU_TEST(fast, split_hostile_random)
 
 			for (i = 0; i < 4; i++)
 				set_desc(&t[i], lo + rte_rand() % (hi - lo), rte_rand() % 2000,
-					 (uint16_t)(rte_rand() & 7), (uint16_t)(rte_rand() % 6));
-			set_desc(&g->desc[0], tbl, 16 * (1 + rte_rand() % 5),
-				 VHU_DESC_F_INDIRECT, 0);
+						(uint16_t)(rte_rand() & 7),
+						(uint16_t)(rte_rand() % 6));
+			set_desc(&g->desc[0], tbl, 16 * (1 + rte_rand() % 5), VHU_DESC_F_INDIRECT,
+					0);
 		}
 		for (i = 0; i < nav; i++)
 			raw_avail(&e, q, (uint16_t)(rte_rand() % (QSIZE + 2)));
@@ -356,8 +358,8 @@ VHU_TEST(fast, split_hostile_random)
 
 			rte_pktmbuf_free_bulk(pkts, n);
 			TEST_ASSERT_EQ((uint16_t)(e.vq[1]->last_avail_idx - a0),
-				       (uint16_t)(e.vq[1]->last_used_idx - u0),
-				       "every chain taken is returned");
+					(uint16_t)(e.vq[1]->last_used_idx - u0),
+					"every chain taken is returned");
 		} else {
 			for (i = 0; i < 8; i++) {
 				uint32_t l = 60 + (uint32_t)(rte_rand() % 3000);
@@ -379,8 +381,9 @@ VHU_TEST(fast, split_hostile_random)
 	}
 	TEST_ASSERT(e.vq[0]->stats.errors + e.vq[1]->stats.errors > 1000, "faults seen");
 	TEST_LOG("random: %" PRIu64 " rx / %" PRIu64 " tx faults, %" PRIu64 " rx delivered, "
-		 "%u restarts", e.vq[0]->stats.errors, e.vq[1]->stats.errors,
-		 e.vq[0]->stats.packets, restarts);
+		 "%u restarts",
+			e.vq[0]->stats.errors, e.vq[1]->stats.errors, e.vq[0]->stats.packets,
+			restarts);
 	tenv_fini(&e);
 	return TEST_SUCCESS;
 }

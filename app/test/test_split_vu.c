@@ -45,7 +45,7 @@ struct vu_env {
 	uint16_t port;
 	bool port_made;
 	bool registered;
-	struct rte_mempool *mp;   /* virtio-user's and ours */
+	struct rte_mempool *mp; /* virtio-user's and ours */
 	int vid;
 };
 
@@ -70,12 +70,11 @@ vu_env_up(struct vu_env *v, int mrg, int inorder, unsigned int seq)
 	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
 	v->registered = true;
 	snprintf(pool, sizeof(pool), "vudp%u_%d", seq, (int)getpid());
-	v->mp = rte_pktmbuf_pool_create(pool, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					SOCKET_ID_ANY);
+	v->mp = rte_pktmbuf_pool_create(pool, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	TEST_ASSERT(v->mp != NULL, "mempool");
 	snprintf(v->name, sizeof(v->name), "net_virtio_user%u", 20 + seq);
 	snprintf(args, sizeof(args), "path=%s,queues=1,queue_size=1024,mrg_rxbuf=%d,in_order=%d",
-		 v->path, mrg, inorder);
+			v->path, mrg, inorder);
 	TEST_ASSERT_EQ(rte_vdev_init(v->name, args), 0, "virtio-user %s", args);
 	v->port_made = true;
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name(v->name, &v->port), 0, "port");
@@ -93,7 +92,7 @@ vu_env_up(struct vu_env *v, int mrg, int inorder, unsigned int seq)
 	TEST_ASSERT(vhu_test_wait(&vu_new, 1, 5000), "no new_device");
 	v->vid = vu_vid;
 	TEST_ASSERT(vhu_vring_is_active(v->vid, 0) == 1 && vhu_vring_is_active(v->vid, 1) == 1,
-		    "rings active");
+			"rings active");
 	return TEST_SUCCESS;
 }
 
@@ -158,8 +157,8 @@ vu_both_ways(struct vu_env *v, uint32_t len, uint16_t n, bool guest_takes)
 		TEST_ASSERT_EQ(got, n, "guest received %u-byte frames", len);
 		for (i = 0; i < n; i++) {
 			make_frame(vframe, len, len + i);
-			TEST_ASSERT(mbuf_cmp(in[i], vframe, len) == 0, "guest frame %u of %u bytes", i,
-				    len);
+			TEST_ASSERT(mbuf_cmp(in[i], vframe, len) == 0, "guest frame %u of %u bytes",
+					i, len);
 		}
 		rte_pktmbuf_free_bulk(in, got);
 	} else {
@@ -206,8 +205,7 @@ vu_case(int mrg, int inorder, unsigned int seq)
 
 	rc = vu_env_up(&v, mrg, inorder, seq);
 	for (i = 0; rc == TEST_SUCCESS && i < RTE_DIM(lens); i++)
-		rc = vu_both_ways(&v, lens[i], lens[i] > 2000 ? 4 : 64,
-				  mrg || lens[i] <= 1518);
+		rc = vu_both_ways(&v, lens[i], lens[i] > 2000 ? 4 : 64, mrg || lens[i] <= 1518);
 	if (rc == TEST_SUCCESS) {
 		/* a long run through the rings, wrapping them many times */
 		for (i = 0; rc == TEST_SUCCESS && i < 64; i++)

@@ -43,6 +43,9 @@ struct vhu_mem *vhu_mem_new(uint32_t capacity);
 int vhu_mem_with(const struct vhu_mem *old, struct vhu_mem_region *r,
 		 uint32_t capacity, struct vhu_mem **out, const char **why);
 /* A copy of old without the region matching gpa, uva and size (-ENOENT). */
+/* The region of m with exactly this gpa, uva and size, or NULL. */
+struct vhu_mem_region *vhu_mem_find_exact(const struct vhu_mem *m, uint64_t gpa,
+					  uint64_t uva, uint64_t size);
 int vhu_mem_without(const struct vhu_mem *old, uint64_t gpa, uint64_t uva,
 		    uint64_t size, struct vhu_mem **out);
 /* Drop a table: its references, and unmap regions no table holds. NULL ok. */

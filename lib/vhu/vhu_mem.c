@@ -91,6 +91,7 @@ vhu_mem_region_map(const struct vhu_mem_region_desc *d, int fd,
 	r->host = (uint64_t)(uintptr_t)start;
 	r->fd = -1;      /* the mapping keeps the memory; the fd is not needed */
 	r->refs = 0;
+	r->adds = 1;
 	*out = r;
 	return 0;
 }
@@ -163,6 +164,22 @@ vhu_mem_with(const struct vhu_mem *old, struct vhu_mem_region *r,
 		m->regions[i]->refs++;
 	*out = m;
 	return 0;
+}
+
+struct vhu_mem_region *
+vhu_mem_find_exact(const struct vhu_mem *m, uint64_t gpa, uint64_t uva, uint64_t size)
+{
+	uint32_t i;
+
+	if (m == NULL)
+		return NULL;
+	for (i = 0; i < m->nregions; i++) {
+		struct vhu_mem_region *o = m->regions[i];
+
+		if (o->gpa == gpa && o->uva == uva && o->size == size)
+			return o;
+	}
+	return NULL;
 }
 
 int

@@ -33,6 +33,8 @@ struct vhu_mem_region {
 	size_t map_len;      /* what we mapped (mmap_offset + size, page aligned) */
 	int fd;              /* kept open while mapped (-1 once closed) */
 	uint32_t refs;       /* tables sharing this mapping (ADD/REM_MEM_REG) */
+	uint32_t adds;       /* ADD_MEM_REG of this exact region not yet removed:
+			      * QEMU 7.2 sends the same region once per queue pair */
 };
 
 struct vhu_mem {

@@ -295,13 +295,30 @@ h_set_mem_table(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 static int
 h_add_mem_reg(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 {
+	const struct vhu_mem_region_desc *d = &m->payload.memreg.region;
 	struct vhu_mem_region *reg;
 	struct vhu_mem *next;
 	const char *why = NULL;
 	int rc;
 
 	RTE_SET_USED(r);
-	rc = vhu_mem_region_map(&m->payload.memreg.region, m->fds[0], &reg, &why);
+	/*
+	 * QEMU 7.2 adds every region once per queue pair. The same region
+	 * again is no overlap: count it (the message's fd is closed by the
+	 * dispatcher) so that REM_MEM_REG unmaps only with the last removal.
+	 */
+	reg = vhu_mem_find_exact(c->dev.mem, d->guest_phys_addr, d->userspace_addr,
+				 d->memory_size);
+	if (reg != NULL) {
+		if (reg->adds == UINT32_MAX)
+			return fail(c, "ADD_MEM_REG: region at gpa 0x%" PRIx64 " added too often",
+				    d->guest_phys_addr);
+		reg->adds++;
+		VHU_LOG_CONFIG(DEBUG, c->dev.ifname, "ADD_MEM_REG: gpa 0x%" PRIx64
+			       " already mapped, now added %u times", d->guest_phys_addr, reg->adds);
+		return H_OK;
+	}
+	rc = vhu_mem_region_map(d, m->fds[0], &reg, &why);
 	if (rc != 0)
 		return fail(c, "ADD_MEM_REG: %s", why);
 	rc = vhu_mem_with(c->dev.mem, reg, VHU_MAX_MEM_SLOTS, &next, &why);
@@ -316,10 +333,17 @@ static int
 h_rem_mem_reg(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 {
 	const struct vhu_mem_region_desc *d = &m->payload.memreg.region;
+	struct vhu_mem_region *reg;
 	struct vhu_mem *next;
 	int rc;
 
 	RTE_SET_USED(r);
+	reg = vhu_mem_find_exact(c->dev.mem, d->guest_phys_addr, d->userspace_addr,
+				 d->memory_size);
+	if (reg != NULL && reg->adds > 1) {
+		reg->adds--;   /* still added for another queue pair: keep it mapped */
+		return H_OK;
+	}
 	rc = vhu_mem_without(c->dev.mem, d->guest_phys_addr, d->userspace_addr,
 			     d->memory_size, &next);
 	if (rc == -ENOENT)
@@ -1014,7 +1038,7 @@ h_not_supported(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	X(SET_VRING_ENABLE,      h_set_vring_enable,      VHU_PL_STATE,      FD_NONE,  RP_ACK,    ST_OWNER,    PF_NONE,                    false) \
 	X(SEND_RARP,             h_send_rarp,             VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_OWNER,    VHU_PF_RARP,                false) \
 	X(NET_SET_MTU,           h_net_set_mtu,           VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_FEATURES, VHU_PF_NET_MTU,             false) \
-	X(SET_BACKEND_REQ_FD,    h_set_backend_req_fd,    VHU_PL_NONE,       FD_ONE,   RP_ACK,    ST_OWNER,    VHU_PF_BACKEND_REQ,         false) \
+	X(SET_BACKEND_REQ_FD,    h_set_backend_req_fd,    VHU_PL_NONE,       FD_ONE,   RP_ACK,    ST_ANY,      VHU_PF_BACKEND_REQ,         false) \
 	X(IOTLB_MSG,             h_not_supported,         VHU_PL_ANY,        FD_NONE,  RP_ACK,    ST_ANY,      PF_NONE,                    false) \
 	X(GET_CONFIG,            h_get_config,            VHU_PL_CONFIG,     FD_NONE,  RP_CFG,    ST_ANY,      VHU_PF_CONFIG,              false) \
 	X(SET_CONFIG,            h_set_config,            VHU_PL_CONFIG,     FD_NONE,  RP_ACK,    ST_ANY,      VHU_PF_CONFIG,              false) \

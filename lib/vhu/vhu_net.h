@@ -63,9 +63,10 @@ vhu_has(const struct vhu_dev *dev, unsigned int bit)
 /* ---- vhu_net_hdr.c ---- */
 
 /* Guest offload bits that make the enqueue side fill the header. */
-#define VHU_GUEST_OFFLOADS (VHU_BIT(VHU_F_NET_GUEST_CSUM) | VHU_BIT(VHU_F_NET_GUEST_TSO4) | \
-		VHU_BIT(VHU_F_NET_GUEST_TSO6) | VHU_BIT(VHU_F_NET_GUEST_UFO) | \
-		VHU_BIT(VHU_F_NET_GUEST_USO4) | VHU_BIT(VHU_F_NET_GUEST_USO6))
+#define VHU_GUEST_OFFLOADS \
+	(VHU_BIT(VHU_F_NET_GUEST_CSUM) | VHU_BIT(VHU_F_NET_GUEST_TSO4) | \
+			VHU_BIT(VHU_F_NET_GUEST_TSO6) | VHU_BIT(VHU_F_NET_GUEST_UFO) | \
+			VHU_BIT(VHU_F_NET_GUEST_USO4) | VHU_BIT(VHU_F_NET_GUEST_USO6))
 
 /*
  * Dequeue: apply a guest's virtio-net header (already copied into a local)
@@ -75,13 +76,13 @@ vhu_has(const struct vhu_dev *dev, unsigned int bit)
  * Returns 0, or -EINVAL when the header is invalid for this packet or for
  * the negotiated features (the caller drops the packet).
  */
-int vhu_net_hdr_to_mbuf(const struct vhu_dev *dev, const struct vhu_net_hdr *hdr,
-		struct rte_mbuf *m);
+int vhu_net_hdr_to_mbuf(
+		const struct vhu_dev *dev, const struct vhu_net_hdr *hdr, struct rte_mbuf *m);
 
 /* Patches the enqueue side applies to the guest's copy of a packet. */
 struct vhu_csum_patch {
-	uint32_t off;        /* byte offset in the packet (without virtio-net header) */
-	uint16_t val;        /* value to store, network order already */
+	uint32_t off; /* byte offset in the packet (without virtio-net header) */
+	uint16_t val; /* value to store, network order already */
 };
 
 struct vhu_tx_offload {
@@ -116,7 +117,7 @@ vhu_stats_count(struct vhu_vq_stats *st, const struct rte_mbuf *m)
 	else if (len < 64)
 		bin = 0;
 	else if (len < 1024)
-		bin = (31u - (unsigned int)__builtin_clz(len)) - 4u;   /* 65..1023 -> 2..5 */
+		bin = (31u - (unsigned int)__builtin_clz(len)) - 4u; /* 65..1023 -> 2..5 */
 	else if (len <= 1518)
 		bin = 6;
 	else
@@ -133,23 +134,23 @@ vhu_stats_count(struct vhu_vq_stats *st, const struct rte_mbuf *m)
 }
 
 /* ---- split-ring bursts (vhu_net_rx.c / vhu_net_tx.c) ---- */
-uint16_t vhu_split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_split_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+		struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+		struct rte_mbuf **pkts, uint16_t count);
 /* Started but disabled ring: consume the guest's TX and drop it. */
 void vhu_split_discard(struct vhu_dev *dev, struct vhu_vq *vq);
-uint16_t vhu_split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_split_enqueue_mrg(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_split_enqueue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_split_enqueue_mrg_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_enqueue(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_enqueue_mrg(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_enqueue_inorder(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_split_enqueue_mrg_inorder(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
 
 /* ---- shared with the packed ring (defined in vhu_net_rx.c / vhu_net_tx.c) ---- */
-struct vhu_buf;   /* vhu_split_pvt.h */
+struct vhu_buf; /* vhu_split_pvt.h */
 
 /*
  * Dequeue: fill m (and more segments from mp, or an external buffer, as
@@ -158,8 +159,8 @@ struct vhu_buf;   /* vhu_split_pvt.h */
  * chain in the ring; the caller frees m and its segments); -EMSGSIZE when
  * the packet does not fit a linear mbuf (VHU_SOCK_LINEAR_BUF: drop it).
  */
-int vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m,
-		uint32_t len, const struct vhu_buf *bufs, uint32_t bi, uint32_t boff);
+int vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m, uint32_t len,
+		const struct vhu_buf *bufs, uint32_t bi, uint32_t boff);
 
 /*
  * Enqueue: write hdr (dev->hdr_len bytes) then the packet, with the
@@ -167,21 +168,20 @@ int vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbu
  * logging what is written. The pieces must hold hdr_len + pkt_len bytes.
  * 0, or -EINVAL when the mbuf chain is shorter than its pkt_len.
  */
-int vhu_net_enq_copy(struct vhu_dev *dev, const struct rte_mbuf *m,
-		const struct vhu_net_hdr *hdr, const struct vhu_tx_offload *ol,
-		const struct vhu_buf *bufs, uint32_t nb);
+int vhu_net_enq_copy(struct vhu_dev *dev, const struct rte_mbuf *m, const struct vhu_net_hdr *hdr,
+		const struct vhu_tx_offload *ol, const struct vhu_buf *bufs, uint32_t nb);
 
 /* ---- packed-ring bursts (vhu_net_packed_rx.c / vhu_net_packed_tx.c) ---- */
-uint16_t vhu_packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+		struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+		struct rte_mbuf **pkts, uint16_t count);
 /* Started but disabled ring: consume the guest's TX and drop it. */
 void vhu_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq);
-uint16_t vhu_packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_packed_enqueue_mrg(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_packed_enqueue(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
+uint16_t vhu_packed_enqueue_mrg(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
 /* The packed half of vhu_vq_select_burst() (caller reset the common state). */
 void vhu_packed_select_burst(struct vhu_dev *dev, struct vhu_vq *vq);
 /* Apply vq->guest_notify to a running packed ring (guard held). */

@@ -72,8 +72,7 @@ mbuf_write(struct rte_mbuf *m, uint32_t off, const void *src, uint32_t len)
  * checksum convention defines. Returns the value to store, in memory order.
  */
 static int
-finish_csum(const struct rte_mbuf *m, uint32_t start, bool udp, uint32_t extra,
-		uint16_t *val)
+finish_csum(const struct rte_mbuf *m, uint32_t start, bool udp, uint32_t extra, uint16_t *val)
 {
 	uint16_t raw;
 	uint32_t sum;
@@ -90,8 +89,7 @@ finish_csum(const struct rte_mbuf *m, uint32_t start, bool udp, uint32_t extra,
 }
 
 int
-vhu_net_hdr_to_mbuf(const struct vhu_dev *dev, const struct vhu_net_hdr *hdr,
-		struct rte_mbuf *m)
+vhu_net_hdr_to_mbuf(const struct vhu_dev *dev, const struct vhu_net_hdr *hdr, struct rte_mbuf *m)
 {
 	bool legacy = (dev->sock_flags & VHU_SOCK_LEGACY_OL_FLAGS) != 0;
 	uint8_t flags = hdr->flags, gso = hdr->gso_type;
@@ -121,15 +119,15 @@ vhu_net_hdr_to_mbuf(const struct vhu_dev *dev, const struct vhu_net_hdr *hdr,
 		if (unlikely(start + off + 2 > m->pkt_len))
 			return -EINVAL;
 		known = start == (uint32_t)hl.l2_len + hl.l3_len && (ipv4 || ipv6) &&
-			((l4 == RTE_PTYPE_L4_TCP && off == CSUM_OFF_TCP) ||
-			 (l4 == RTE_PTYPE_L4_UDP && off == CSUM_OFF_UDP));
+				((l4 == RTE_PTYPE_L4_TCP && off == CSUM_OFF_TCP) ||
+						(l4 == RTE_PTYPE_L4_UDP && off == CSUM_OFF_UDP));
 		if (known) {
 			if (legacy) {
 				m->l2_len = hl.l2_len;
 				m->l3_len = hl.l3_len;
 				m->l4_len = hl.l4_len;
 				ol |= l4 == RTE_PTYPE_L4_TCP ? RTE_MBUF_F_TX_TCP_CKSUM :
-					RTE_MBUF_F_TX_UDP_CKSUM;
+							       RTE_MBUF_F_TX_UDP_CKSUM;
 				ol |= ipv4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6;
 			} else {
 				ol |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
@@ -137,9 +135,11 @@ vhu_net_hdr_to_mbuf(const struct vhu_dev *dev, const struct vhu_net_hdr *hdr,
 		} else {
 			uint16_t val;
 
-			if (finish_csum(m, start, l4 == RTE_PTYPE_L4_UDP && start ==
-					(uint32_t)hl.l2_len + hl.l3_len, 0, &val) != 0 ||
-			    mbuf_write(m, start + off, &val, sizeof(val)) != 0)
+			if (finish_csum(m, start,
+					    l4 == RTE_PTYPE_L4_UDP &&
+							    start == (uint32_t)hl.l2_len + hl.l3_len,
+					    0, &val) != 0 ||
+					mbuf_write(m, start + off, &val, sizeof(val)) != 0)
 				return -EINVAL;
 			if (!legacy)
 				ol |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
@@ -167,11 +167,11 @@ vhu_net_hdr_to_mbuf(const struct vhu_dev *dev, const struct vhu_net_hdr *hdr,
 			break;
 		case VHU_NET_HDR_GSO_UDP:
 			ok = vhu_has(dev, VHU_F_NET_HOST_UFO) && (ipv4 || ipv6) &&
-				l4 == RTE_PTYPE_L4_UDP;
+					l4 == RTE_PTYPE_L4_UDP;
 			break;
 		case VHU_NET_HDR_GSO_UDP_L4:
 			ok = vhu_has(dev, VHU_F_NET_HOST_USO) && (ipv4 || ipv6) &&
-				l4 == RTE_PTYPE_L4_UDP;
+					l4 == RTE_PTYPE_L4_UDP;
 			break;
 		default:
 			ok = false;
@@ -186,7 +186,7 @@ vhu_net_hdr_to_mbuf(const struct vhu_dev *dev, const struct vhu_net_hdr *hdr,
 			m->l4_len = hl.l4_len;
 			ol |= tcp ? RTE_MBUF_F_TX_TCP_SEG : RTE_MBUF_F_TX_UDP_SEG;
 			ol |= ipv4 ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM) :
-				RTE_MBUF_F_TX_IPV6;
+				     RTE_MBUF_F_TX_IPV6;
 		} else {
 			ol |= RTE_MBUF_F_RX_LRO;
 			if (!(ol & RTE_MBUF_F_RX_L4_CKSUM_MASK))
@@ -256,11 +256,12 @@ ipv4_patch(const struct rte_mbuf *m, uint32_t l3, struct vhu_tx_offload *ol)
 }
 
 int
-vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
-		struct vhu_net_hdr *hdr, struct vhu_tx_offload *ol)
+vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m, struct vhu_net_hdr *hdr,
+		struct vhu_tx_offload *ol)
 {
 	const uint64_t want = RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG |
-		RTE_MBUF_F_TX_UDP_SEG | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_OUTER_IP_CKSUM;
+			RTE_MBUF_F_TX_UDP_SEG | RTE_MBUF_F_TX_IP_CKSUM |
+			RTE_MBUF_F_TX_OUTER_IP_CKSUM;
 	uint64_t f = m->ol_flags;
 	uint32_t outer = 0, l3_start, l4_start, l4_len;
 	uint64_t l4req;
@@ -289,8 +290,8 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 		uint32_t pt;
 
 		memset(&hl, 0, sizeof(hl));
-		pt = rte_net_get_ptype(m, &hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK |
-				       RTE_PTYPE_L4_MASK);
+		pt = rte_net_get_ptype(
+				m, &hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK | RTE_PTYPE_L4_MASK);
 		ipv4 = RTE_ETH_IS_IPV4_HDR(pt) != 0;
 		ipv6 = RTE_ETH_IS_IPV6_HDR(pt) != 0;
 		outer = 0;
@@ -304,11 +305,10 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 		return -EINVAL;
 
 	/* IPv4 header checksums: virtio has no offload for them */
-	if ((f & RTE_MBUF_F_TX_IP_CKSUM) && ipv4 &&
-	    ipv4_patch(m, l3_start, ol) != 0)
+	if ((f & RTE_MBUF_F_TX_IP_CKSUM) && ipv4 && ipv4_patch(m, l3_start, ol) != 0)
 		return -EINVAL;
 	if ((f & RTE_MBUF_F_TX_OUTER_IP_CKSUM) && outer != 0 &&
-	    ipv4_patch(m, m->outer_l2_len, ol) != 0)
+			ipv4_patch(m, m->outer_l2_len, ol) != 0)
 		return -EINVAL;
 
 	seg = (f & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG)) != 0;
@@ -339,7 +339,7 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 		bool tcp = l4req == RTE_MBUF_F_TX_TCP_CKSUM;
 		uint32_t field = tcp ? CSUM_OFF_TCP : CSUM_OFF_UDP;
 
-		uint32_t extra = 0;   /* pseudo-header length DPDK leaves out for TSO */
+		uint32_t extra = 0; /* pseudo-header length DPDK leaves out for TSO */
 
 		if (l4_start + field + 2 > m->pkt_len)
 			return -EINVAL;
@@ -352,8 +352,8 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 			if (extra != 0) {
 				/* the guest (Linux) expects the full pseudo-header */
 				uint16_t cur, buf;
-				const uint16_t *p = rte_pktmbuf_read(m, l4_start + field,
-								     sizeof(buf), &buf);
+				const uint16_t *p = rte_pktmbuf_read(
+						m, l4_start + field, sizeof(buf), &buf);
 				uint32_t sum;
 
 				if (p == NULL || ol->npatch >= RTE_DIM(ol->patch))
@@ -369,7 +369,7 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 			uint16_t val;
 
 			if (ol->npatch >= RTE_DIM(ol->patch) ||
-			    finish_csum(m, l4_start, !tcp, extra, &val) != 0)
+					finish_csum(m, l4_start, !tcp, extra, &val) != 0)
 				return -EINVAL;
 			ol->patch[ol->npatch].off = l4_start + field;
 			ol->patch[ol->npatch].val = val;
@@ -381,14 +381,15 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 			uint8_t type;
 
 			if (m->tso_segsz == 0 || m->pkt_len <= hlen ||
-			    m->pkt_len - hlen <= m->tso_segsz)
-				return 0;   /* one segment: a checksum is all it needs */
+					m->pkt_len - hlen <= m->tso_segsz)
+				return 0; /* one segment: a checksum is all it needs */
 			if (tcp) {
 				type = ipv4 ? VHU_NET_HDR_GSO_TCPV4 : VHU_NET_HDR_GSO_TCPV6;
-				gso_ok = vhu_has(dev, ipv4 ? VHU_F_NET_GUEST_TSO4 :
-						 VHU_F_NET_GUEST_TSO6);
-			} else if (vhu_has(dev, ipv4 ? VHU_F_NET_GUEST_USO4 :
-					    VHU_F_NET_GUEST_USO6)) {
+				gso_ok = vhu_has(dev,
+						ipv4 ? VHU_F_NET_GUEST_TSO4 : VHU_F_NET_GUEST_TSO6);
+			} else if (vhu_has(dev,
+						   ipv4 ? VHU_F_NET_GUEST_USO4 :
+							  VHU_F_NET_GUEST_USO6)) {
 				type = VHU_NET_HDR_GSO_UDP_L4;
 				gso_ok = true;
 			} else {
@@ -396,7 +397,7 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 				gso_ok = vhu_has(dev, VHU_F_NET_GUEST_UFO);
 			}
 			if (!gso_ok || hdr->flags == 0)
-				return -EINVAL;   /* the guest cannot take it in one piece */
+				return -EINVAL; /* the guest cannot take it in one piece */
 			if (tcp) {
 				/* congestion window reduced: the guest must know (GSO_ECN) */
 				uint8_t fl, tmp;
@@ -420,7 +421,7 @@ vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
 int
 vhu_net_build_rarp(struct rte_mbuf *m, const struct rte_ether_addr *mac)
 {
-	const uint16_t frame = RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN;   /* 60 */
+	const uint16_t frame = RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN; /* 60 */
 	struct rte_ether_hdr *eth;
 	struct rte_arp_hdr *arp;
 	uint8_t *p;

@@ -28,22 +28,23 @@
 #include "vhu_packed_pvt.h"
 
 /* Offload requests that make a packet leave the batch path (as the split ring). */
-#define TX_OL_WORK (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG | \
-		RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_OUTER_IP_CKSUM)
+#define TX_OL_WORK \
+	(RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG | \
+			RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_OUTER_IP_CKSUM)
 
 /* Pieces one packet may be scattered to, over all its mergeable buffers. */
 #define ENQ_MAX_BUFS (2u * VHU_MAX_BUFS)
 
-#define ENQ_OK    0
-#define ENQ_DROP  1   /* dropped and counted: the caller may free it */
-#define ENQ_FULL  2   /* not enough buffers now: the burst ends here */
-#define ENQ_STOP  3   /* the ring cannot go on */
+#define ENQ_OK   0
+#define ENQ_DROP 1 /* dropped and counted: the caller may free it */
+#define ENQ_FULL 2 /* not enough buffers now: the burst ends here */
+#define ENQ_STOP 3 /* the ring cannot go on */
 
 /* One receive buffer held for the packet being placed. */
 struct held {
 	uint16_t id;
 	uint16_t ndesc;
-	uint32_t len;      /* bytes of the packet (with header) it takes */
+	uint32_t len; /* bytes of the packet (with header) it takes */
 };
 
 /*
@@ -89,11 +90,12 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, struc
 			return scanned >= size ? ENQ_DROP : ENQ_FULL;
 		}
 		if (unlikely(nheld == RTE_DIM(held) || nb == ENQ_MAX_BUFS))
-			return ENQ_DROP;   /* spread too thin for us: the buffers stay */
+			return ENQ_DROP; /* spread too thin for us: the buffers stay */
 		if (unlikely(vhu_packed_walk(dev, vq, pos, flags, true, need - have, &bufs[nb],
 					     ENQ_MAX_BUFS - nb, &c) != 0)) {
-			vhu_packed_break(dev, vq, "rx chain at %u: no end within the ring (%u slots)",
-					 pos, size);
+			vhu_packed_break(dev, vq,
+					"rx chain at %u: no end within the ring (%u slots)", pos,
+					size);
 			return ENQ_STOP;
 		}
 		if (likely(c.why == NULL) && nheld == 0 && unlikely(c.total < hlen))
@@ -108,11 +110,11 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, struc
 			*posp = pos;
 			*wrapp = wrap;
 			if (nheld != 0)
-				return ENQ_DROP;   /* half placed: dropped */
-			continue;              /* try the next buffer */
+				return ENQ_DROP; /* half placed: dropped */
+			continue;                /* try the next buffer */
 		}
 		if (!mrg && c.total < need)
-			return ENQ_DROP;   /* larger than the guest's buffers: never truncated */
+			return ENQ_DROP; /* larger than the guest's buffers: never truncated */
 		held[nheld].id = c.id;
 		held[nheld].ndesc = c.ndesc;
 		held[nheld].len = (uint32_t)RTE_MIN(c.total, need - have);
@@ -124,7 +126,7 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, struc
 	}
 	hdr.num_buffers = (uint16_t)nheld;
 	if (unlikely(vhu_net_enq_copy(dev, m, &hdr, &ol, bufs, nb) != 0))
-		return ENQ_DROP;   /* the mbuf chain is shorter than its pkt_len */
+		return ENQ_DROP; /* the mbuf chain is shorter than its pkt_len */
 	{
 		uint32_t k;
 
@@ -198,7 +200,7 @@ packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, u
 		bool mrg)
 {
 	uint16_t pos = vq->last_avail_idx, size = vq->size;
-	uint32_t hlen = dev->hdr_len, i = 0;
+	uint32_t hlen = dev->hdr_len, i = 0, drops = 0;
 	struct vhu_vq_stats *st = &vq->stats;
 	bool wrap = vq->avail_wrap, empty = false;
 	struct vhu_packed_used u;
@@ -232,29 +234,31 @@ packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, u
 		if (likely(rc == ENQ_OK))
 			vhu_stats_count(st, pkts[i]);
 		else
-			st->dropped++;
+			drops++;
 		i++;
 	}
-	st->packets += i;
+	/* consumed = sent + dropped; only the sent ones count as packets */
+	st->packets += i - drops;
+	st->dropped += drops;
 	vq->last_avail_idx = pos;
 	vq->avail_wrap = wrap;
 	if (!empty && !vq->broken)
-		empty = !vhu_packed_is_avail(__atomic_load_n(&vq->desc_packed[pos].flags,
-							     __ATOMIC_RELAXED), wrap);
+		empty = !vhu_packed_is_avail(
+				__atomic_load_n(&vq->desc_packed[pos].flags, __ATOMIC_RELAXED),
+				wrap);
 	vhu_packed_flush(dev, vq, &u, empty);
 	return (uint16_t)i;
 }
 
 uint16_t
-vhu_packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts,
-		uint16_t count)
+vhu_packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	return packed_enqueue(dev, vq, pkts, count, false);
 }
 
 uint16_t
-vhu_packed_enqueue_mrg(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts,
-		uint16_t count)
+vhu_packed_enqueue_mrg(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	return packed_enqueue(dev, vq, pkts, count, true);
 }
@@ -263,7 +267,7 @@ void
 vhu_packed_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
 {
 	uint16_t flags = vq->guest_notify == VHU_GUEST_NOTIFY_ON ? VHU_EVENT_F_ENABLE :
-		VHU_EVENT_F_DISABLE;
+								   VHU_EVENT_F_DISABLE;
 	uint64_t gpa;
 
 	/*
@@ -275,10 +279,10 @@ vhu_packed_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
 		return;
 	__atomic_store_n(&vq->device_event->flags, flags, __ATOMIC_RELAXED);
 	if (unlikely(dev->log_all) && vq->log_used &&
-	    vhu_mem_uva_to_gpa(dev->mem, vq->addr.used_user_addr,
-			       sizeof(struct vhu_vring_packed_event), &gpa) == 0)
+			vhu_mem_uva_to_gpa(dev->mem, vq->addr.used_user_addr,
+					sizeof(struct vhu_vring_packed_event), &gpa) == 0)
 		vhu_log_write(dev, gpa + offsetof(struct vhu_vring_packed_event, flags),
-			      sizeof(uint16_t));
+				sizeof(uint16_t));
 	/* full fence: the guest must see the new setting before we look at
 	 * the ring again; pairs with the driver's full barrier between making
 	 * descriptors available and reading the device event structure */
@@ -293,21 +297,22 @@ vhu_packed_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 	vq->last_avail_idx &= (uint16_t)~VHU_PACKED_WRAP_BIT;
 	vq->last_used_idx &= (uint16_t)~VHU_PACKED_WRAP_BIT;
 	if (vq->size == 0 || vq->size > VHU_MAX_RING_SIZE ||
-	    (dev->hdr_len != 10 && dev->hdr_len != 12) || dev->mem == NULL ||
-	    vq->desc_packed == NULL || vq->driver_event == NULL || vq->device_event == NULL) {
+			(dev->hdr_len != 10 && dev->hdr_len != 12) || dev->mem == NULL ||
+			vq->desc_packed == NULL || vq->driver_event == NULL ||
+			vq->device_event == NULL) {
 		VHU_LOG_DATA(ERR, dev->ifname, "vring %u: cannot run (size %u, header %u bytes)",
-			     vq->index, vq->size, dev->hdr_len);
+				vq->index, vq->size, dev->hdr_len);
 		vq->broken = true;
 		return;
 	}
 	if (vq->last_avail_idx >= vq->size || vq->last_used_idx >= vq->size) {
 		vhu_packed_break(dev, vq, "ring base avail %u / used %u outside a ring of %u",
-				 vq->last_avail_idx, vq->last_used_idx, vq->size);
+				vq->last_avail_idx, vq->last_used_idx, vq->size);
 		return;
 	}
 	vq->dequeue = vhu_has(dev, VHU_F_IN_ORDER) ? vhu_packed_dequeue_inorder :
-		vhu_packed_dequeue;
+						     vhu_packed_dequeue;
 	vq->enqueue = vhu_has(dev, VHU_F_NET_MRG_RXBUF) ? vhu_packed_enqueue_mrg :
-		vhu_packed_enqueue;
+							  vhu_packed_enqueue;
 	vhu_packed_apply_notify(dev, vq);
 }

@@ -55,7 +55,7 @@ attach_extbuf(struct rte_mbuf *m, struct rte_mempool *mp, uint32_t len)
 {
 	struct rte_mbuf_ext_shared_info *shinfo;
 	uint32_t total = len + RTE_PKTMBUF_HEADROOM +
-		(uint32_t)sizeof(struct rte_mbuf_ext_shared_info) + 8;
+			(uint32_t)sizeof(struct rte_mbuf_ext_shared_info) + 8;
 	uint16_t buf_len;
 	void *buf;
 
@@ -76,10 +76,10 @@ attach_extbuf(struct rte_mbuf *m, struct rte_mempool *mp, uint32_t len)
 }
 
 /* What became of one chain. */
-#define DEQ_OK      0
-#define DEQ_BAD     1   /* guest fault: dropped, counted in errors */
-#define DEQ_DROP    2   /* our policy (linear only): dropped, counted in dropped */
-#define DEQ_NOMEM   3   /* no mbuf: leave the chain for the next burst */
+#define DEQ_OK    0
+#define DEQ_BAD   1 /* guest fault: dropped, counted in errors */
+#define DEQ_DROP  2 /* our policy (linear only): dropped, counted in dropped */
+#define DEQ_NOMEM 3 /* no mbuf: leave the chain for the next burst */
 
 /* Fill m (and more segments from mp) with len bytes from the guest pieces. */
 static int
@@ -121,7 +121,7 @@ deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m, uint32
 			return DEQ_OK;
 		last->next = rte_pktmbuf_alloc(mp);
 		if (unlikely(last->next == NULL))
-			return DEQ_NOMEM;   /* the caller frees the chain */
+			return DEQ_NOMEM; /* the caller frees the chain */
 		last = last->next;
 		m->nb_segs++;
 		room = rte_pktmbuf_tailroom(last);
@@ -130,8 +130,8 @@ deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m, uint32
 
 /* One chain, any shape, into m. */
 static int
-deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
-		uint16_t head, struct rte_mbuf *m)
+deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t head,
+		struct rte_mbuf *m)
 {
 	struct vhu_buf bufs[VHU_MAX_BUFS];
 	uint32_t hlen = dev->hdr_len, nb = 0, bi, boff;
@@ -150,8 +150,7 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 		return DEQ_BAD;
 	}
 	if (unlikely(total < hlen + RTE_ETHER_HDR_LEN || total - hlen > VHU_DEQ_MAX_PKT_LEN)) {
-		vhu_vq_fault(dev, vq, "tx chain at %u: %" PRIu64 " bytes is no frame",
-			     head, total);
+		vhu_vq_fault(dev, vq, "tx chain at %u: %" PRIu64 " bytes is no frame", head, total);
 		return DEQ_BAD;
 	}
 	/* the header, copied once into a local wherever the guest put it */
@@ -165,10 +164,12 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	if (unlikely(rc != DEQ_OK))
 		return rc;
 	if (unlikely(hdr.flags != 0 || hdr.gso_type != 0) &&
-	    vhu_net_hdr_to_mbuf(dev, &hdr, m) != 0) {
-		vhu_vq_fault(dev, vq, "tx chain at %u: bad virtio-net header (flags %#x gso %#x "
-			     "csum %u+%u, %u bytes)", head, hdr.flags, hdr.gso_type,
-			     hdr.csum_start, hdr.csum_offset, m->pkt_len);
+			vhu_net_hdr_to_mbuf(dev, &hdr, m) != 0) {
+		vhu_vq_fault(dev, vq,
+				"tx chain at %u: bad virtio-net header (flags %#x gso %#x "
+				"csum %u+%u, %u bytes)",
+				head, hdr.flags, hdr.gso_type, hdr.csum_start, hdr.csum_offset,
+				m->pkt_len);
 		return DEQ_BAD;
 	}
 	return DEQ_OK;
@@ -199,7 +200,7 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 	rte_compiler_barrier();
 	for (k = 0; k < 4; k++) {
 		if (unlikely(d[k].flags != 0 || d[k].len < hlen + RTE_ETHER_HDR_LEN ||
-			     d[k].len - hlen > room))
+				    d[k].len - hlen > room))
 			return false;
 		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src[k] == NULL))
@@ -295,7 +296,9 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 				/* the next batch's descriptors, wherever they are */
 				for (k = 4; k < 8; k++)
 					rte_prefetch0(&vq->desc[vhu_split_avail_head(vq,
-							(uint16_t)(pos + k)) & vhu_split_mask(vq)]);
+										(uint16_t)(pos +
+												k)) &
+							vhu_split_mask(vq)]);
 			}
 			if (deq_batch4(dev, vq, pos, &pkts[stage], heads, hlen, room)) {
 				uint32_t k;
@@ -374,15 +377,15 @@ vhu_split_discard(struct vhu_dev *dev, struct vhu_vq *vq)
 }
 
 VHU_API uint16_t
-vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp,
-		struct rte_mbuf **pkts, uint16_t count)
+vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte_mbuf **pkts,
+		uint16_t count)
 {
 	struct vhu_dev *dev = vhu_dev_get(vid);
 	struct vhu_vq *vq;
 	uint16_t n = 0;
 
-	if (unlikely(dev == NULL || queue_id >= VHU_MAX_VRINGS || !(queue_id & 1) ||
-		     count == 0 || mp == NULL || pkts == NULL))
+	if (unlikely(dev == NULL || queue_id >= VHU_MAX_VRINGS || !(queue_id & 1) || count == 0 ||
+			    mp == NULL || pkts == NULL))
 		return 0;
 	vq = dev->vq[queue_id];
 	if (unlikely(vq == NULL) || unlikely(!rte_spinlock_trylock(&vq->guard)))
@@ -415,7 +418,7 @@ vhu_vq_stats_get(int vid, uint16_t queue_id, struct vhu_vq_stats *stats)
 	struct vhu_dev *dev = vhu_dev_get(vid);
 
 	if (dev == NULL || queue_id >= VHU_MAX_VRINGS || dev->vq[queue_id] == NULL ||
-	    stats == NULL) {
+			stats == NULL) {
 		rte_errno = EINVAL;
 		return -1;
 	}
@@ -439,8 +442,8 @@ vhu_vq_stats_reset(int vid, uint16_t queue_id)
 
 /* Shared with the packed ring (vhu_net.h): deq_fill with errno results. */
 int
-vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m,
-		uint32_t len, const struct vhu_buf *bufs, uint32_t bi, uint32_t boff)
+vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m, uint32_t len,
+		const struct vhu_buf *bufs, uint32_t bi, uint32_t boff)
 {
 	switch (deq_fill(dev, mp, m, len, bufs, bi, boff)) {
 	case DEQ_OK:

@@ -27,23 +27,23 @@
 #include "vhu_split_pvt.h"
 
 /* Offload requests that make a packet leave the batch path. */
-#define TX_OL_WORK (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG | \
-		RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_OUTER_IP_CKSUM)
+#define TX_OL_WORK \
+	(RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG | \
+			RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_OUTER_IP_CKSUM)
 
 /* Largest packet prefix a checksum patch can land in (outer + inner headers). */
 #define PATCH_SPAN 2048u
 
 /* Reading an mbuf chain, with an optional patched copy of its first bytes. */
 struct mcur {
-	const uint8_t *p;            /* next byte */
-	uint32_t left;               /* bytes at p */
-	const struct rte_mbuf *seg;  /* where to continue */
-	uint32_t skip;               /* bytes of seg's chain already served from the copy */
+	const uint8_t *p;           /* next byte */
+	uint32_t left;              /* bytes at p */
+	const struct rte_mbuf *seg; /* where to continue */
+	uint32_t skip;              /* bytes of seg's chain already served from the copy */
 };
 
 static int
-mcur_init(struct mcur *c, const struct rte_mbuf *m, const struct vhu_tx_offload *ol,
-		uint8_t *pre)
+mcur_init(struct mcur *c, const struct rte_mbuf *m, const struct vhu_tx_offload *ol, uint8_t *pre)
 {
 	uint32_t span = 0, k;
 	const uint8_t *src;
@@ -99,8 +99,8 @@ mcur_next(struct mcur *c)
 
 /* Copy up to len bytes from the cursor into the guest pieces from (*bi, *boff). */
 static __rte_always_inline uint32_t
-copy_to_guest(struct vhu_dev *dev, struct mcur *c, uint32_t len,
-		const struct vhu_buf *bufs, uint32_t *bi, uint32_t *boff)
+copy_to_guest(struct vhu_dev *dev, struct mcur *c, uint32_t len, const struct vhu_buf *bufs,
+		uint32_t *bi, uint32_t *boff)
 {
 	uint32_t done = 0;
 
@@ -145,9 +145,9 @@ write_hdr(struct vhu_dev *dev, const struct vhu_net_hdr *hdr, uint32_t hlen,
 	}
 }
 
-#define ENQ_OK    0
-#define ENQ_DROP  1   /* dropped and counted: the caller may free it */
-#define ENQ_FULL  2   /* not enough buffers now: the burst ends here */
+#define ENQ_OK   0
+#define ENQ_DROP 1 /* dropped and counted: the caller may free it */
+#define ENQ_FULL 2 /* not enough buffers now: the burst ends here */
 
 /*
  * One packet, any shape. Mergeable: as many heads as it needs, their used
@@ -155,8 +155,8 @@ write_hdr(struct vhu_dev *dev, const struct vhu_net_hdr *hdr, uint32_t hlen,
  * every head consumed (including bad ones, returned empty).
  */
 static int
-enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m,
-		uint16_t *posp, uint16_t avail_idx, bool mrg)
+enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m, uint16_t *posp,
+		uint16_t avail_idx, bool mrg)
 {
 	uint32_t hlen = dev->hdr_len, need = m->pkt_len + hlen, placed = 0, nhb = 0;
 	struct vhu_buf bufs[VHU_MAX_BUFS], hb[sizeof(struct vhu_net_hdr)];
@@ -167,7 +167,7 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m,
 	struct mcur cur;
 
 	if (unlikely(vhu_net_hdr_from_mbuf(dev, m, &hdr, &ol) != 0 ||
-		     mcur_init(&cur, m, &ol, pre) != 0))
+			    mcur_init(&cur, m, &ol, pre) != 0))
 		return ENQ_DROP;
 
 	while (placed < need) {
@@ -186,8 +186,8 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m,
 		}
 		head = vhu_split_avail_head(vq, pos);
 		if (likely(head < vq->size))
-			why = vhu_split_walk(dev, vq, head, true, need - placed, bufs,
-					     VHU_MAX_BUFS, &nb, &total);
+			why = vhu_split_walk(dev, vq, head, true, need - placed, bufs, VHU_MAX_BUFS,
+					&nb, &total);
 		else
 			why = "avail head out of range";
 		if (likely(why == NULL) && nheads == 0 && unlikely(total < hlen))
@@ -260,8 +260,7 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m,
  * false (nothing written) otherwise.
  */
 static __rte_always_inline bool
-enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf **m,
-		uint32_t hlen)
+enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf **m, uint32_t hlen)
 {
 	const struct vhu_mem *mem = dev->mem;
 	struct vhu_vring_desc d[4];
@@ -281,8 +280,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 	/* d[] is our only copy of the descriptors from here on */
 	rte_compiler_barrier();
 	for (k = 0; k < 4; k++) {
-		if (unlikely(d[k].flags != VHU_DESC_F_WRITE ||
-			     d[k].len < m[k]->pkt_len + hlen))
+		if (unlikely(d[k].flags != VHU_DESC_F_WRITE || d[k].len < m[k]->pkt_len + hlen))
 			return false;
 		dst[k] = vhu_gpa_to_host(mem, d[k].addr, m[k]->pkt_len + hlen);
 		if (unlikely(dst[k] == NULL))
@@ -309,7 +307,7 @@ split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, ui
 		bool mrg, bool inorder)
 {
 	uint16_t avail_idx, pos, used_start = vq->last_used_idx;
-	uint32_t hlen = dev->hdr_len, i = 0;
+	uint32_t hlen = dev->hdr_len, i = 0, drops = 0;
 	struct vhu_vq_stats *st = &vq->stats;
 	int avail;
 
@@ -346,39 +344,40 @@ split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, ui
 		if (likely(rc == ENQ_OK))
 			vhu_stats_count(st, pkts[i]);
 		else
-			st->dropped++;
+			drops++;
 		i++;
 	}
-	st->packets += i;
+	/* consumed = sent + dropped; only the sent ones count as packets */
+	st->packets += i - drops;
+	st->dropped += drops;
 	vq->last_avail_idx = pos;
 	vhu_split_publish(dev, vq, used_start, pos == avail_idx);
 	return (uint16_t)i;
 }
 
 uint16_t
-vhu_split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts,
-		uint16_t count)
+vhu_split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	return split_enqueue(dev, vq, pkts, count, false, false);
 }
 
 uint16_t
-vhu_split_enqueue_mrg(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts,
-		uint16_t count)
+vhu_split_enqueue_mrg(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	return split_enqueue(dev, vq, pkts, count, true, false);
 }
 
 uint16_t
-vhu_split_enqueue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts,
-		uint16_t count)
+vhu_split_enqueue_inorder(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	return split_enqueue(dev, vq, pkts, count, false, true);
 }
 
 uint16_t
-vhu_split_enqueue_mrg_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts,
-		uint16_t count)
+vhu_split_enqueue_mrg_inorder(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	return split_enqueue(dev, vq, pkts, count, true, true);
 }
@@ -390,8 +389,8 @@ vhu_enqueue_burst(int vid, uint16_t queue_id, struct rte_mbuf **pkts, uint16_t c
 	struct vhu_vq *vq;
 	uint16_t n = 0;
 
-	if (unlikely(dev == NULL || queue_id >= VHU_MAX_VRINGS || (queue_id & 1) ||
-		     count == 0 || pkts == NULL))
+	if (unlikely(dev == NULL || queue_id >= VHU_MAX_VRINGS || (queue_id & 1) || count == 0 ||
+			    pkts == NULL))
 		return 0;
 	vq = dev->vq[queue_id];
 	if (unlikely(vq == NULL) || unlikely(!rte_spinlock_trylock(&vq->guard)))
@@ -422,15 +421,17 @@ split_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
 
 		__atomic_store_n(vhu_split_avail_event(vq), ev, __ATOMIC_RELAXED);
 		if (unlikely(dev->log_all) && vq->log_used)
-			vhu_log_write(dev, vq->log_used_gpa + offsetof(struct vhu_vring_used, ring) +
-				      (uint64_t)vq->size * sizeof(struct vhu_vring_used_elem),
-				      sizeof(uint16_t));
+			vhu_log_write(dev,
+					vq->log_used_gpa + offsetof(struct vhu_vring_used, ring) +
+							(uint64_t)vq->size *
+									sizeof(struct vhu_vring_used_elem),
+					sizeof(uint16_t));
 	} else {
-		__atomic_store_n(&vq->used->flags, on ? 0 : VHU_USED_F_NO_NOTIFY,
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&vq->used->flags, on ? 0 : VHU_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
 		if (unlikely(dev->log_all) && vq->log_used)
-			vhu_log_write(dev, vq->log_used_gpa + offsetof(struct vhu_vring_used, flags),
-				      sizeof(uint16_t));
+			vhu_log_write(dev,
+					vq->log_used_gpa + offsetof(struct vhu_vring_used, flags),
+					sizeof(uint16_t));
 	}
 	/* full fence: the guest must see the new setting before we look at
 	 * the ring again; pairs with the driver's full barrier between its
@@ -475,10 +476,10 @@ vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 		return;
 	}
 	if (vq->size == 0 || (vq->size & (vq->size - 1)) != 0 || vq->size > VHU_MAX_RING_SIZE ||
-	    (dev->hdr_len != 10 && dev->hdr_len != 12) || dev->mem == NULL ||
-	    vq->desc == NULL || vq->avail == NULL || vq->used == NULL) {
+			(dev->hdr_len != 10 && dev->hdr_len != 12) || dev->mem == NULL ||
+			vq->desc == NULL || vq->avail == NULL || vq->used == NULL) {
 		VHU_LOG_DATA(ERR, dev->ifname, "vring %u: cannot run (size %u, header %u bytes)",
-			     vq->index, vq->size, dev->hdr_len);
+				vq->index, vq->size, dev->hdr_len);
 		vq->broken = true;
 		return;
 	}
@@ -492,9 +493,8 @@ vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 
 /* Shared with the packed ring (vhu_net.h): header and packet into known pieces. */
 int
-vhu_net_enq_copy(struct vhu_dev *dev, const struct rte_mbuf *m,
-		const struct vhu_net_hdr *hdr, const struct vhu_tx_offload *ol,
-		const struct vhu_buf *bufs, uint32_t nb)
+vhu_net_enq_copy(struct vhu_dev *dev, const struct rte_mbuf *m, const struct vhu_net_hdr *hdr,
+		const struct vhu_tx_offload *ol, const struct vhu_buf *bufs, uint32_t nb)
 {
 	uint32_t hlen = dev->hdr_len, bi = 0, boff = 0, nhb = 0, h = hlen;
 	struct vhu_buf hb[sizeof(struct vhu_net_hdr)];
@@ -522,8 +522,10 @@ vhu_net_enq_copy(struct vhu_dev *dev, const struct rte_mbuf *m,
 		}
 	}
 	write_hdr(dev, hdr, hlen, hb, nhb);
-	if (m->pkt_len != 0 && (bi >= nb ||
-	    copy_to_guest(dev, &cur, m->pkt_len, bufs, &bi, &boff) != m->pkt_len))
+	if (m->pkt_len != 0 &&
+			(bi >= nb ||
+					copy_to_guest(dev, &cur, m->pkt_len, bufs, &bi, &boff) !=
+							m->pkt_len))
 		return -EINVAL;
 	return 0;
 }

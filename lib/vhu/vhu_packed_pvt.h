@@ -36,7 +36,7 @@
 #include "vhu_dev.h"
 #include "vhu_mem.h"
 #include "vhu_net.h"
-#include "vhu_split_pvt.h"   /* struct vhu_buf, vhu_split_map() */
+#include "vhu_split_pvt.h" /* struct vhu_buf, vhu_split_map() */
 
 #define VHU_PACKED_WRAP_BIT (1u << 15)
 
@@ -95,18 +95,19 @@ vhu_packed_lin(uint16_t size, uint16_t idx, bool wrap)
 }
 
 /* Stop a ring the guest made unusable (log rate-limited, error fd signalled). */
-#define vhu_packed_break(dev, vq, ...) do { \
-	(vq)->broken = true; \
-	vhu_vq_fault((dev), (vq), __VA_ARGS__); \
-} while (0)
+#define vhu_packed_break(dev, vq, ...) \
+	do { \
+		(vq)->broken = true; \
+		vhu_vq_fault((dev), (vq), __VA_ARGS__); \
+	} while (0)
 
 /* What a chain walk found. */
 struct vhu_packed_chain {
-	uint16_t id;          /* buffer id, from the chain's last ring descriptor */
-	uint16_t ndesc;       /* ring slots the chain occupies */
-	uint32_t nbufs;       /* pieces appended to bufs */
-	uint64_t total;       /* bytes those pieces hold */
-	const char *why;      /* non-NULL: the chain is unusable (drop and return it) */
+	uint16_t id;     /* buffer id, from the chain's last ring descriptor */
+	uint16_t ndesc;  /* ring slots the chain occupies */
+	uint32_t nbufs;  /* pieces appended to bufs */
+	uint64_t total;  /* bytes those pieces hold */
+	const char *why; /* non-NULL: the chain is unusable (drop and return it) */
 };
 
 /*
@@ -114,13 +115,12 @@ struct vhu_packed_chain {
  * append its pieces while fewer than want bytes are held. NULL, or why not.
  */
 static __rte_always_inline const char *
-vhu_packed_elem(const struct vhu_mem *mem, uint64_t addr, uint32_t len, uint16_t flags,
-		bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
-		struct vhu_packed_chain *c)
+vhu_packed_elem(const struct vhu_mem *mem, uint64_t addr, uint32_t len, uint16_t flags, bool write,
+		uint64_t want, struct vhu_buf *bufs, uint32_t max, struct vhu_packed_chain *c)
 {
 	if (unlikely(((flags & VHU_DESC_F_WRITE) != 0) != write))
 		return write ? "read-only descriptor in a receive buffer" :
-			"write-only descriptor in a transmit buffer";
+			       "write-only descriptor in a transmit buffer";
 	if (unlikely(len == 0))
 		return "zero-length descriptor";
 	if (c->total >= want)
@@ -131,9 +131,8 @@ vhu_packed_elem(const struct vhu_mem *mem, uint64_t addr, uint32_t len, uint16_t
 
 /* An indirect table: checked, its entries appended. NULL, or why not. */
 static inline const char *
-vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_desc *d,
-		bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
-		struct vhu_packed_chain *c)
+vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_desc *d, bool write,
+		uint64_t want, struct vhu_buf *bufs, uint32_t max, struct vhu_packed_chain *c)
 {
 	const uint8_t *t;
 	uint32_t n, i;
@@ -182,8 +181,8 @@ vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_des
  */
 static __rte_always_inline int
 vhu_packed_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t pos,
-		uint16_t head_flags, bool write, uint64_t want, struct vhu_buf *bufs,
-		uint32_t max, struct vhu_packed_chain *c)
+		uint16_t head_flags, bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
+		struct vhu_packed_chain *c)
 {
 	uint16_t size = vq->size, n = 0;
 	const char *why = NULL;
@@ -204,10 +203,11 @@ vhu_packed_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t pos
 				if (unlikely(n > 1 || (d.flags & VHU_DESC_F_NEXT)))
 					why = "indirect descriptor in a chain";
 				else
-					why = vhu_packed_indirect(dev, &d, write, want, bufs, max, c);
+					why = vhu_packed_indirect(
+							dev, &d, write, want, bufs, max, c);
 			} else {
 				why = vhu_packed_elem(dev->mem, d.addr, d.len, d.flags, write, want,
-						      bufs, max, c);
+						bufs, max, c);
 			}
 		}
 		if (!(d.flags & VHU_DESC_F_NEXT)) {
@@ -228,14 +228,14 @@ vhu_packed_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t pos
 
 /* The used descriptors of one burst, flushed by vhu_packed_flush(). */
 struct vhu_packed_used {
-	uint16_t n;            /* used descriptors written */
-	uint16_t first;        /* slot of the first one: its flags are stored last */
+	uint16_t n;     /* used descriptors written */
+	uint16_t first; /* slot of the first one: its flags are stored last */
 	uint16_t first_flags;
-	bool start_wrap;       /* used position at the start of the burst */
+	bool start_wrap; /* used position at the start of the burst */
 	uint16_t start;
-	uint32_t slots;        /* ring slots covered since the start */
-	uint16_t batch_id;     /* in-order: id of the last buffer not yet reported */
-	uint16_t batch_slots;  /* in-order: slots those unreported buffers cover */
+	uint32_t slots;       /* ring slots covered since the start */
+	uint16_t batch_id;    /* in-order: id of the last buffer not yet reported */
+	uint16_t batch_slots; /* in-order: slots those unreported buffers cover */
 };
 
 static __rte_always_inline void
@@ -323,7 +323,7 @@ vhu_packed_need_call(struct vhu_dev *dev, struct vhu_vq *vq)
 	off_wrap = __atomic_load_n(&vq->driver_event->off_wrap, __ATOMIC_RELAXED);
 	ev = off_wrap & (uint16_t)~VHU_PACKED_WRAP_BIT;
 	if (unlikely(ev >= size))
-		return false;   /* no such descriptor: the event never comes */
+		return false; /* no such descriptor: the event never comes */
 	evl = vhu_packed_lin(size, ev, (off_wrap & VHU_PACKED_WRAP_BIT) != 0);
 	/* call when the event descriptor lies in [old, now) */
 	return (evl + two - old) % two < (now + two - old) % two;

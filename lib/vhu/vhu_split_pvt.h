@@ -57,10 +57,11 @@ vhu_split_avail_event(const struct vhu_vq *vq)
  * A guest fault that makes the ring unusable: log (rate-limited), signal
  * the error fd and stop touching the ring until it is started again.
  */
-#define vhu_split_break(dev, vq, ...) do { \
-	(vq)->broken = true; \
-	vhu_vq_fault((dev), (vq), __VA_ARGS__); \
-} while (0)
+#define vhu_split_break(dev, vq, ...) \
+	do { \
+		(vq)->broken = true; \
+		vhu_vq_fault((dev), (vq), __VA_ARGS__); \
+	} while (0)
 
 /*
  * Entries the guest made available since last_avail_idx, with *avail_idx
@@ -85,7 +86,7 @@ vhu_split_avail_count(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t *avail_id
 	return n;
 }
 
-/* Read the head at avail position pos (free-running); UINT16_MAX-safe check by caller. */
+/* The head at free-running avail position pos; the caller checks it against the ring size. */
 static __rte_always_inline uint16_t
 vhu_split_avail_head(const struct vhu_vq *vq, uint16_t pos)
 {
@@ -107,8 +108,8 @@ vhu_desc_read(struct vhu_vring_desc *d, const struct vhu_vring_desc *src)
  * Returns NULL, or why not.
  */
 static __rte_always_inline const char *
-vhu_split_map(const struct vhu_mem *mem, uint64_t gpa, uint32_t len,
-		struct vhu_buf *bufs, uint32_t *nb, uint32_t max)
+vhu_split_map(const struct vhu_mem *mem, uint64_t gpa, uint32_t len, struct vhu_buf *bufs,
+		uint32_t *nb, uint32_t max)
 {
 	uint64_t rem = len;
 
@@ -140,9 +141,8 @@ vhu_split_map(const struct vhu_mem *mem, uint64_t gpa, uint32_t len,
  * unusable.
  */
 static __rte_always_inline const char *
-vhu_split_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t head,
-		bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
-		uint32_t *nbufs, uint64_t *total)
+vhu_split_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t head, bool write,
+		uint64_t want, struct vhu_buf *bufs, uint32_t max, uint32_t *nbufs, uint64_t *total)
 {
 	const struct vhu_mem *mem = dev->mem;
 	const struct vhu_vring_desc *table = vq->desc;
@@ -167,7 +167,7 @@ vhu_split_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t head
 			if (unlikely(d.flags & VHU_DESC_F_NEXT))
 				return "indirect descriptor with NEXT";
 			if (unlikely(d.len == 0 || (d.len & 15) != 0 ||
-				     d.len / 16 > VHU_MAX_RING_SIZE))
+					    d.len / 16 > VHU_MAX_RING_SIZE))
 				return "indirect table length not a multiple of 16 or too large";
 			table = vhu_gpa_to_host(mem, d.addr, d.len);
 			if (unlikely(table == NULL))
@@ -180,7 +180,7 @@ vhu_split_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t head
 		}
 		if (unlikely((d.flags & VHU_DESC_F_WRITE) != dir))
 			return write ? "read-only descriptor in a receive buffer" :
-				"write-only descriptor in a transmit buffer";
+				       "write-only descriptor in a transmit buffer";
 		if (unlikely(d.len == 0))
 			return "zero-length descriptor";
 		why = vhu_split_map(mem, d.addr, d.len, bufs, &nb, max);
@@ -228,7 +228,7 @@ vhu_split_log_used(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t from, uint16
 		vhu_log_write(dev, base + start * esz, (uint64_t)n * esz);
 	}
 	vhu_log_write(dev, vq->log_used_gpa + offsetof(struct vhu_vring_used, idx),
-		      sizeof(uint16_t));
+			sizeof(uint16_t));
 }
 
 /*
@@ -257,7 +257,7 @@ vhu_split_notify(struct vhu_dev *dev, struct vhu_vq *vq, bool force)
 		call = !valid || (uint16_t)(new_idx - ev - 1) < (uint16_t)(new_idx - old);
 	} else {
 		call = !(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
-			 VHU_AVAIL_F_NO_INTERRUPT);
+				VHU_AVAIL_F_NO_INTERRUPT);
 	}
 	if (call || force) {
 		if (vq->callfd >= 0 && eventfd_write(vq->callfd, 1) == 0)
