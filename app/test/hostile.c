@@ -168,8 +168,8 @@ hmark_take(struct hmark *m)
 	m->devices = count_devices();
 }
 
-/* Thread stacks and malloc arenas the control thread leaves cached. */
-#define MAPS_SLACK 8
+/* Thread stacks (two lines each) and malloc arenas that threads leave cached. */
+#define MAPS_SLACK 16
 
 int
 hmark_check(const struct hmark *m)
