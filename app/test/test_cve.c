@@ -1550,6 +1550,116 @@ VHU_TEST(fast, hostile_fd_kinds)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The device-state blob a migration source sends is front-end data too:    */
+/* mutated blobs (with a recomputed checksum, so they reach the parser) are  */
+/* each loaded or refused, never more.                                       */
+
+#define STATE_ROUNDS 300
+
+static uint64_t
+fnv1a64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (n-- > 0) {
+		h ^= *p++;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* SET_DEVICE_STATE_FD in direction dir with fd; the u64 reply. */
+static int
+state_fd(struct hdev *d, uint32_t dir, int fd, uint64_t *reply)
+{
+	struct vhu_device_state_xfer x = { dir, VHU_TRANSFER_PHASE_STOPPED };
+	struct vhu_msg r;
+
+	TEST_ASSERT_EQ(mock_fe_send(&d->fe, VHU_REQ_SET_DEVICE_STATE_FD, 0, &x, sizeof(x), &fd, 1),
+		       0, "SET_DEVICE_STATE_FD");
+	TEST_ASSERT_EQ(mock_fe_recv(&d->fe, &r), 0, "reply");
+	vhu_msg_close_fds(&r);
+	*reply = r.payload.u64;
+	return TEST_SUCCESS;
+}
+
+static int
+body_state_blob(void)
+{
+	static uint8_t blob[8192], mut[16384];
+	size_t len = 0, mlen;
+	unsigned int k, loaded = 0, refused = 0;
+	struct pair p;
+	uint64_t v;
+	ssize_t n;
+	int pp[2];
+
+	TEST_RUN(pair_up(&p, 0));
+	/* a real blob: saved from A with its rings stopped */
+	memcpy(vhu_rec.save_blob, "app state", 9);
+	vhu_rec.save_len = 9;
+	TEST_RUN(hdev_reconnect(&p.a));
+	TEST_RUN(a_negotiated(&p));
+	TEST_ASSERT_EQ(pipe2(pp, O_CLOEXEC), 0, "pipe");
+	TEST_RUN(state_fd(&p.a, VHU_TRANSFER_SAVE, pp[1], &v));
+	close(pp[1]);
+	while ((n = read(pp[0], blob + len, sizeof(blob) - len)) > 0)
+		len += (size_t)n;
+	close(pp[0]);
+	TEST_ASSERT_EQ(mock_fe_get_u64(&p.a.fe, VHU_REQ_CHECK_DEVICE_STATE, &v), 0, "check");
+	TEST_ASSERT(v == 0 && len > 48, "a state of %zu bytes saved", len);
+
+	srand(20261114);
+	for (k = 0; k < STATE_ROUNDS; k++) {
+		unsigned int flips = 1 + (unsigned int)rand() % 4, f;
+
+		memcpy(mut, blob, len);
+		mlen = len;
+		switch (k % 4) {
+		case 0:   /* a length anywhere from nothing to twice as long */
+			mlen = (size_t)rand() % (2 * len + 1);
+			break;
+		case 1:   /* header fields: counts, lengths, versions */
+			for (f = 0; f < flips; f++)
+				mut[(size_t)rand() % 48] = (uint8_t)rand();
+			break;
+		default:  /* anywhere */
+			for (f = 0; f < flips; f++)
+				mut[(size_t)rand() % mlen] = (uint8_t)rand();
+			break;
+		}
+		if (mlen > 8 && k % 8 != 7) {
+			uint64_t sum = fnv1a64(mut, mlen - 8);
+
+			memcpy(mut + mlen - 8, &sum, 8);
+		}
+		TEST_ASSERT_EQ(pipe2(pp, O_CLOEXEC | O_NONBLOCK), 0, "pipe");
+		TEST_RUN(state_fd(&p.a, VHU_TRANSFER_LOAD, pp[0], &v));
+		close(pp[0]);
+		TEST_ASSERT_EQ(write(pp[1], mut, mlen), (ssize_t)mlen, "blob %u", k);
+		close(pp[1]);
+		TEST_ASSERT_EQ(mock_fe_get_u64(&p.a.fe, VHU_REQ_CHECK_DEVICE_STATE, &v), 0,
+			       "CHECK_DEVICE_STATE %u", k);
+		if (v == 0)
+			loaded++;
+		else
+			refused++;
+	}
+	TEST_LOG("%u mutated state blobs: %u loaded, %u refused", STATE_ROUNDS, loaded, refused);
+	TEST_ASSERT(refused > 0, "some of them refused");
+	TEST_ASSERT(hlog_has("device state load failed"), "refusals logged");
+	vhu_rec.save_len = 0;
+	TEST_RUN(hdev_ready(&p.a, 0, QSIZE));
+	TEST_RUN(hdev_forwards(&p.a, 4));
+	return pair_down(&p);
+}
+
+VHU_TEST(fast, hostile_state_blob_mutations)
+{
+	return hlog_run(body_state_blob);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Found here: a packed ring's SET_VRING_BASE with the used half (QEMU sends */
 /* avail | avail_wrap << 15 | used << 16 | used_wrap << 31) must not take the */
 /* used wrap counter for part of the used index.                             */
