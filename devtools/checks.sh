@@ -134,11 +134,27 @@ check_symbols() {
 
 # ------------------------------------------------------------------ format
 # Print "file<TAB>start:end" for every changed line range of C files between
-# the base (HEAD~1 when HEAD has a parent) and the working tree; untracked
+# the base (HEAD~1 when HEAD has a parent) and the working tree; for a merge
+# commit, the lines the merge itself changed plus the working tree; untracked
 # files count whole.
 changed_ranges() {
 	local base
-	if git rev-parse -q --verify HEAD~1 >/dev/null 2>&1; then
+	if git rev-parse -q --verify HEAD^2 >/dev/null 2>&1; then
+		# A merge: its own lines are those that differ from every parent
+		# (conflict resolutions); what each branch brought was checked
+		# when it was committed there. Then the working tree against HEAD.
+		git show --cc -U0 --no-color --format= HEAD -- '*.c' '*.h' |
+			awk '
+			/^\+\+\+ b\// { file = substr($0, 7); next }
+			/^@@@/ {
+				split($4, a, ",")
+				start = substr(a[1], 2) + 0
+				count = (2 in a) ? a[2] + 0 : 1
+				if (count > 0)
+					print file "\t" start ":" (start + count - 1)
+			}'
+		base=HEAD
+	elif git rev-parse -q --verify HEAD~1 >/dev/null 2>&1; then
 		base=HEAD~1
 	elif git rev-parse -q --verify HEAD >/dev/null 2>&1; then
 		base=$(git hash-object -t tree /dev/null)
