@@ -159,13 +159,34 @@ count_devices(void)
 	return n;
 }
 
-void
-hmark_take(struct hmark *m)
+static void
+hmark_read(struct hmark *m)
 {
 	m->fds = vhu_test_count_fds();
 	m->maps = count_maps();
 	m->heap = heap_blocks();
 	m->devices = count_devices();
+}
+
+/*
+ * The mark is taken once the counts hold still: a connection the test
+ * just closed may still be in its last steps on the control thread.
+ */
+void
+hmark_take(struct hmark *m)
+{
+	struct hmark again;
+	int tries;
+
+	hmark_read(m);
+	for (tries = 0; tries < 200; tries++) {
+		vhu_test_sleep_ms(10);
+		hmark_read(&again);
+		if (again.fds == m->fds && again.maps == m->maps && again.heap == m->heap &&
+		    again.devices == m->devices)
+			return;
+		*m = again;
+	}
 }
 
 /* Thread stacks (two lines each) and malloc arenas that threads leave cached. */
@@ -178,7 +199,7 @@ hmark_check(const struct hmark *m)
 	int waited;
 
 	for (waited = 0;; waited += 10) {
-		hmark_take(&now);
+		hmark_read(&now);
 		if (now.fds == m->fds && now.maps <= m->maps + MAPS_SLACK &&
 		    now.heap == m->heap && now.devices == m->devices)
 			return TEST_SUCCESS;

@@ -20,6 +20,8 @@ int pmd_tmpdir(char *dir, size_t len);
 void pmd_rmdir(const char *dir);
 /* Open fds of this process. */
 int pmd_count_fds(void);
+/* The fd count once it equals want, or once it has held still for 50 ms (2 s at most). */
+int pmd_fds_settled(int want);
 bool pmd_file_exists(const char *path);
 /* Configure nq rx and tx queues (256 descriptors) with conf (NULL: all zero). */
 int pmd_port_setup(uint16_t port_id, uint16_t nq, struct rte_mempool *mp,

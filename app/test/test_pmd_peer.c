@@ -764,11 +764,11 @@ VHU_TEST(driver, pmd_peer_hotplug_cycles)
 		}
 		TEST_ASSERT(!pmd_file_exists(sock), "socket file removed %d", i);
 		if (i == 1) {
-			fds = pmd_count_fds();
+			fds = pmd_fds_settled(-1);
 			heap = pmd_heap_used();
 		}
 	}
-	TEST_ASSERT_EQ(pmd_count_fds(), fds, "fds stable over 100 cycles");
+	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "fds stable over 100 cycles");
 	TEST_ASSERT_EQ(pmd_heap_used(), heap, "DPDK memory stable over 100 cycles");
 	pmd_rmdir(dir);
 	return TEST_SUCCESS;

@@ -160,13 +160,13 @@ VHU_TEST(stress, pmd_stress_frontend_churn)
 					"link down %d", i);
 		}
 		if (i == 1)
-			fds = pmd_count_fds();
+			fds = pmd_fds_settled(-1);
 	}
 	f.stop = 1;
 	TEST_ASSERT_EQ(rte_eal_wait_lcore(lcore), 0, "forwarder");
 	TEST_LOG("%" PRIu64 " frames forwarded in %" PRIu64 " bursts", f.frames, f.bursts);
 	TEST_ASSERT(f.frames > 0, "forwarded");
-	TEST_ASSERT_EQ(pmd_count_fds(), fds, "no fd leak over 30 front-ends");
+	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "no fd leak over 30 front-ends");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_st0"), 0, "close");
 	pmd_rmdir(dir);
 	return TEST_SUCCESS;
@@ -258,12 +258,12 @@ VHU_TEST(stress, pmd_stress_frontend_killed)
 		TEST_ASSERT_EQ(waitpid(pid, &status, 0), pid, "reaped");
 		TEST_ASSERT_EQ(st_wait_link(f.port_id, RTE_ETH_LINK_DOWN), 0, "link down %d", i);
 		if (i == 0)
-			fds = pmd_count_fds();
+			fds = pmd_fds_settled(-1);
 	}
 	f.stop = 1;
 	TEST_ASSERT_EQ(rte_eal_wait_lcore(lcore), 0, "forwarder");
 	TEST_LOG("%" PRIu64 " frames in %" PRIu64 " bursts", f.frames, f.bursts);
-	TEST_ASSERT_EQ(pmd_count_fds(), fds, "no fd leak over 5 killed front-ends");
+	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "no fd leak over 5 killed front-ends");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_st1"), 0, "close");
 	TEST_ASSERT(!pmd_file_exists(sock), "socket removed");
 	pmd_rmdir(dir);

@@ -348,10 +348,7 @@ vhu_conn_free(struct vhu_conn *c)
 
 	dev->flags |= VHU_DEV_CLOSING;
 	unready(c);
-	if (c->conn_cb && dev->ops->destroy_connection != NULL)
-		dev->ops->destroy_connection(dev->vid);
 	vhu_xfer_abort(c);
-	vhu_dev_table_del(dev);
 	drop_memory(dev);
 	for (i = 0; i < VHU_MAX_VRINGS; i++) {
 		vhu_vq_free(dev->vq[i]);
@@ -360,6 +357,14 @@ vhu_conn_free(struct vhu_conn *c)
 	if (dev->backend_fd >= 0)
 		close(dev->backend_fd);
 	close(dev->connfd);
+	/*
+	 * Told last, with the vid still valid for getters such as
+	 * vhu_get_ifname(): by then every fd and mapping of the connection
+	 * is gone, so the application sees a clean slate.
+	 */
+	if (c->conn_cb && dev->ops->destroy_connection != NULL)
+		dev->ops->destroy_connection(dev->vid);
+	vhu_dev_table_del(dev);
 	VHU_LOG_CONFIG(INFO, dev->ifname, "device %d freed", dev->vid);
 	rte_free(c);
 }
