@@ -183,7 +183,7 @@ hmark_take(struct hmark *m)
 		vhu_test_sleep_ms(10);
 		hmark_read(&again);
 		if (again.fds == m->fds && again.maps == m->maps && again.heap == m->heap &&
-		    again.devices == m->devices)
+				again.devices == m->devices)
 			return;
 		*m = again;
 	}

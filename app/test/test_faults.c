@@ -573,7 +573,7 @@ VHU_TEST(stress, fault_mem_table_swap_under_traffic)
 	TEST_ASSERT_EQ(f_destroy, 0, "the device lived through every swap");
 	TEST_LOG("%d x 3 table changes; the guest sent %" PRIu64 " and got %" PRIu64
 		 " frames back (%" PRIu64 " not enqueued: ring busy or no buffer yet)",
-		 SWAPS, g.tx, g.rx, fwd.unsent);
+			SWAPS, g.tx, g.rx, fwd.unsent);
 	munmap(extra, 1 << 20);
 	close(xfd);
 	fwd_stop();
