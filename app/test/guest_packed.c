@@ -261,7 +261,7 @@ penv_init(struct penv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 			return -ENOMEM;
 		memset(vq, 0, sizeof(*vq));
 		e->vq[q] = vq;
-		rte_spinlock_init(&vq->guard);
+		vhu_guard_init(&vq->guard);
 		rc = pring_init(&e->g[q], &e->gm, qsize, (features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
 		if (rc != 0)
 			return rc;
@@ -333,10 +333,10 @@ penv_fini(struct penv *e)
 void
 penv_restart(struct penv *e, int q)
 {
-	rte_spinlock_lock(&e->vq[q]->guard);
+	vhu_guard_close(&e->vq[q]->guard);
 	e->vq[q]->active = true;
 	vhu_vq_select_burst(e->dev, e->vq[q]);
-	rte_spinlock_unlock(&e->vq[q]->guard);
+	vhu_guard_open(&e->vq[q]->guard);
 }
 
 static uint64_t

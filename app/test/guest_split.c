@@ -329,7 +329,7 @@ tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 			return -ENOMEM;
 		memset(vq, 0, sizeof(*vq));
 		e->vq[q] = vq;
-		rte_spinlock_init(&vq->guard);
+		vhu_guard_init(&vq->guard);
 		rc = gring_init(&e->g[q], &e->gm, qsize, (features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
 		if (rc != 0)
 			return rc;

@@ -618,7 +618,7 @@ hammer_main(void *arg)
 	while (!h->stop) {
 		struct vhu_vq *vq = h->dev->vq[0];
 
-		if (!rte_spinlock_trylock(&vq->guard))
+		if (!vhu_guard_enter(&vq->guard))
 			continue;
 		if (vq->active) {
 			/* touch guest memory through the current mapping */
@@ -627,7 +627,7 @@ hammer_main(void *arg)
 								       MOCK_FE_GPA_BASE, 1);
 			h->entered++;
 		}
-		rte_spinlock_unlock(&vq->guard);
+		vhu_guard_leave(&vq->guard);
 	}
 	return NULL;
 }

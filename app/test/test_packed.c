@@ -831,9 +831,9 @@ VHU_TEST(fast, packed_disabled_ring)
 	TEST_ASSERT_EQ(ptx_reclaim(&e), 0, "stopped ring untouched");
 	/* busy guard: the burst backs off */
 	e.vq[1]->active = true;
-	rte_spinlock_lock(&e.vq[1]->guard);
+	vhu_guard_close(&e.vq[1]->guard);
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts + 1, 3), 0, "");
-	rte_spinlock_unlock(&e.vq[1]->guard);
+	vhu_guard_open(&e.vq[1]->guard);
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts + 1, 3), 1, "");
 	rte_pktmbuf_free(pkts[1]);
 	rte_pktmbuf_free(pkts[0]);

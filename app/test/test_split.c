@@ -824,11 +824,11 @@ VHU_TEST(fast, split_disabled_ring)
 	TEST_ASSERT(tx_send(&e, frame, 100, NULL, TXL_ONE, false) >= 0, "");
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts + 1, 3), 0, "");
 	TEST_ASSERT_EQ(e.g[1].used->idx, 2, "stopped ring untouched");
-	/* busy guard: the burst backs off */
+	/* closed guard: the burst backs off */
 	e.vq[1]->active = true;
-	rte_spinlock_lock(&e.vq[1]->guard);
+	vhu_guard_close(&e.vq[1]->guard);
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts + 1, 3), 0, "");
-	rte_spinlock_unlock(&e.vq[1]->guard);
+	vhu_guard_open(&e.vq[1]->guard);
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts + 1, 3), 1, "");
 	rte_pktmbuf_free(pkts[1]);
 	/* wrong direction and bad ids */

@@ -50,11 +50,14 @@ vhu_dev_vq(struct vhu_conn *c, uint32_t index)
 void
 vhu_dev_lock_all(struct vhu_dev *dev)
 {
-	unsigned int i;
+	struct vhu_guard *g[VHU_MAX_VRINGS];
+	unsigned int i, n = 0;
 
 	for (i = 0; i < 2u * dev->max_queue_pairs; i++)
 		if (dev->vq[i] != NULL)
-			rte_spinlock_lock(&dev->vq[i]->guard);
+			g[n++] = &dev->vq[i]->guard;
+	/* one heavy fence for every ring */
+	vhu_guard_close_n(g, n);
 }
 
 void
@@ -64,7 +67,7 @@ vhu_dev_unlock_all(struct vhu_dev *dev)
 
 	for (i = 0; i < 2u * dev->max_queue_pairs; i++)
 		if (dev->vq[i] != NULL)
-			rte_spinlock_unlock(&dev->vq[i]->guard);
+			vhu_guard_open(&dev->vq[i]->guard);
 }
 
 int
@@ -104,16 +107,16 @@ deactivate_all(struct vhu_dev *dev)
 {
 	unsigned int i;
 
+	vhu_dev_lock_all(dev);
 	for (i = 0; i < 2u * dev->max_queue_pairs; i++) {
 		struct vhu_vq *vq = dev->vq[i];
 
 		if (vq == NULL)
 			continue;
-		rte_spinlock_lock(&vq->guard);
 		vq->active = false;
 		vq->discard = false;
-		rte_spinlock_unlock(&vq->guard);
 	}
+	vhu_dev_unlock_all(dev);
 }
 
 static bool
@@ -195,12 +198,12 @@ unready(struct vhu_conn *c)
 	memset(c->reported, 0, sizeof(c->reported));
 }
 
+/* Back to the state of a new ring; its fds are closed. Caller has closed the guard. */
 static void
 reset_ring(struct vhu_vq *vq)
 {
 	int kick, call, err;
 
-	rte_spinlock_lock(&vq->guard);
 	kick = vq->kickfd;
 	call = vq->callfd;
 	err = vq->errfd;
@@ -226,7 +229,7 @@ reset_ring(struct vhu_vq *vq)
 	vq->log_used = false;
 	vq->signalled_used_valid = false;
 	memset(&vq->addr, 0, sizeof(vq->addr));
-	rte_spinlock_unlock(&vq->guard);
+	/* no burst is inside: the fds can go now */
 	if (kick >= 0)
 		close(kick);
 	if (call >= 0)
@@ -273,9 +276,11 @@ vhu_dev_reset(struct vhu_conn *c)
 
 	unready(c);
 	vhu_xfer_abort(c);
+	vhu_dev_lock_all(dev);
 	for (i = 0; i < 2u * dev->max_queue_pairs; i++)
 		if (dev->vq[i] != NULL)
 			reset_ring(dev->vq[i]);
+	vhu_dev_unlock_all(dev);
 	drop_memory(dev);
 	vhu_dev_lock_all(dev);
 	dev->features = 0;
@@ -702,9 +707,9 @@ state_apply(struct vhu_conn *c, const uint8_t *buf, size_t len)
 		vq = vhu_dev_vq(c, rs.index);
 		if (vq == NULL)
 			return -ENOMEM;
-		rte_spinlock_lock(&vq->guard);
+		vhu_guard_close(&vq->guard);
 		vq->stats = rs.stats;
-		rte_spinlock_unlock(&vq->guard);
+		vhu_guard_open(&vq->guard);
 	}
 	if (!rte_is_zero_ether_addr((const struct rte_ether_addr *)h.mac))
 		memcpy(dev->mac.addr_bytes, h.mac, sizeof(h.mac));

@@ -7,12 +7,13 @@
  * plane (vhu_msg.c, vhu_dev.c, vhu_vq.c, vhu_sock.c, vhu_evloop.c) and the
  * datapath (vhu_net_*.c). Ownership rules:
  *  - the control thread creates, changes and frees devices and rings;
- *  - a datapath lcore touches a ring only while holding vq->guard
- *    (rte_spinlock_trylock: a busy guard makes the burst return 0), and
+ *  - a datapath lcore touches a ring only inside vq->guard
+ *    (vhu_guard_enter: a closed guard makes the burst return 0), and
  *    only when vq->active is set;
- *  - the control thread takes vq->guard before changing anything the
- *    datapath reads (ring pointers, indexes, dev->mem, dev->log_*,
- *    dev->features, vq->active) and drops it when done.
+ *  - the control plane closes vq->guard (waiting for a burst inside to
+ *    leave) before changing anything the datapath reads (ring pointers,
+ *    indexes, dev->mem, dev->log_*, dev->features, vq->active) and opens
+ *    it when done. See vhu_guard.h.
  */
 
 #ifndef VHU_DEV_H
@@ -25,6 +26,8 @@
 #include <rte_atomic.h>
 #include <rte_log.h>
 #include <rte_spinlock.h>
+
+#include "vhu_guard.h"
 
 #include "vhu.h"
 #include "vhu_mem.h"
@@ -41,7 +44,7 @@ typedef uint16_t (*vhu_enqueue_fn)(struct vhu_dev *dev, struct vhu_vq *vq,
 
 struct vhu_vq {
 	/* ---- datapath: read under guard ---- */
-	rte_spinlock_t guard;
+	struct vhu_guard guard;
 	bool active;                 /* started && enabled && rings translated */
 	bool discard;                /* started && !enabled && rings translated: dequeue
 	                              * consumes guest TX and drops it, enqueue supplies

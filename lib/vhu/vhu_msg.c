@@ -424,12 +424,12 @@ h_set_vring_num(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		return fail(c, "vring %u: %s (%u)", s->index, why, s->num);
 	if (vq->started)
 		return refuse(c, "SET_VRING_NUM on started vring %u", s->index);
-	rte_spinlock_lock(&vq->guard);
+	vhu_guard_close(&vq->guard);
 	vq->num = s->num;
 	vq->size = (uint16_t)s->num;
 	vq->num_set = true;
 	rc = vhu_vq_refresh(&c->dev, vq);
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_open(&vq->guard);
 	if (rc != 0)
 		return fail(c, "vring %u of %u entries does not fit guest memory", s->index, s->num);
 	return H_OK;
@@ -450,11 +450,11 @@ h_set_vring_addr(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	if (vhu_check_vring_addr(a, vq->num_set ? vq->num : 1,
 				 negotiated(&c->dev, VHU_F_RING_PACKED), &why) != 0)
 		return fail(c, "vring %u: %s", a->index, why);
-	rte_spinlock_lock(&vq->guard);
+	vhu_guard_close(&vq->guard);
 	vq->addr = *a;
 	vq->addr_set = true;
 	rc = vhu_vq_refresh(&c->dev, vq);
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_open(&vq->guard);
 	if (rc != 0)
 		return fail(c, "vring %u: ring addresses are not in guest memory", a->index);
 	return H_OK;
@@ -475,7 +475,7 @@ h_set_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		return fail(c, "vring %u: base %u is not a 16-bit index", s->index, s->num);
 	if (vq->started)
 		return refuse(c, "SET_VRING_BASE on started vring %u", s->index);
-	rte_spinlock_lock(&vq->guard);
+	vhu_guard_close(&vq->guard);
 	if (packed) {
 		/* bits 0-14 avail index, 15 its wrap counter; 16-30 used index, 31 its wrap */
 		vq->last_avail_idx = (uint16_t)(s->num & 0x7fff);
@@ -493,7 +493,7 @@ h_set_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		vq->last_avail_idx = (uint16_t)s->num;
 		vq->last_used_idx = (uint16_t)s->num;
 	}
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_open(&vq->guard);
 	return H_OK;
 }
 
@@ -508,7 +508,7 @@ h_get_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	if (vq == NULL)
 		return H_FATAL;
 	/* stop: the lcore using the ring leaves it before we read the index */
-	rte_spinlock_lock(&vq->guard);
+	vhu_guard_close(&vq->guard);
 	vq->started = false;
 	vhu_vq_refresh(&c->dev, vq);
 	if (vq->packed)
@@ -516,7 +516,7 @@ h_get_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 			((uint32_t)((vq->last_used_idx & 0x7fff) | (vq->used_wrap << 15)) << 16);
 	else
 		num = vq->last_avail_idx;
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_open(&vq->guard);
 	r->hdr.size = sizeof(struct vhu_vring_state);
 	r->payload.state.index = s->index;
 	r->payload.state.num = num;
@@ -563,7 +563,7 @@ set_vring_fd(struct vhu_conn *c, struct vhu_msg *m, enum vring_fd which)
 			return fail(c, "vring %u: the fd given is not an eventfd", index);
 		fd = take_fd(m, 0);
 	}
-	rte_spinlock_lock(&vq->guard);
+	vhu_guard_close(&vq->guard);
 	switch (which) {
 	case VFD_KICK:
 		old = vq->kickfd;
@@ -581,7 +581,7 @@ set_vring_fd(struct vhu_conn *c, struct vhu_msg *m, enum vring_fd which)
 		vq->errfd = fd;
 		break;
 	}
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_open(&vq->guard);
 	/* closed after the callbacks: the application may still watch it */
 	if (old >= 0)
 		c->defer_close[c->ndefer++] = old;
@@ -630,10 +630,10 @@ h_set_vring_enable(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	 */
 	if ((c->dev.flags & VHU_DEV_FEATURES_SET) && !negotiated(&c->dev, VHU_F_PROTOCOL_FEATURES))
 		return refuse(c, "SET_VRING_ENABLE without PROTOCOL_FEATURES negotiated");
-	rte_spinlock_lock(&vq->guard);
+	vhu_guard_close(&vq->guard);
 	vq->enabled = s->num == 1;
 	vhu_vq_refresh(&c->dev, vq);
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_open(&vq->guard);
 	VHU_LOG_CONFIG(DEBUG, c->dev.ifname, "vring %u %s", s->index,
 		       s->num ? "enabled" : "disabled");
 	return H_OK;
@@ -652,11 +652,11 @@ h_vring_kick(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		return H_FATAL;
 	if (s->num != 0)
 		return fail(c, "VRING_KICK: reserved field is %u", s->num);
-	rte_spinlock_lock(&vq->guard);
+	vhu_guard_close(&vq->guard);
 	vq->started = true;
 	vq->stats.kicks++;
 	rc = vhu_vq_refresh(&c->dev, vq);
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_open(&vq->guard);
 	if (rc != 0)
 		return fail(c, "vring %u: ring addresses are not in guest memory", s->index);
 	return H_OK;

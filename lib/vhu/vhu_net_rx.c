@@ -388,7 +388,7 @@ vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte
 			    mp == NULL || pkts == NULL))
 		return 0;
 	vq = dev->vq[queue_id];
-	if (unlikely(vq == NULL) || unlikely(!rte_spinlock_trylock(&vq->guard)))
+	if (unlikely(vq == NULL) || unlikely(!vhu_guard_enter(&vq->guard)))
 		return 0;
 	if (likely(vq->active && !vq->broken)) {
 		if (likely(vq->dequeue != NULL))
@@ -399,7 +399,7 @@ vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte
 		else
 			vhu_split_discard(dev, vq);
 	}
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_leave(&vq->guard);
 	return n;
 }
 

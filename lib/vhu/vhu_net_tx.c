@@ -393,12 +393,12 @@ vhu_enqueue_burst(int vid, uint16_t queue_id, struct rte_mbuf **pkts, uint16_t c
 			    pkts == NULL))
 		return 0;
 	vq = dev->vq[queue_id];
-	if (unlikely(vq == NULL) || unlikely(!rte_spinlock_trylock(&vq->guard)))
+	if (unlikely(vq == NULL) || unlikely(!vhu_guard_enter(&vq->guard)))
 		return 0;
 	/* a disabled (discarding) ring supplies no RX: nothing goes in */
 	if (likely(vq->active && !vq->broken && vq->enqueue != NULL))
 		n = vq->enqueue(dev, vq, pkts, count);
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_leave(&vq->guard);
 	return n;
 }
 
@@ -450,14 +450,14 @@ vhu_enable_guest_notification(int vid, uint16_t queue_id, int enable)
 		return -1;
 	}
 	vq = dev->vq[queue_id];
-	rte_spinlock_lock(&vq->guard);
+	vhu_guard_close(&vq->guard);
 	vq->guest_notify = enable ? VHU_GUEST_NOTIFY_ON : VHU_GUEST_NOTIFY_OFF;
 	/* a ring not running yet gets the setting when it starts */
 	if ((vq->active || vq->discard) && !vq->packed && vq->used != NULL)
 		split_apply_notify(dev, vq);
 	else if ((vq->active || vq->discard) && vq->packed && vq->device_event != NULL)
 		vhu_packed_apply_notify(dev, vq);
-	rte_spinlock_unlock(&vq->guard);
+	vhu_guard_open(&vq->guard);
 	return 0;
 }
 

@@ -23,7 +23,7 @@ vhu_vq_alloc(uint16_t index)
 	vq = rte_zmalloc("vhu_vq", sizeof(*vq), RTE_CACHE_LINE_SIZE);
 	if (vq == NULL)
 		return NULL;
-	rte_spinlock_init(&vq->guard);
+	vhu_guard_init(&vq->guard);
 	vq->index = index;
 	vq->callfd = -1;
 	vq->kickfd = -1;

@@ -88,17 +88,22 @@ vring_state_record(struct vhu_eth_port *port, uint16_t vring, bool enable)
 
 /* ---- library callbacks (control thread) ---- */
 
-/* Ask the guest for kicks on an rx queue's ring when the application waits for them. */
+/*
+ * Ask the guest for kicks on an rx queue's ring only while the application
+ * waits for them (rx interrupts). A polled queue tells the guest not to
+ * kick: each kick costs the guest a write to an eventfd (a system call
+ * per transmit burst for a DPDK virtio-user peer) that nobody reads.
+ */
 static void
 intr_apply_wanted(struct vhu_eth_port *port, int vid, uint16_t qid)
 {
-	bool wanted;
+	bool wanted = false;
 
-	if (qid >= port->intr_count)
-		return;
-	rte_spinlock_lock(&port->intr[qid].lock);
-	wanted = port->intr[qid].wanted;
-	rte_spinlock_unlock(&port->intr[qid].lock);
+	if (qid < port->intr_count) {
+		rte_spinlock_lock(&port->intr[qid].lock);
+		wanted = port->intr[qid].wanted;
+		rte_spinlock_unlock(&port->intr[qid].lock);
+	}
 	/* Fails (harmlessly) for a ring the front-end has not set up yet; applied again when it starts. */
 	vhu_enable_guest_notification(vid, (uint16_t)(2 * qid + 1), wanted ? 1 : 0);
 }
@@ -135,7 +140,7 @@ cb_new_device(int vid)
 	vhu_eth_queues_sync(port);
 	vhu_eth_intr_refresh(port);
 	/* Apply the interrupt wishes the application made while no device was there. */
-	for (qid = 0; qid < port->intr_count; qid++)
+	for (qid = 0; qid < port->max_queues; qid++)
 		intr_apply_wanted(port, vid, qid);
 	link_set(port, true);
 	probed = port->probed;

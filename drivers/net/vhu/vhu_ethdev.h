@@ -32,6 +32,7 @@
 #include <ethdev_driver.h>
 
 #include "vhu.h"
+#include "vhu_guard.h"
 
 extern int vhu_eth_logtype;
 
@@ -122,7 +123,8 @@ vhu_eth_devargs_queues(const struct vhu_eth_devargs *args)
  */
 struct vhu_eth_queue {
 	int vid;        /* written by control paths, read by bursts */
-	uint32_t busy;  /* threads inside a burst (or intr call) with vid */
+	uint32_t dp_busy; /* the lcore is inside a burst with vid */
+	uint32_t busy;    /* control calls (rx intr) inside with vid */
 	uint16_t vring; /* rx queue q: 2q+1; tx queue q: 2q */
 	uint16_t port_id;
 	bool sw_csum;           /* rx: complete partial checksums (see rx_sw_csum) */
@@ -188,29 +190,47 @@ struct vhu_eth_port {
 /* ---- queue guard: see the comments in the functions ---- */
 
 /*
- * Datapath entry: announce that this thread is about to use q->vid, then
- * read it. busy is a counter so that a control call on the queue (rx
- * interrupt enable/disable) may overlap a burst. The sequentially
- * consistent increment and load pair with the store and load in
- * vhu_eth_queue_set_vid(): of "lcore increments busy then loads vid" and
- * "control stores vid=-1 then loads busy", at least one side sees the
- * other's store, so either the lcore sees -1 or the control side sees
- * busy != 0 and waits for vhu_eth_queue_leave().
+ * Datapath entry (rx/tx burst; one lcore per queue): announce that this
+ * thread is about to use q->vid, then read it. Of "lcore stores dp_busy
+ * then loads vid" and "control stores vid=-1 then loads dp_busy", at least
+ * one side must see the other's store: the lcore's light fence and the
+ * heavy fence in vhu_eth_queue_set_vid() make that so (vhu_guard.h), with
+ * no locked instruction per burst. Either the lcore sees -1, or the
+ * control side sees dp_busy and waits for vhu_eth_queue_leave().
  */
 static __rte_always_inline int
 vhu_eth_queue_enter(struct vhu_eth_queue *q)
+{
+	__atomic_store_n(&q->dp_busy, 1, __ATOMIC_RELAXED);
+	vhu_fence_light();
+	return __atomic_load_n(&q->vid, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Datapath exit. Release: every access to the device inside the burst is
+ * ordered before the store that lets the control side (its load of
+ * dp_busy in vhu_eth_queue_set_vid) go on and let the device be freed.
+ */
+static __rte_always_inline void
+vhu_eth_queue_leave(struct vhu_eth_queue *q)
+{
+	__atomic_store_n(&q->dp_busy, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * The same for a control call on a queue (rx interrupt enable/disable),
+ * which may overlap a burst: a counter, with sequentially consistent
+ * operations (the slow path pays its own fence).
+ */
+static inline int
+vhu_eth_queue_ctl_enter(struct vhu_eth_queue *q)
 {
 	__atomic_fetch_add(&q->busy, 1, __ATOMIC_SEQ_CST);
 	return __atomic_load_n(&q->vid, __ATOMIC_SEQ_CST);
 }
 
-/*
- * Datapath exit. Release: every access to the device inside the burst is
- * ordered before the decrement that lets the control side (its load of
- * busy in vhu_eth_queue_set_vid) go on and let the device be freed.
- */
-static __rte_always_inline void
-vhu_eth_queue_leave(struct vhu_eth_queue *q)
+static inline void
+vhu_eth_queue_ctl_leave(struct vhu_eth_queue *q)
 {
 	__atomic_fetch_sub(&q->busy, 1, __ATOMIC_RELEASE);
 }

@@ -135,13 +135,16 @@ vhu_eth_queue_set_vid(struct vhu_eth_queue *q, int vid)
 {
 	uint64_t warn_tsc;
 
-	/* Pairs with vhu_eth_queue_enter(): store vid, then load busy (both SC). */
+	/* Pairs with vhu_eth_queue_ctl_enter(): store vid, then load busy (both SC). */
 	__atomic_store_n(&q->vid, vid, __ATOMIC_SEQ_CST);
 	if (vid >= 0)
 		return;
+	/* store vid, then load dp_busy: pairs with the light fence in vhu_eth_queue_enter() */
+	vhu_fence_heavy();
 	warn_tsc = rte_get_timer_cycles() + rte_get_timer_hz();
-	/* Acquire pairs with the release in vhu_eth_queue_leave(). */
-	while (__atomic_load_n(&q->busy, __ATOMIC_SEQ_CST) != 0) {
+	/* Acquire pairs with the release in vhu_eth_queue_leave() / _ctl_leave(). */
+	while (__atomic_load_n(&q->dp_busy, __ATOMIC_ACQUIRE) != 0 ||
+			__atomic_load_n(&q->busy, __ATOMIC_SEQ_CST) != 0) {
 		rte_pause();
 		if (rte_get_timer_cycles() > warn_tsc) {
 			VHU_ETH_LOG(WARNING, q->port->iface,
@@ -713,10 +716,10 @@ vhu_eth_rx_intr_enable(struct rte_eth_dev *dev, uint16_t qid)
 	rte_spinlock_lock(&port->intr[qid].lock);
 	port->intr[qid].wanted = true;
 	rte_spinlock_unlock(&port->intr[qid].lock);
-	vid = vhu_eth_queue_enter(q);
+	vid = vhu_eth_queue_ctl_enter(q);
 	if (vid >= 0)
 		vhu_enable_guest_notification(vid, q->vring, 1);
-	vhu_eth_queue_leave(q);
+	vhu_eth_queue_ctl_leave(q);
 	return 0;
 }
 
@@ -748,13 +751,13 @@ vhu_eth_rx_intr_disable(struct rte_eth_dev *dev, uint16_t qid)
 	port->intr[qid].wanted = false;
 	kicks = intr_drain(&port->intr[qid]);
 	rte_spinlock_unlock(&port->intr[qid].lock);
-	vid = vhu_eth_queue_enter(q);
+	vid = vhu_eth_queue_ctl_enter(q);
 	if (vid >= 0) {
 		vhu_enable_guest_notification(vid, q->vring, 0);
 		/* An eventfd sums the guest's writes; count at most 64K per read. */
 		for (kicks = RTE_MIN(kicks, (uint64_t)UINT16_MAX); kicks > 0; kicks--)
 			vhu_count_kick(vid, q->vring);
 	}
-	vhu_eth_queue_leave(q);
+	vhu_eth_queue_ctl_leave(q);
 	return 0;
 }
