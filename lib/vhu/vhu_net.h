@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_ether.h>
@@ -131,6 +132,22 @@ vhu_stats_count(struct vhu_vq_stats *st, const struct rte_mbuf *m)
 	} else {
 		st->unicast++;
 	}
+}
+
+/*
+ * The header of a frame with no offload: all zero, num_buffers 1 when the
+ * header has the field (hlen 12; else 10). Fixed-size stores instead of a
+ * memset of a run-time length, which is a library call per frame.
+ */
+static __rte_always_inline void
+vhu_net_hdr_put_plain(uint8_t *dst, uint32_t hlen)
+{
+	static const uint8_t zero[sizeof(struct vhu_net_hdr) - 2];
+	uint16_t one = 1;
+
+	memcpy(dst, zero, sizeof(zero));
+	if (hlen == sizeof(struct vhu_net_hdr))
+		memcpy(dst + sizeof(zero), &one, sizeof(one));
 }
 
 /* ---- split-ring bursts (vhu_net_rx.c / vhu_net_tx.c) ---- */

@@ -181,12 +181,9 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, ui
 			return false;
 	}
 	for (k = 0; k < 4; k++) {
-		struct vhu_net_hdr *h = (struct vhu_net_hdr *)dst[k];
 		uint32_t len = m[k]->pkt_len;
 
-		memset(h, 0, hlen);
-		if (hlen == sizeof(*h))
-			h->num_buffers = 1;
+		vhu_net_hdr_put_plain(dst[k], hlen);
 		rte_memcpy(dst[k] + hlen, rte_pktmbuf_mtod(m[k], const void *), len);
 		if (unlikely(dev->log_all))
 			vhu_log_write(dev, d[k].addr, len + hlen);
