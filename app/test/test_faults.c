@@ -80,10 +80,18 @@ f_new_connection(int vid)
 	return 0;
 }
 
+/* destroy_connection comes last: memory and rings gone, the vid still answering getters */
+static volatile int f_disconn_unclean;
+
 static void
 f_destroy_connection(int vid)
 {
-	RTE_SET_USED(vid);
+	struct vhu_dev *dev = vhu_dev_get(vid);
+	char name[VHU_PATH_MAX];
+
+	if (dev == NULL || dev->mem != NULL || dev->vq[0] != NULL || dev->vq[1] != NULL ||
+			vhu_get_ifname(vid, name, sizeof(name)) != 0)
+		f_disconn_unclean++;
 	__atomic_add_fetch(&f_disconn, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -259,7 +267,7 @@ fdev_connect_ready(struct hdev *d, uint16_t ring)
 static void
 f_reset(void)
 {
-	f_new = f_destroy = f_conn = f_disconn = 0;
+	f_new = f_destroy = f_conn = f_disconn = f_disconn_unclean = 0;
 	f_vid = -1;
 }
 
@@ -617,6 +625,7 @@ VHU_TEST(stress, fault_reconnect_1000)
 	}
 	TEST_ASSERT_EQ(f_new, RECONNECTS + 1, "new_device per cycle");
 	TEST_ASSERT_EQ(f_destroy, RECONNECTS + 1, "destroy_device per cycle");
+	TEST_ASSERT_EQ(f_disconn_unclean, 0, "destroy_connection before the teardown");
 	TEST_RUN(hmark_check(&mark));
 	fwd_stop();
 	hdev_down(&d);

@@ -34,6 +34,7 @@
 #include "rte_pmd_vhu.h"
 #include "test_pmd.h"
 #include "vhu.h"
+#include "vhu_dev.h"
 #include "vhu_test.h"
 
 #define PEER_WAIT_MS 5000
@@ -459,6 +460,18 @@ VHU_TEST(driver, pmd_peer_traffic_stats)
 
 	TEST_RUN(traffic_both_ways(vhu, peer, 0, 2));
 	TEST_RUN(traffic_both_ways(vhu, peer, 1, 1));
+	/* polled queues (no rx interrupts): the guest was told not to kick its TX rings */
+	{
+		struct vhu_dev *d = vhu_dev_get(vhu_eth_get_vid(vhu));
+		uint16_t q;
+
+		TEST_ASSERT(d != NULL, "device");
+		for (q = 1; q < 4; q += 2)
+			TEST_ASSERT(d->vq[q] != NULL && d->vq[q]->used != NULL &&
+							(d->vq[q]->used->flags &
+									VHU_USED_F_NO_NOTIFY),
+					"vring %u: guest still asked to kick", q);
+	}
 
 	TEST_ASSERT_EQ(rte_eth_stats_get(vhu, &st), 0, "stats");
 	TEST_ASSERT_EQ(st.ipackets, 3 * RTE_DIM(sizes), "ipackets");
