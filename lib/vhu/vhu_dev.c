@@ -280,12 +280,10 @@ vhu_dev_reset(struct vhu_conn *c)
 	for (i = 0; i < 2u * dev->max_queue_pairs; i++)
 		if (dev->vq[i] != NULL)
 			reset_ring(dev->vq[i]);
-	vhu_dev_unlock_all(dev);
-	drop_memory(dev);
-	vhu_dev_lock_all(dev);
 	dev->features = 0;
 	dev->hdr_len = sizeof(struct vhu_net_hdr) - 2;
 	vhu_dev_unlock_all(dev);
+	drop_memory(dev);
 	dev->flags &= ~(VHU_DEV_FEATURES_SET | VHU_DEV_READY);
 	dev->status = 0;
 	dev->nr_vring = 0;

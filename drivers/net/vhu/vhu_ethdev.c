@@ -140,7 +140,7 @@ cb_new_device(int vid)
 	vhu_eth_queues_sync(port);
 	vhu_eth_intr_refresh(port);
 	/* Apply the interrupt wishes the application made while no device was there. */
-	for (qid = 0; qid < port->max_queues; qid++)
+	for (qid = 0; qid < port->intr_count; qid++)
 		intr_apply_wanted(port, vid, qid);
 	link_set(port, true);
 	probed = port->probed;
