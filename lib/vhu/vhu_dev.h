@@ -104,6 +104,16 @@ struct vhu_vq {
 #define VHU_GUEST_NOTIFY_ON      1
 #define VHU_GUEST_NOTIFY_OFF     2
 
+/*
+ * Offloads the guest may ask of us in its TX headers. With none negotiated
+ * the header carries nothing the device may act on (the driver must leave
+ * it zero), so dequeue does not read it: that saves a cache line per frame
+ * that the guest has just written.
+ */
+#define VHU_HOST_OFFLOADS \
+	(VHU_BIT(VHU_F_NET_CSUM) | VHU_BIT(VHU_F_NET_HOST_TSO4) | VHU_BIT(VHU_F_NET_HOST_TSO6) | \
+			VHU_BIT(VHU_F_NET_HOST_UFO) | VHU_BIT(VHU_F_NET_HOST_USO))
+
 /* dev->flags */
 #define VHU_DEV_READY        (1u << 0)   /* new_device delivered */
 #define VHU_DEV_OWNER        (1u << 1)   /* SET_OWNER seen */

@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -59,6 +61,13 @@ static inline bool
 vhu_has(const struct vhu_dev *dev, unsigned int bit)
 {
 	return (dev->features & VHU_BIT(bit)) != 0;
+}
+
+/* Dequeue reads the guest's virtio-net header (VHU_HOST_OFFLOADS says when). */
+static inline bool
+vhu_deq_reads_hdr(const struct vhu_dev *dev)
+{
+	return (dev->features & VHU_HOST_OFFLOADS) != 0;
 }
 
 /* ---- vhu_net_hdr.c ---- */
@@ -136,18 +145,42 @@ vhu_stats_count(struct vhu_vq_stats *st, const struct rte_mbuf *m)
 
 /*
  * The header of a frame with no offload: all zero, num_buffers 1 when the
- * header has the field (hlen 12; else 10). Fixed-size stores instead of a
- * memset of a run-time length, which is a library call per frame.
+ * header has the field (hlen 12; else 10). Stored only where the guest's
+ * buffer does not hold it already: a recycled buffer usually does, and
+ * leaving its cache line unwritten spares the guest a miss when it next
+ * reads or clears that header (its line stays shared instead of moving to
+ * our core and back). Fixed-size accesses, no library call.
  */
 static __rte_always_inline void
 vhu_net_hdr_put_plain(uint8_t *dst, uint32_t hlen)
 {
 	static const uint8_t zero[sizeof(struct vhu_net_hdr) - 2];
-	uint16_t one = 1;
+	const uint16_t one = rte_cpu_to_le_16(1);
+	uint64_t lo;
+	uint16_t mid, nb;
 
-	memcpy(dst, zero, sizeof(zero));
-	if (hlen == sizeof(struct vhu_net_hdr))
-		memcpy(dst + sizeof(zero), &one, sizeof(one));
+	RTE_BUILD_BUG_ON(sizeof(zero) != sizeof(lo) + sizeof(mid));
+	memcpy(&lo, dst, sizeof(lo));
+	memcpy(&mid, dst + sizeof(lo), sizeof(mid));
+	if (unlikely((lo | mid) != 0))
+		memcpy(dst, zero, sizeof(zero));
+	if (hlen == sizeof(struct vhu_net_hdr)) {
+		memcpy(&nb, dst + sizeof(zero), sizeof(nb));
+		if (unlikely(nb != one))
+			memcpy(dst + sizeof(zero), &one, sizeof(one));
+	}
+}
+
+/*
+ * Prefetch a guest buffer about to get a header (hlen bytes, compared
+ * before it is stored) and len bytes of frame: the header's line for
+ * reading, the frame's lines for writing.
+ */
+static __rte_always_inline void
+vhu_prefetch_rx_buf(const uint8_t *dst, uint32_t hlen, uint32_t len)
+{
+	rte_prefetch0(dst);
+	vhu_prefetch_lines(dst + hlen, len, 2048, true);
 }
 
 /* ---- split-ring bursts (vhu_net_rx.c / vhu_net_tx.c) ---- */

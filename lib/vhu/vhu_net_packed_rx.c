@@ -30,20 +30,25 @@
 #define DEQ_NOMEM 3 /* no mbuf: leave the buffer for the next burst */
 #define DEQ_STOP  4 /* the ring cannot go on: a chain without an end */
 
-/* Copy the virtio-net header out of the pieces; *bi and *boff end just after it. */
+/*
+ * Copy the virtio-net header out of the pieces into hdr (zeroed first), or
+ * only step over it when read is false. *bi and *boff end just after it.
+ */
 static __rte_always_inline void
-read_hdr(struct vhu_net_hdr *hdr, uint32_t hlen, const struct vhu_buf *bufs, uint32_t *bi,
-		uint32_t *boff)
+read_hdr(struct vhu_net_hdr *hdr, bool read, uint32_t hlen, const struct vhu_buf *bufs,
+		uint32_t *bi, uint32_t *boff)
 {
-	uint8_t *dst = (uint8_t *)hdr;
+	uint8_t *dst = read ? (uint8_t *)hdr : NULL;
 
 	memset(hdr, 0, sizeof(*hdr));
 	while (hlen != 0) {
 		const struct vhu_buf *b = &bufs[*bi];
 		uint32_t l = RTE_MIN(hlen, b->len - *boff);
 
-		memcpy(dst, b->addr + *boff, l);
-		dst += l;
+		if (dst != NULL) {
+			memcpy(dst, b->addr + *boff, l);
+			dst += l;
+		}
 		hlen -= l;
 		*boff += l;
 		if (*boff == b->len) {
@@ -81,7 +86,8 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 				c->id, c->total);
 		return DEQ_BAD;
 	}
-	read_hdr(&hdr, hlen, bufs, &bi, &boff);
+	/* without a host offload the header means nothing: step over it */
+	read_hdr(&hdr, vhu_deq_reads_hdr(dev), hlen, bufs, &bi, &boff);
 	rc = vhu_net_deq_fill(dev, mp, m, (uint32_t)(c->total - hlen), bufs, bi, boff);
 	if (unlikely(rc != 0))
 		return rc == -EMSGSIZE ? DEQ_DROP : DEQ_NOMEM;
@@ -100,7 +106,8 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 /*
  * Four buffers at slots pos..pos+3 (inside the ring) when each is one
  * available readable descriptor with a valid id, holding header and frame,
- * fitting one mbuf, with an all-zero offload header. ids[] gets their ids.
+ * fitting one mbuf, with an all-zero offload header (not read when no host
+ * offload is negotiated). ids[] gets their ids.
  * Returns false (nothing consumed) otherwise.
  */
 static __rte_always_inline bool
@@ -132,9 +139,10 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap, stru
 		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src[k] == NULL))
 			return false;
-		rte_prefetch0(src[k]);
+		/* the header's line only when it is read */
+		rte_prefetch0(vhu_deq_reads_hdr(dev) ? src[k] : src[k] + hlen);
 	}
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < 4 && vhu_deq_reads_hdr(dev); k++) {
 		uint16_t f;
 
 		/* flags and gso_type: any offload takes the single path, which

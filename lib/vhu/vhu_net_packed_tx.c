@@ -179,6 +179,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, ui
 		dst[k] = vhu_gpa_to_host(mem, d[k].addr, m[k]->pkt_len + hlen);
 		if (unlikely(dst[k] == NULL))
 			return false;
+		vhu_prefetch_rx_buf(dst[k], hlen, m[k]->pkt_len);
 	}
 	for (k = 0; k < 4; k++) {
 		uint32_t len = m[k]->pkt_len;

@@ -43,6 +43,22 @@ bufs_read(uint8_t *dst, uint32_t len, const struct vhu_buf *bufs, uint32_t *bi, 
 	}
 }
 
+/* Step over len bytes of the guest pieces without reading them. */
+static __rte_always_inline void
+bufs_skip(uint32_t len, const struct vhu_buf *bufs, uint32_t *bi, uint32_t *boff)
+{
+	while (len != 0) {
+		uint32_t l = RTE_MIN(len, bufs[*bi].len - *boff);
+
+		len -= l;
+		*boff += l;
+		if (*boff == bufs[*bi].len) {
+			(*bi)++;
+			*boff = 0;
+		}
+	}
+}
+
 static void
 extbuf_free(void *addr __rte_unused, void *opaque)
 {
@@ -153,11 +169,15 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 		vhu_vq_fault(dev, vq, "tx chain at %u: %" PRIu64 " bytes is no frame", head, total);
 		return DEQ_BAD;
 	}
-	/* the header, copied once into a local wherever the guest put it */
+	/* the header, copied once into a local wherever the guest put it;
+	 * without a host offload it means nothing and is stepped over */
 	memset(&hdr, 0, sizeof(hdr));
 	bi = 0;
 	boff = 0;
-	bufs_read((uint8_t *)&hdr, hlen, bufs, &bi, &boff);
+	if (vhu_deq_reads_hdr(dev))
+		bufs_read((uint8_t *)&hdr, hlen, bufs, &bi, &boff);
+	else
+		bufs_skip(hlen, bufs, &bi, &boff);
 	rte_compiler_barrier();
 
 	rc = deq_fill(dev, mp, m, (uint32_t)(total - hlen), bufs, bi, boff);
@@ -177,7 +197,8 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 
 /*
  * Four chains at pos..pos+3 when each is one readable descriptor holding
- * header and frame, fitting one mbuf, with an all-zero offload header.
+ * header and frame, fitting one mbuf, with an all-zero offload header (not
+ * read when no host offload is negotiated).
  * Returns false (nothing consumed) otherwise.
  */
 static __rte_always_inline bool
@@ -205,9 +226,13 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src[k] == NULL))
 			return false;
-		vhu_prefetch_lines(src[k], d[k].len, 2048, false);
+		/* the header's line only when it is read */
+		if (vhu_deq_reads_hdr(dev))
+			vhu_prefetch_lines(src[k], d[k].len, 2048, false);
+		else
+			vhu_prefetch_lines(src[k] + hlen, d[k].len - hlen, 2048, false);
 	}
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < 4 && vhu_deq_reads_hdr(dev); k++) {
 		uint16_t fl;
 
 		/* flags and gso_type: any offload takes the single path, which

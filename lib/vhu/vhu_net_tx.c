@@ -126,7 +126,10 @@ copy_to_guest(struct vhu_dev *dev, struct mcur *c, uint32_t len, const struct vh
 	return done;
 }
 
-/* Write the header into the pieces that hold it. */
+/*
+ * Write the header into the pieces that hold it, storing only what differs
+ * (vhu_net_hdr_put_plain says why).
+ */
 static void
 write_hdr(struct vhu_dev *dev, const struct vhu_net_hdr *hdr, uint32_t hlen,
 		const struct vhu_buf *hb, uint32_t nhb)
@@ -137,7 +140,8 @@ write_hdr(struct vhu_dev *dev, const struct vhu_net_hdr *hdr, uint32_t hlen,
 	for (k = 0; k < nhb && hlen != 0; k++) {
 		uint32_t l = RTE_MIN(hlen, hb[k].len);
 
-		memcpy(hb[k].addr, src, l);
+		if (memcmp(hb[k].addr, src, l) != 0)
+			memcpy(hb[k].addr, src, l);
 		if (unlikely(dev->log_all))
 			vhu_log_write(dev, hb[k].gpa, l);
 		src += l;
@@ -285,7 +289,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 		dst[k] = vhu_gpa_to_host(mem, d[k].addr, m[k]->pkt_len + hlen);
 		if (unlikely(dst[k] == NULL))
 			return false;
-		vhu_prefetch_lines(dst[k], m[k]->pkt_len + hlen, 2048, true);
+		vhu_prefetch_rx_buf(dst[k], hlen, m[k]->pkt_len);
 	}
 	for (k = 0; k < 4; k++) {
 		uint32_t len = m[k]->pkt_len;
