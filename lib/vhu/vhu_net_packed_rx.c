@@ -139,8 +139,12 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap, stru
 		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src[k] == NULL))
 			return false;
-		/* the header's line only when it is read */
-		rte_prefetch0(vhu_deq_reads_hdr(dev) ? src[k] : src[k] + hlen);
+		/* the whole frame, so the four copies' misses overlap; the
+		 * header's line only when it is read */
+		if (vhu_deq_reads_hdr(dev))
+			vhu_prefetch_lines(src[k], d[k].len, 2048, false);
+		else
+			vhu_prefetch_lines(src[k] + hlen, d[k].len - hlen, 2048, false);
 	}
 	for (k = 0; k < 4 && vhu_deq_reads_hdr(dev); k++) {
 		uint16_t f;
