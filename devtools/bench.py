@@ -806,6 +806,17 @@ def summarize(runs):
             'perf_cycles_per_pkt': statistics.median(perf) if perf else None}
 
 
+def paired_ratio(runs_a, runs_b):
+    """Median of A/B over the runs made next to each other (rep i of each).
+
+    This machine's speed drifts over minutes (other tenants); a pair shares
+    the state it ran in, so its ratio moves less than the ratio of medians.
+    """
+    ratios = [ra['mpps'] / rb['mpps'] for ra, rb in zip(runs_a, runs_b)
+              if ra.get('ok') and rb.get('ok') and rb['mpps']]
+    return statistics.median(ratios) if ratios else None
+
+
 def run_scenarios(env, backends, scenarios, reps, warmup, window):
     """Alternate the back-ends run by run: A, B, A, B..."""
     results = []
@@ -843,6 +854,9 @@ def run_scenarios(env, backends, scenarios, reps, warmup, window):
                     entry['errors'][key] = r['error']
                     log('%-40s FAILED: %s' % (label, r['error']))
         entry['summary'] = {b: summarize(entry['runs'][b]) for b in backends}
+        if len(backends) > 1:
+            entry['paired_ratio'] = paired_ratio(entry['runs'][backends[0]],
+                                                 entry['runs'][backends[1]])
         results.append(entry)
     return results
 
@@ -1033,7 +1047,7 @@ def print_traffic_table(results, backends):
     b = backends[1] if len(backends) > 1 else None
     cols = ['scenario', 'Mpps ' + a]
     if b:
-        cols += ['Mpps ' + b, 'ratio', 'spread ' + a, 'spread ' + b, 'cyc/pkt ' + a,
+        cols += ['Mpps ' + b, 'ratio', 'paired', 'spread ' + a, 'spread ' + b, 'cyc/pkt ' + a,
                  'cyc/pkt ' + b]
     else:
         cols += ['spread ' + a, 'cyc/pkt ' + a]
@@ -1047,7 +1061,8 @@ def print_traffic_table(results, backends):
             ratio = (sa['median_mpps'] / sb['median_mpps']
                      if sa and sb and sb['median_mpps'] else None)
             row += [fmt(sb and sb['median_mpps']), fmt(ratio, '%.2f'),
-                    fmt(sa and sa['spread_pct'], '%.1f%%'), fmt(sb and sb['spread_pct'], '%.1f%%'),
+                    fmt(e.get('paired_ratio'), '%.2f'), fmt(sa and sa['spread_pct'], '%.1f%%'),
+                    fmt(sb and sb['spread_pct'], '%.1f%%'),
                     cyc(sa), cyc(sb)]
         else:
             row += [fmt(sa and sa['spread_pct'], '%.1f%%'), cyc(sa)]
@@ -1264,6 +1279,9 @@ def bench(env, args, backends):
     print()
     if traffic:
         print_traffic_table(traffic, backends)
+        if len(backends) > 1:
+            print('ratio: of the medians; paired: median of the ratios of the runs made one '
+                  'after the other (rep i of each back-end)')
         print('cyc/pkt: %s' % ('perf stat cycles on the back-end forwarding CPU per packet'
                                if env.perf else
                                'testpmd --record-core-cycles: busy TSC cycles per packet of '
