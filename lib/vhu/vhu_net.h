@@ -174,13 +174,17 @@ vhu_net_hdr_put_plain(uint8_t *dst, uint32_t hlen)
 /*
  * Prefetch a guest buffer about to get a header (hlen bytes, compared
  * before it is stored) and len bytes of frame: the header's line for
- * reading, the frame's lines for writing.
+ * reading, the frame's first eight lines for writing. More than that for
+ * each of a batch's four frames only queues behind the core's few
+ * outstanding misses (h2g 1518 bytes, A/B: 2048 bytes cost 5 to 20% more
+ * cycles per packet than 512 in five pairs out of five); the hardware
+ * streamer follows the copy from there.
  */
 static __rte_always_inline void
 vhu_prefetch_rx_buf(const uint8_t *dst, uint32_t hlen, uint32_t len)
 {
 	rte_prefetch0(dst);
-	vhu_prefetch_lines(dst + hlen, len, 2048, true);
+	vhu_prefetch_lines(dst + hlen, len, 512, true);
 }
 
 /* ---- split-ring bursts (vhu_net_rx.c / vhu_net_tx.c) ---- */
