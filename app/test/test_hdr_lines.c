@@ -234,7 +234,9 @@ rx_case(bool packed, uint64_t features)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, hdr_rx_plain_not_rewritten)
+/* One case, split and packed, with each feature set. */
+static int
+each_variant(int (*fn)(bool packed, uint64_t features))
 {
 	static const uint64_t feats[] = {
 		F(VERSION_1),
@@ -244,10 +246,15 @@ VHU_TEST(fast, hdr_rx_plain_not_rewritten)
 	uint32_t i;
 
 	for (i = 0; i < RTE_DIM(feats); i++) {
-		TEST_RUN(rx_case(false, feats[i]));
-		TEST_RUN(rx_case(true, feats[i]));
+		TEST_RUN(fn(false, feats[i]));
+		TEST_RUN(fn(true, feats[i]));
 	}
 	return TEST_SUCCESS;
+}
+
+VHU_TEST(fast, hdr_rx_plain_not_rewritten)
+{
+	return each_variant(rx_case);
 }
 
 /* The guest sends NBUF frames after a header claiming a checksum offload. */
@@ -309,16 +316,5 @@ tx_case(bool packed, uint64_t features)
 
 VHU_TEST(fast, hdr_tx_unread_without_host_offloads)
 {
-	static const uint64_t feats[] = {
-		F(VERSION_1),
-		F(VERSION_1) | F(NET_MRG_RXBUF),
-		F(VERSION_1) | F(IN_ORDER),
-	};
-	uint32_t i;
-
-	for (i = 0; i < RTE_DIM(feats); i++) {
-		TEST_RUN(tx_case(false, feats[i]));
-		TEST_RUN(tx_case(true, feats[i]));
-	}
-	return TEST_SUCCESS;
+	return each_variant(tx_case);
 }

@@ -115,6 +115,7 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap, stru
 		uint16_t *ids, uint32_t hlen, uint32_t room)
 {
 	const struct vhu_mem *mem = dev->mem;
+	bool read_hdr = vhu_deq_reads_hdr(dev);
 	struct vhu_vring_packed_desc d[4];
 	const uint8_t *src[4];
 	uint16_t fl[4];
@@ -139,14 +140,9 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap, stru
 		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src[k] == NULL))
 			return false;
-		/* the whole frame, so the four copies' misses overlap; the
-		 * header's line only when it is read */
-		if (vhu_deq_reads_hdr(dev))
-			vhu_prefetch_lines(src[k], d[k].len, 512, false);
-		else
-			vhu_prefetch_lines(src[k] + hlen, d[k].len - hlen, 512, false);
+		vhu_prefetch_tx_buf(src[k], d[k].len, hlen, read_hdr);
 	}
-	for (k = 0; k < 4 && vhu_deq_reads_hdr(dev); k++) {
+	for (k = 0; k < 4 && read_hdr; k++) {
 		uint16_t f;
 
 		/* flags and gso_type: any offload takes the single path, which

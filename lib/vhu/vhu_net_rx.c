@@ -24,7 +24,10 @@
 #include "vhu_net.h"
 #include "vhu_split_pvt.h"
 
-/* Copy len bytes out of the guest pieces, starting at (*bi, *boff). */
+/*
+ * Copy len bytes out of the guest pieces, starting at (*bi, *boff); with
+ * dst NULL only step over them, unread.
+ */
 static __rte_always_inline void
 bufs_read(uint8_t *dst, uint32_t len, const struct vhu_buf *bufs, uint32_t *bi, uint32_t *boff)
 {
@@ -32,27 +35,13 @@ bufs_read(uint8_t *dst, uint32_t len, const struct vhu_buf *bufs, uint32_t *bi, 
 		const struct vhu_buf *b = &bufs[*bi];
 		uint32_t l = RTE_MIN(len, b->len - *boff);
 
-		rte_memcpy(dst, b->addr + *boff, l);
-		dst += l;
+		if (dst != NULL) {
+			rte_memcpy(dst, b->addr + *boff, l);
+			dst += l;
+		}
 		len -= l;
 		*boff += l;
 		if (*boff == b->len) {
-			(*bi)++;
-			*boff = 0;
-		}
-	}
-}
-
-/* Step over len bytes of the guest pieces without reading them. */
-static __rte_always_inline void
-bufs_skip(uint32_t len, const struct vhu_buf *bufs, uint32_t *bi, uint32_t *boff)
-{
-	while (len != 0) {
-		uint32_t l = RTE_MIN(len, bufs[*bi].len - *boff);
-
-		len -= l;
-		*boff += l;
-		if (*boff == bufs[*bi].len) {
 			(*bi)++;
 			*boff = 0;
 		}
@@ -174,10 +163,7 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 	memset(&hdr, 0, sizeof(hdr));
 	bi = 0;
 	boff = 0;
-	if (vhu_deq_reads_hdr(dev))
-		bufs_read((uint8_t *)&hdr, hlen, bufs, &bi, &boff);
-	else
-		bufs_skip(hlen, bufs, &bi, &boff);
+	bufs_read(vhu_deq_reads_hdr(dev) ? (uint8_t *)&hdr : NULL, hlen, bufs, &bi, &boff);
 	rte_compiler_barrier();
 
 	rc = deq_fill(dev, mp, m, (uint32_t)(total - hlen), bufs, bi, boff);
@@ -206,6 +192,7 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 		uint16_t *heads, uint32_t hlen, uint32_t room)
 {
 	const struct vhu_mem *mem = dev->mem;
+	bool read_hdr = vhu_deq_reads_hdr(dev);
 	struct vhu_vring_desc d[4];
 	const uint8_t *src[4];
 	uint32_t k;
@@ -226,13 +213,9 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src[k] == NULL))
 			return false;
-		/* the header's line only when it is read */
-		if (vhu_deq_reads_hdr(dev))
-			vhu_prefetch_lines(src[k], d[k].len, 512, false);
-		else
-			vhu_prefetch_lines(src[k] + hlen, d[k].len - hlen, 512, false);
+		vhu_prefetch_tx_buf(src[k], d[k].len, hlen, read_hdr);
 	}
-	for (k = 0; k < 4 && vhu_deq_reads_hdr(dev); k++) {
+	for (k = 0; k < 4 && read_hdr; k++) {
 		uint16_t fl;
 
 		/* flags and gso_type: any offload takes the single path, which
@@ -316,14 +299,7 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 
 				rte_prefetch0(&vq->desc[next & vhu_split_mask(vq)]);
 			} else if (j + 8 <= n) {
-				uint32_t k;
-
-				/* the next batch's descriptors, wherever they are */
-				for (k = 4; k < 8; k++)
-					rte_prefetch0(&vq->desc[vhu_split_avail_head(vq,
-										(uint16_t)(pos +
-												k)) &
-							vhu_split_mask(vq)]);
+				vhu_split_prefetch_next4(vq, pos);
 			}
 			if (deq_batch4(dev, vq, pos, &pkts[stage], heads, hlen, room)) {
 				uint32_t k;

@@ -331,12 +331,7 @@ split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, ui
 
 				rte_prefetch0(&vq->desc[next & vhu_split_mask(vq)]);
 			} else if ((uint16_t)(avail_idx - pos) >= 8) {
-				/* the next batch's descriptors, wherever they are */
-				for (k = 4; k < 8; k++)
-					rte_prefetch0(&vq->desc[vhu_split_avail_head(vq,
-										(uint16_t)(pos +
-												k)) &
-							vhu_split_mask(vq)]);
+				vhu_split_prefetch_next4(vq, pos);
 			}
 			if (enq_batch4(dev, vq, pos, &pkts[i], hlen)) {
 				for (k = 0; k < 4; k++)

@@ -93,6 +93,21 @@ vhu_split_avail_head(const struct vhu_vq *vq, uint16_t pos)
 	return __atomic_load_n(&vq->avail->ring[pos & vhu_split_mask(vq)], __ATOMIC_RELAXED);
 }
 
+/*
+ * The descriptors of the four heads after the batch at pos (avail entries
+ * pos + 4 .. pos + 7, which the caller knows are published), wherever they
+ * are in the table; a head out of range is masked, as a prefetch may be.
+ */
+static __rte_always_inline void
+vhu_split_prefetch_next4(const struct vhu_vq *vq, uint16_t pos)
+{
+	uint16_t k;
+
+	for (k = 4; k < 8; k++)
+		rte_prefetch0(&vq->desc[vhu_split_avail_head(vq, (uint16_t)(pos + k)) &
+				vhu_split_mask(vq)]);
+}
+
 /* Copy one descriptor into a local, once. */
 static __rte_always_inline void
 vhu_desc_read(struct vhu_vring_desc *d, const struct vhu_vring_desc *src)
