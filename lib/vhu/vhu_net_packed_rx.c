@@ -103,21 +103,26 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 	return DEQ_OK;
 }
 
+/* Four simple transmit buffers taken from the ring, not yet copied. */
+struct deq_batch {
+	const uint8_t *src[4]; /* the frames (after the header) */
+	uint32_t len[4];       /* their bytes */
+	uint16_t id[4];
+};
+
 /*
- * Four buffers at slots pos..pos+3 (inside the ring) when each is one
- * available readable descriptor with a valid id, holding header and frame,
- * fitting one mbuf, with an all-zero offload header (not read when no host
- * offload is negotiated). ids[] gets their ids.
- * Returns false (nothing consumed) otherwise.
+ * Take the four buffers at slots pos..pos+3 (inside the ring) when each is
+ * one available readable descriptor with a valid id, holding header and
+ * frame, fitting one mbuf, with an all-zero offload header (not read when
+ * no host offload is negotiated), and prefetch their frames. Returns false
+ * (nothing consumed) otherwise.
  */
 static __rte_always_inline bool
-deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap, struct rte_mbuf **m,
-		uint16_t *ids, uint32_t hlen, uint32_t room)
+deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap,
+		struct deq_batch *b, uint32_t hlen, uint32_t room, bool read_hdr)
 {
 	const struct vhu_mem *mem = dev->mem;
-	bool read_hdr = vhu_deq_reads_hdr(dev);
 	struct vhu_vring_packed_desc d[4];
-	const uint8_t *src[4];
 	uint16_t fl[4];
 	uint32_t k;
 
@@ -134,32 +139,42 @@ deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap, stru
 	/* d[] is our only copy of the descriptors from here on */
 	rte_compiler_barrier();
 	for (k = 0; k < 4; k++) {
+		const uint8_t *src;
+
 		if (unlikely(d[k].id >= vq->size || d[k].len < hlen + RTE_ETHER_HDR_LEN ||
 				    d[k].len - hlen > room))
 			return false;
-		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
-		if (unlikely(src[k] == NULL))
+		src = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
+		if (unlikely(src == NULL))
 			return false;
-		vhu_prefetch_tx_buf(src[k], d[k].len, hlen, read_hdr);
+		vhu_prefetch_tx_buf(src, d[k].len, hlen, read_hdr);
+		b->src[k] = src + hlen;
+		b->len[k] = d[k].len - hlen;
+		b->id[k] = d[k].id;
 	}
 	for (k = 0; k < 4 && read_hdr; k++) {
 		uint16_t f;
 
 		/* flags and gso_type: any offload takes the single path, which
 		 * reads and checks the whole header itself */
-		memcpy(&f, src[k], sizeof(f));
+		memcpy(&f, b->src[k] - hlen, sizeof(f));
 		if (unlikely(f != 0))
 			return false;
 	}
-	for (k = 0; k < 4; k++) {
-		uint32_t len = d[k].len - hlen;
-
-		rte_memcpy(rte_pktmbuf_mtod(m[k], void *), src[k] + hlen, len);
-		m[k]->data_len = (uint16_t)len;
-		m[k]->pkt_len = len;
-		ids[k] = d[k].id;
-	}
 	return true;
+}
+
+/* Copy a taken batch into four mbufs. */
+static __rte_always_inline void
+deq_batch4_copy(const struct deq_batch *b, struct rte_mbuf **m)
+{
+	uint32_t k;
+
+	for (k = 0; k < 4; k++) {
+		rte_memcpy(rte_pktmbuf_mtod(m[k], void *), b->src[k], b->len[k]);
+		m[k]->data_len = (uint16_t)b->len[k];
+		m[k]->pkt_len = b->len[k];
+	}
 }
 
 /* SEND_RARP: the next dequeue on any queue announces the guest's MAC. */
@@ -233,7 +248,10 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	struct vhu_vq_stats *st = &vq->stats;
 	uint16_t pos = vq->last_avail_idx, size = vq->size;
 	bool wrap = vq->avail_wrap, empty = false;
+	bool read_hdr = vhu_deq_reads_hdr(dev), ahead = false;
 	struct vhu_packed_used u;
+	struct deq_batch b[2];
+	unsigned int cur = 0;
 
 	if (unlikely(__atomic_load_n(&dev->rarp_pending, __ATOMIC_RELAXED) != 0))
 		got = rarp = deq_rarp(dev, mp, pkts);
@@ -261,27 +279,42 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	j = 0;
 	while (j < n) {
 		struct vhu_packed_chain c;
-		uint16_t ids[4], flags;
+		uint16_t flags;
 		int rc;
 
-		if (j + 4 <= n && (uint32_t)pos + 4 <= size) {
-			if ((uint32_t)pos + 8 <= size)
-				rte_prefetch0(&vq->desc_packed[pos + 4]);
-			if (deq_batch4(dev, vq, pos, wrap, &pkts[stage], ids, hlen, room)) {
-				uint32_t k;
+		if (j + 4 <= n && (uint32_t)pos + 4 <= size &&
+				(ahead ||
+						deq_batch4_take(dev, vq, pos, wrap, &b[cur], hlen,
+								room, read_hdr))) {
+			uint16_t npos = pos;
+			bool nwrap = wrap;
+			uint32_t k;
 
-				for (k = 0; k < 4; k++) {
-					struct rte_mbuf *m = pkts[stage + k];
+			/*
+			 * Take the next four before copying these: their frames
+			 * then load while this batch copies, instead of the
+			 * first copy of every batch waiting for its frame.
+			 */
+			vhu_packed_adv(size, &npos, &nwrap, 4);
+			if ((uint32_t)npos + 8 <= size)
+				rte_prefetch0(&vq->desc_packed[npos + 4]);
+			ahead = j + 8 <= n && (uint32_t)npos + 4 <= size &&
+					deq_batch4_take(dev, vq, npos, nwrap, &b[cur ^ 1], hlen,
+							room, read_hdr);
+			deq_batch4_copy(&b[cur], &pkts[stage]);
+			for (k = 0; k < 4; k++) {
+				struct rte_mbuf *m = pkts[stage + k];
 
-					deq_used(vq, &u, ids[k], 1, inorder);
-					vhu_stats_count(st, m);
-					pkts[got++] = m;
-				}
-				stage += 4;
-				vhu_packed_adv(size, &pos, &wrap, 4);
-				j += 4;
-				continue;
+				deq_used(vq, &u, b[cur].id[k], 1, inorder);
+				vhu_stats_count(st, m);
+				pkts[got++] = m;
 			}
+			stage += 4;
+			pos = npos;
+			wrap = nwrap;
+			j += 4;
+			cur ^= 1;
+			continue;
 		}
 		flags = vhu_packed_load_flags(vq, pos);
 		if (!vhu_packed_is_avail(flags, wrap)) {
