@@ -23,6 +23,7 @@
 #include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+#include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
 #include "vhu_dev.h"
@@ -203,6 +204,31 @@ vhu_prefetch_tx_buf(const uint8_t *src, uint32_t len, uint32_t hlen, bool read_h
 		vhu_prefetch_lines(src, len, VHU_PREFETCH_FRAME_MAX, false);
 	else
 		vhu_prefetch_lines(src + hlen, len - hlen, VHU_PREFETCH_FRAME_MAX, false);
+}
+
+/*
+ * Four simple transmit buffers (one descriptor each, header and frame
+ * together, fitting one mbuf) taken from a ring by a dequeue batch and
+ * not yet copied. A dequeue takes the next batch before copying the
+ * current one, so the next batch's frames load while this one copies.
+ */
+struct vhu_deq_batch {
+	const uint8_t *src[4]; /* the frames (after the header) */
+	uint32_t len[4];       /* their bytes */
+	uint16_t id[4];        /* buffer ids (split: the chains' heads) */
+};
+
+/* Copy a taken batch into four mbufs. */
+static __rte_always_inline void
+vhu_deq_batch4_copy(const struct vhu_deq_batch *b, struct rte_mbuf **m)
+{
+	uint32_t k;
+
+	for (k = 0; k < 4; k++) {
+		rte_memcpy(rte_pktmbuf_mtod(m[k], void *), b->src[k], b->len[k]);
+		m[k]->data_len = (uint16_t)b->len[k];
+		m[k]->pkt_len = b->len[k];
+	}
 }
 
 /* ---- split-ring bursts (vhu_net_rx.c / vhu_net_tx.c) ---- */

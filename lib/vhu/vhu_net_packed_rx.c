@@ -103,13 +103,6 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 	return DEQ_OK;
 }
 
-/* Four simple transmit buffers taken from the ring, not yet copied. */
-struct deq_batch {
-	const uint8_t *src[4]; /* the frames (after the header) */
-	uint32_t len[4];       /* their bytes */
-	uint16_t id[4];
-};
-
 /*
  * Take the four buffers at slots pos..pos+3 (inside the ring) when each is
  * one available readable descriptor with a valid id, holding header and
@@ -119,7 +112,7 @@ struct deq_batch {
  */
 static __rte_always_inline bool
 deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap,
-		struct deq_batch *b, uint32_t hlen, uint32_t room, bool read_hdr)
+		struct vhu_deq_batch *b, uint32_t hlen, uint32_t room, bool read_hdr)
 {
 	const struct vhu_mem *mem = dev->mem;
 	struct vhu_vring_packed_desc d[4];
@@ -162,19 +155,6 @@ deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap,
 			return false;
 	}
 	return true;
-}
-
-/* Copy a taken batch into four mbufs. */
-static __rte_always_inline void
-deq_batch4_copy(const struct deq_batch *b, struct rte_mbuf **m)
-{
-	uint32_t k;
-
-	for (k = 0; k < 4; k++) {
-		rte_memcpy(rte_pktmbuf_mtod(m[k], void *), b->src[k], b->len[k]);
-		m[k]->data_len = (uint16_t)b->len[k];
-		m[k]->pkt_len = b->len[k];
-	}
 }
 
 /* SEND_RARP: the next dequeue on any queue announces the guest's MAC. */
@@ -250,7 +230,7 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	bool wrap = vq->avail_wrap, empty = false;
 	bool read_hdr = vhu_deq_reads_hdr(dev), ahead = false;
 	struct vhu_packed_used u;
-	struct deq_batch b[2];
+	struct vhu_deq_batch b[2];
 	unsigned int cur = 0;
 
 	if (unlikely(__atomic_load_n(&dev->rarp_pending, __ATOMIC_RELAXED) != 0))
@@ -301,7 +281,7 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 			ahead = j + 8 <= n && (uint32_t)npos + 4 <= size &&
 					deq_batch4_take(dev, vq, npos, nwrap, &b[cur ^ 1], hlen,
 							room, read_hdr);
-			deq_batch4_copy(&b[cur], &pkts[stage]);
+			vhu_deq_batch4_copy(&b[cur], &pkts[stage]);
 			for (k = 0; k < 4; k++) {
 				struct rte_mbuf *m = pkts[stage + k];
 

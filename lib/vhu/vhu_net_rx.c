@@ -182,54 +182,49 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 }
 
 /*
- * Four chains at pos..pos+3 when each is one readable descriptor holding
- * header and frame, fitting one mbuf, with an all-zero offload header (not
- * read when no host offload is negotiated).
- * Returns false (nothing consumed) otherwise.
+ * Take the four chains at pos..pos+3 when each is one readable descriptor
+ * holding header and frame, fitting one mbuf, with an all-zero offload
+ * header (not read when no host offload is negotiated), and prefetch
+ * their frames. Returns false (nothing consumed) otherwise.
  */
 static __rte_always_inline bool
-deq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf **m,
-		uint16_t *heads, uint32_t hlen, uint32_t room)
+deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct vhu_deq_batch *b,
+		uint32_t hlen, uint32_t room, bool read_hdr)
 {
 	const struct vhu_mem *mem = dev->mem;
-	bool read_hdr = vhu_deq_reads_hdr(dev);
 	struct vhu_vring_desc d[4];
-	const uint8_t *src[4];
 	uint32_t k;
 
 	for (k = 0; k < 4; k++) {
-		heads[k] = vhu_split_avail_head(vq, (uint16_t)(pos + k));
-		if (unlikely(heads[k] >= vq->size))
+		b->id[k] = vhu_split_avail_head(vq, (uint16_t)(pos + k));
+		if (unlikely(b->id[k] >= vq->size))
 			return false;
 	}
 	for (k = 0; k < 4; k++)
-		memcpy(&d[k], &vq->desc[heads[k]], sizeof(d[k]));
+		memcpy(&d[k], &vq->desc[b->id[k]], sizeof(d[k]));
 	/* d[] is our only copy of the descriptors from here on */
 	rte_compiler_barrier();
 	for (k = 0; k < 4; k++) {
+		const uint8_t *src;
+
 		if (unlikely(d[k].flags != 0 || d[k].len < hlen + RTE_ETHER_HDR_LEN ||
 				    d[k].len - hlen > room))
 			return false;
-		src[k] = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
-		if (unlikely(src[k] == NULL))
+		src = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
+		if (unlikely(src == NULL))
 			return false;
-		vhu_prefetch_tx_buf(src[k], d[k].len, hlen, read_hdr);
+		vhu_prefetch_tx_buf(src, d[k].len, hlen, read_hdr);
+		b->src[k] = src + hlen;
+		b->len[k] = d[k].len - hlen;
 	}
 	for (k = 0; k < 4 && read_hdr; k++) {
 		uint16_t fl;
 
 		/* flags and gso_type: any offload takes the single path, which
 		 * reads and checks the whole header itself */
-		memcpy(&fl, src[k], sizeof(fl));
+		memcpy(&fl, b->src[k] - hlen, sizeof(fl));
 		if (unlikely(fl != 0))
 			return false;
-	}
-	for (k = 0; k < 4; k++) {
-		uint32_t len = d[k].len - hlen;
-
-		rte_memcpy(rte_pktmbuf_mtod(m[k], void *), src[k] + hlen, len);
-		m[k]->data_len = (uint16_t)len;
-		m[k]->pkt_len = len;
 	}
 	return true;
 }
@@ -262,6 +257,9 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	uint16_t avail_idx, pos, used_start = vq->last_used_idx;
 	uint32_t hlen = dev->hdr_len, room, got = 0, rarp = 0, stage, end, j, n;
 	struct vhu_vq_stats *st = &vq->stats;
+	bool read_hdr = vhu_deq_reads_hdr(dev), ahead = false;
+	struct vhu_deq_batch b[2];
+	unsigned int cur = 0;
 	int avail;
 
 	if (unlikely(__atomic_load_n(&dev->rarp_pending, __ATOMIC_RELAXED) != 0))
@@ -288,37 +286,49 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 
 	j = 0;
 	while (j < n) {
-		uint16_t heads[4];
+		uint16_t head;
 		int rc;
 
-		if (j + 4 <= n) {
+		if (j + 4 <= n &&
+				(ahead ||
+						deq_batch4_take(dev, vq, pos, &b[cur], hlen, room,
+								read_hdr))) {
+			uint16_t npos = (uint16_t)(pos + 4);
+			uint32_t k;
+
 			if (inorder) {
-				/* heads follow each other: the next four descriptors
+				/* heads follow each other: the four after the next
 				 * share a cache line */
-				uint16_t next = vhu_split_avail_head(vq, (uint16_t)(pos + 4));
+				uint16_t next = vhu_split_avail_head(vq, (uint16_t)(npos + 4));
 
 				rte_prefetch0(&vq->desc[next & vhu_split_mask(vq)]);
-			} else if (j + 8 <= n) {
-				vhu_split_prefetch_next4(vq, pos);
+			} else if (j + 12 <= n) {
+				vhu_split_prefetch_next4(vq, npos);
 			}
-			if (deq_batch4(dev, vq, pos, &pkts[stage], heads, hlen, room)) {
-				uint32_t k;
+			/*
+			 * Take the next four before copying these: their frames
+			 * then load while this batch copies, instead of the
+			 * first copy of every batch waiting for its frame.
+			 */
+			ahead = j + 8 <= n &&
+					deq_batch4_take(dev, vq, npos, &b[cur ^ 1], hlen, room,
+							read_hdr);
+			vhu_deq_batch4_copy(&b[cur], &pkts[stage]);
+			for (k = 0; k < 4; k++) {
+				struct rte_mbuf *m = pkts[stage + k];
 
-				for (k = 0; k < 4; k++) {
-					struct rte_mbuf *m = pkts[stage + k];
-
-					vhu_split_used_put(vq, vq->last_used_idx++, heads[k], 0);
-					vhu_stats_count(st, m);
-					pkts[got++] = m;
-				}
-				stage += 4;
-				pos += 4;
-				j += 4;
-				continue;
+				vhu_split_used_put(vq, vq->last_used_idx++, b[cur].id[k], 0);
+				vhu_stats_count(st, m);
+				pkts[got++] = m;
 			}
+			stage += 4;
+			pos = npos;
+			j += 4;
+			cur ^= 1;
+			continue;
 		}
-		heads[0] = vhu_split_avail_head(vq, pos);
-		rc = deq_one(dev, vq, mp, heads[0], pkts[stage]);
+		head = vhu_split_avail_head(vq, pos);
+		rc = deq_one(dev, vq, mp, head, pkts[stage]);
 		if (unlikely(rc == DEQ_NOMEM)) {
 			/* keep the chain in the ring for the next burst */
 			rte_pktmbuf_free(pkts[stage]);
@@ -326,7 +336,7 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 			st->dropped++;
 			break;
 		}
-		vhu_split_used_put(vq, vq->last_used_idx++, heads[0], 0);
+		vhu_split_used_put(vq, vq->last_used_idx++, head, 0);
 		pos++;
 		j++;
 		if (likely(rc == DEQ_OK)) {
