@@ -276,7 +276,10 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 			 * first copy of every batch waiting for its frame.
 			 */
 			vhu_packed_adv(size, &npos, &nwrap, 4);
-			if ((uint32_t)npos + 8 <= size)
+			/* the descriptors of the batch after the next, only when
+			 * seen available: a line the driver is still writing
+			 * would be pulled away from it */
+			if (j + 12 <= n && (uint32_t)npos + 8 <= size)
 				rte_prefetch0(&vq->desc_packed[npos + 4]);
 			ahead = j + 8 <= n && (uint32_t)npos + 4 <= size &&
 					deq_batch4_take(dev, vq, npos, nwrap, &b[cur ^ 1], hlen,

@@ -296,9 +296,11 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 			uint16_t npos = (uint16_t)(pos + 4);
 			uint32_t k;
 
-			if (inorder) {
-				/* heads follow each other: the four after the next
-				 * share a cache line */
+			/* the descriptors of the batch after the next, only
+			 * when published: a line the driver is still writing
+			 * would be pulled away from it */
+			if (j + 12 <= n && inorder) {
+				/* heads follow each other: those four share a line */
 				uint16_t next = vhu_split_avail_head(vq, (uint16_t)(npos + 4));
 
 				rte_prefetch0(&vq->desc[next & vhu_split_mask(vq)]);
