@@ -71,28 +71,49 @@ pick_one(uint32_t *s)
 /* DATA_VALID: a header the single path accepts, the batch leaves to it (when read). */
 static const struct vhu_net_hdr hdr_valid = { .flags = 2 };
 
+/* The guest side of one ring layout: send a frame (tx_send or ptx_send). */
+typedef int (*send_fn)(void *env, const void *frame, uint32_t len, const struct vhu_net_hdr *hdr,
+		enum tx_layout layout, bool indirect);
+
 static int
-post_split(struct tenv *e, const struct pick *p, uint32_t seq)
+send_split(void *env, const void *frame, uint32_t len, const struct vhu_net_hdr *hdr,
+		enum tx_layout layout, bool indirect)
 {
-	make_frame(frame, p->len, seq);
-	return tx_send(e, frame, p->len, p->kind == K_OFFLOAD_HDR ? &hdr_valid : NULL,
-			p->kind == K_HDR_SEP ? TXL_HDR_SEP : TXL_ONE, p->kind == K_INDIRECT);
+	return tx_send(env, frame, len, hdr, layout, indirect);
 }
 
 static int
-post_packed(struct penv *e, const struct pick *p, uint32_t seq)
+send_packed(void *env, const void *frame, uint32_t len, const struct vhu_net_hdr *hdr,
+		enum tx_layout layout, bool indirect)
 {
-	make_frame(frame, p->len, seq);
-	return ptx_send(e, frame, p->len, p->kind == K_OFFLOAD_HDR ? &hdr_valid : NULL,
-			p->kind == K_HDR_SEP ? TXL_HDR_SEP : TXL_ONE, p->kind == K_INDIRECT);
+	return ptx_send(env, frame, len, hdr, layout, indirect);
 }
 
-/* Check a burst's mbufs against the frames posted, then free them. */
+/*
+ * One burst of the mix: the guest sends burst picked frames, one dequeue
+ * takes them all, each is checked in order; the mbufs are freed.
+ */
 static int
-check_burst(struct rte_mbuf **pkts, const struct pick *picks, uint32_t n, uint32_t seq)
+mix_burst(struct vhu_dev *dev, struct rte_mempool *mp, send_fn send, void *env, uint32_t *s,
+		uint32_t seq, uint32_t burst)
 {
+	struct rte_mbuf *pkts[64];
+	struct pick picks[64];
 	uint32_t i;
+	uint16_t n;
 
+	for (i = 0; i < burst; i++) {
+		struct pick p = pick_one(s);
+
+		picks[i] = p;
+		make_frame(frame, p.len, seq + i);
+		TEST_ASSERT(send(env, frame, p.len, p.kind == K_OFFLOAD_HDR ? &hdr_valid : NULL,
+					    p.kind == K_HDR_SEP ? TXL_HDR_SEP : TXL_ONE,
+					    p.kind == K_INDIRECT) >= 0,
+				"post %u", seq + i);
+	}
+	n = vhu_dequeue_burst(dev->vid, 1, mp, pkts, (uint16_t)burst);
+	TEST_ASSERT_EQ(n, burst, "burst at %u", seq);
 	for (i = 0; i < n; i++) {
 		make_frame(frame, picks[i].len, seq + i);
 		TEST_ASSERT(mbuf_cmp(pkts[i], frame, picks[i].len) == 0,
@@ -107,22 +128,13 @@ static int
 split_case(uint64_t features, uint16_t qsize, uint32_t laps, uint32_t seed)
 {
 	uint32_t total = laps * qsize, seq = 0, s = seed, id, len;
-	struct rte_mbuf *pkts[64];
-	struct pick picks[64];
 	struct tenv e;
 
 	TEST_ASSERT_EQ(tenv_init(&e, features, 0, qsize, 2), 0, "env");
 	while (seq < total) {
 		uint32_t burst = RTE_MIN(1 + next_rand(&s) % 64, total - seq), i;
-		uint16_t n;
 
-		for (i = 0; i < burst; i++) {
-			picks[i] = pick_one(&s);
-			TEST_ASSERT(post_split(&e, &picks[i], seq + i) >= 0, "post %u", seq + i);
-		}
-		n = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, (uint16_t)burst);
-		TEST_ASSERT_EQ(n, burst, "burst at %u (ring %u)", seq, qsize);
-		TEST_RUN(check_burst(pkts, picks, n, seq));
+		TEST_RUN(mix_burst(e.dev, e.mp, send_split, &e, &s, seq, burst));
 		for (i = 0; i < burst; i++)
 			TEST_ASSERT_EQ(gring_pop(&e.g[1], &id, &len), 1, "used %u", seq + i);
 		TEST_ASSERT_EQ(gring_pop(&e.g[1], &id, &len), 0, "no more used");
@@ -139,24 +151,15 @@ static int
 packed_case(uint64_t features, uint16_t qsize, uint32_t laps, uint32_t seed)
 {
 	uint32_t total = laps * qsize, seq = 0, s = seed;
-	struct rte_mbuf *pkts[64];
-	struct pick picks[64];
 	struct penv e;
 
 	TEST_ASSERT_EQ(penv_init(&e, features, 0, qsize, 2), 0, "env");
 	while (seq < total) {
-		uint32_t burst = RTE_MIN(1 + next_rand(&s) % 64, total - seq), i;
-		uint16_t n;
+		uint32_t burst = RTE_MIN(1 + next_rand(&s) % 64, total - seq);
 
 		/* room for the largest burst, three slots per buffer at most */
 		burst = RTE_MIN(burst, (uint32_t)qsize / 3u);
-		for (i = 0; i < burst; i++) {
-			picks[i] = pick_one(&s);
-			TEST_ASSERT(post_packed(&e, &picks[i], seq + i) >= 0, "post %u", seq + i);
-		}
-		n = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, (uint16_t)burst);
-		TEST_ASSERT_EQ(n, burst, "burst at %u (ring %u)", seq, qsize);
-		TEST_RUN(check_burst(pkts, picks, n, seq));
+		TEST_RUN(mix_burst(e.dev, e.mp, send_packed, &e, &s, seq, burst));
 		TEST_ASSERT_EQ(ptx_reclaim(&e), burst, "used at %u", seq);
 		seq += burst;
 	}

@@ -218,6 +218,38 @@ struct vhu_deq_batch {
 	uint16_t id[4];        /* buffer ids (split: the chains' heads) */
 };
 
+/*
+ * Entry k of a batch: the guest buffer at src of len bytes (header
+ * first), its frame prefetched (from the header when it is read).
+ */
+static __rte_always_inline void
+vhu_deq_batch_set(struct vhu_deq_batch *b, uint32_t k, const uint8_t *src, uint32_t len,
+		uint32_t hlen, bool read_hdr)
+{
+	vhu_prefetch_tx_buf(src, len, hlen, read_hdr);
+	b->src[k] = src + hlen;
+	b->len[k] = len - hlen;
+}
+
+/*
+ * Do the four headers ask for nothing (flags and gso_type zero)? Any
+ * offload takes the single path, which reads and checks the whole header.
+ */
+static __rte_always_inline bool
+vhu_deq_batch4_hdrs_plain(const struct vhu_deq_batch *b, uint32_t hlen)
+{
+	uint32_t k;
+
+	for (k = 0; k < 4; k++) {
+		uint16_t f;
+
+		memcpy(&f, b->src[k] - hlen, sizeof(f));
+		if (unlikely(f != 0))
+			return false;
+	}
+	return true;
+}
+
 /* Copy a taken batch into four mbufs. */
 static __rte_always_inline void
 vhu_deq_batch4_copy(const struct vhu_deq_batch *b, struct rte_mbuf **m)

@@ -140,21 +140,10 @@ deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap,
 		src = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src == NULL))
 			return false;
-		vhu_prefetch_tx_buf(src, d[k].len, hlen, read_hdr);
-		b->src[k] = src + hlen;
-		b->len[k] = d[k].len - hlen;
+		vhu_deq_batch_set(b, k, src, d[k].len, hlen, read_hdr);
 		b->id[k] = d[k].id;
 	}
-	for (k = 0; k < 4 && read_hdr; k++) {
-		uint16_t f;
-
-		/* flags and gso_type: any offload takes the single path, which
-		 * reads and checks the whole header itself */
-		memcpy(&f, b->src[k] - hlen, sizeof(f));
-		if (unlikely(f != 0))
-			return false;
-	}
-	return true;
+	return !read_hdr || vhu_deq_batch4_hdrs_plain(b, hlen);
 }
 
 /* SEND_RARP: the next dequeue on any queue announces the guest's MAC. */

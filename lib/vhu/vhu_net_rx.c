@@ -213,20 +213,9 @@ deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct vhu
 		src = vhu_gpa_to_host(mem, d[k].addr, d[k].len);
 		if (unlikely(src == NULL))
 			return false;
-		vhu_prefetch_tx_buf(src, d[k].len, hlen, read_hdr);
-		b->src[k] = src + hlen;
-		b->len[k] = d[k].len - hlen;
+		vhu_deq_batch_set(b, k, src, d[k].len, hlen, read_hdr);
 	}
-	for (k = 0; k < 4 && read_hdr; k++) {
-		uint16_t fl;
-
-		/* flags and gso_type: any offload takes the single path, which
-		 * reads and checks the whole header itself */
-		memcpy(&fl, b->src[k] - hlen, sizeof(fl));
-		if (unlikely(fl != 0))
-			return false;
-	}
-	return true;
+	return !read_hdr || vhu_deq_batch4_hdrs_plain(b, hlen);
 }
 
 /* SEND_RARP: the next dequeue on any queue announces the guest's MAC. */
@@ -299,14 +288,8 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 			/* the descriptors of the batch after the next, only
 			 * when published: a line the driver is still writing
 			 * would be pulled away from it */
-			if (j + 12 <= n && inorder) {
-				/* heads follow each other: those four share a line */
-				uint16_t next = vhu_split_avail_head(vq, (uint16_t)(npos + 4));
-
-				rte_prefetch0(&vq->desc[next & vhu_split_mask(vq)]);
-			} else if (j + 12 <= n) {
-				vhu_split_prefetch_next4(vq, npos);
-			}
+			if (j + 12 <= n)
+				vhu_split_prefetch_next4(vq, npos, inorder);
 			/*
 			 * Take the next four before copying these: their frames
 			 * then load while this batch copies, instead of the

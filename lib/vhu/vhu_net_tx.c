@@ -326,13 +326,8 @@ split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, ui
 
 			for (k = 0; k < 4 && i + 4 + k < count; k++)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4 + k], void *));
-			if (inorder) {
-				uint16_t next = vhu_split_avail_head(vq, (uint16_t)(pos + 4));
-
-				rte_prefetch0(&vq->desc[next & vhu_split_mask(vq)]);
-			} else if ((uint16_t)(avail_idx - pos) >= 8) {
-				vhu_split_prefetch_next4(vq, pos);
-			}
+			if (inorder || (uint16_t)(avail_idx - pos) >= 8)
+				vhu_split_prefetch_next4(vq, pos, inorder);
 			if (enq_batch4(dev, vq, pos, &pkts[i], hlen)) {
 				for (k = 0; k < 4; k++)
 					vhu_stats_count(st, pkts[i + k]);

@@ -95,15 +95,16 @@ vhu_split_avail_head(const struct vhu_vq *vq, uint16_t pos)
 
 /*
  * The descriptors of the four heads after the batch at pos (avail entries
- * pos + 4 .. pos + 7, which the caller knows are published), wherever they
- * are in the table; a head out of range is masked, as a prefetch may be.
+ * pos + 4 .. pos + 7): in order they follow each other and share a line,
+ * otherwise they are wherever the heads say. A head out of range is
+ * masked, as a prefetch may be.
  */
 static __rte_always_inline void
-vhu_split_prefetch_next4(const struct vhu_vq *vq, uint16_t pos)
+vhu_split_prefetch_next4(const struct vhu_vq *vq, uint16_t pos, bool inorder)
 {
 	uint16_t k;
 
-	for (k = 4; k < 8; k++)
+	for (k = 4; k < (inorder ? 5 : 8); k++)
 		rte_prefetch0(&vq->desc[vhu_split_avail_head(vq, (uint16_t)(pos + k)) &
 				vhu_split_mask(vq)]);
 }
