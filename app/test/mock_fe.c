@@ -449,9 +449,11 @@ mock_fe_negotiate(struct mock_fe *fe, uint64_t features_mask, uint64_t protocol_
 	uint64_t f, pf;
 	int rc;
 
-	rc = mock_fe_send(fe, VHU_REQ_SET_OWNER, 0, NULL, 0, NULL, 0);
-	if (rc != 0)
-		return rc;
+	if (!fe->no_owner) {
+		rc = mock_fe_send(fe, VHU_REQ_SET_OWNER, 0, NULL, 0, NULL, 0);
+		if (rc != 0)
+			return rc;
+	}
 	rc = mock_fe_get_u64(fe, VHU_REQ_GET_FEATURES, &f);
 	if (rc != 0)
 		return rc;

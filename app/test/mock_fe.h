@@ -95,6 +95,7 @@ struct mock_fe {
 	uint64_t alloc;        /* bump allocator offset into mem */
 	uint64_t features;     /* what we negotiated */
 	uint64_t protocol_features;
+	bool no_owner; /* negotiate without SET_OWNER (virtio-user reconnecting) */
 	struct mock_vring vr[MOCK_FE_MAX_VRINGS];
 };
 

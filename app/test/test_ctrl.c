@@ -1303,24 +1303,34 @@ VHU_TEST(fast, ctrl_mock_unsupported)
 VHU_TEST(fast, ctrl_mock_out_of_order)
 {
 	struct vhu_vring_state st = { .index = 0, .num = 256 };
+	struct vhu_inflight_desc inf = { .num_queues = 2, .queue_size = 256 };
 	struct vhu_mem_table t;
-	uint64_t f;
-	int before;
+	uint64_t f, v;
+	int before, kick;
 	struct env e;
 
 	TEST_RUN(env_init(&e, 1));
 	TEST_RUN(env_up(&e));
 	/* REPLY_ACK without negotiation: every NEED_REPLY is still answered */
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0, 1)); /* before SET_FEATURES */
+	kick = eventfd(0, EFD_CLOEXEC);
+	TEST_ASSERT(kick >= 0, "eventfd");
+	v = 0;
+	before = vhu_test_count_fds();
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_VRING_KICK, &v, 8, &kick, 1, 1)); /* before SET_FEATURES */
+	TEST_ASSERT_EQ(vhu_test_count_fds(), before, "refused fd closed");
+	close(kick);
+	TEST_ASSERT(!(cur_dev()->flags & VHU_DEV_OWNER),
+			"a refused request does not take ownership");
+	/* before SET_OWNER: served, and the front-end owns the device (see dispatch) */
 	f = VHU_BIT(VHU_F_VERSION_1);
-	TEST_RUN(ack_of(&e, VHU_REQ_SET_FEATURES, &f, 8, NULL, 0, 1));     /* before SET_OWNER */
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_FEATURES, &f, 8, NULL, 0, 0));
+	TEST_ASSERT(cur_dev()->flags & VHU_DEV_OWNER, "owned");
 	memset(&t, 0, sizeof(t));
 	t.nregions = 1;
 	t.regions[0] = mock_fe_region(&e.fe);
-	before = vhu_test_count_fds();
-	TEST_RUN(ack_of(&e, VHU_REQ_SET_MEM_TABLE, &t, 8 + 32, &e.fe.memfd, 1, 1));
-	TEST_ASSERT_EQ(vhu_test_count_fds(), before, "refused fd closed");
+	TEST_RUN(ack_of(&e, VHU_REQ_SET_MEM_TABLE, &t, 8 + 32, &e.fe.memfd, 1, 0));
 	TEST_RUN(ack_of(&e, VHU_REQ_SET_OWNER, NULL, 0, NULL, 0, 0));
-	TEST_RUN(ack_of(&e, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0, 1));   /* before SET_FEATURES */
 	TEST_RUN(negotiate(&e, 0, 0));
 	TEST_ASSERT_EQ(mock_fe_set_mem_table(&e.fe), 0, "mem");
 	TEST_ASSERT_EQ(mock_fe_setup_vring(&e.fe, 0, 256), 0, "vring 0");
@@ -1329,7 +1339,41 @@ VHU_TEST(fast, ctrl_mock_out_of_order)
 	mock_fe_close(&e.fe);
 	/* a request that must be answered, in the wrong state: fatal */
 	TEST_RUN(env_connect(&e));
-	TEST_RUN(expect_fatal(&e, VHU_REQ_GET_VRING_BASE, 0, &st, 8, NULL, 0));
+	TEST_RUN(expect_fatal(&e, VHU_REQ_GET_INFLIGHT_FD, 0, &inf, sizeof(inf), NULL, 0));
+	TEST_RUN(env_down(&e));
+	return TEST_SUCCESS;
+}
+
+/*
+ * DPDK 22.11's virtio-user in server mode, when a back-end connects again:
+ * it stops the rings it had (SET_VRING_ENABLE 0, GET_VRING_BASE, with the
+ * REPLY_ACK it negotiated on the old connection) and negotiates afresh, all
+ * without SET_OWNER. Every request is served and the device becomes ready;
+ * refusing (or closing on GET_VRING_BASE) killed that front-end (SIGPIPE).
+ */
+VHU_TEST(fast, ctrl_mock_reconnect_without_owner)
+{
+	struct vhu_vring_state st;
+	uint32_t base;
+	unsigned int i;
+	struct env e;
+
+	TEST_RUN(env_init(&e, 1));
+	TEST_RUN(env_up(&e));
+	for (i = 0; i < 2; i++) {
+		st.index = i;
+		st.num = 0;
+		TEST_RUN(ack_of(&e, VHU_REQ_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0, 0));
+	}
+	for (i = 0; i < 2; i++) {
+		base = 99;
+		TEST_ASSERT_EQ(mock_fe_get_vring_base(&e.fe, (uint16_t)i, &base), 0,
+				"GET_VRING_BASE %u answered", i);
+		TEST_ASSERT_EQ(base, 0, "base of an unused ring");
+	}
+	e.fe.no_owner = true;
+	TEST_RUN(setup_ready(&e, 2));
+	TEST_ASSERT(mock_fe_alive(&e.fe), "connection kept");
 	TEST_RUN(env_down(&e));
 	return TEST_SUCCESS;
 }
@@ -1408,7 +1452,8 @@ VHU_TEST(fast, ctrl_mock_more_hostile)
 	TEST_RUN(env_init(&e, 1));
 	TEST_RUN(env_up(&e));
 	efd = eventfd(0, EFD_CLOEXEC);
-	TEST_RUN(ack_of(&e, VHU_REQ_RESET_OWNER, NULL, 0, NULL, 0, 1));       /* before SET_OWNER */
+	TEST_RUN(ack_of(&e, VHU_REQ_RESET_OWNER, NULL, 0, NULL, 0,
+			0)); /* before SET_OWNER: served */
 	TEST_RUN(ack_of(&e, VHU_REQ_SET_OWNER, NULL, 0, NULL, 0, 0));
 	/* enabling before SET_FEATURES is remembered (QEMU does it) */
 	TEST_RUN(ack_of(&e, VHU_REQ_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0, 0));

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,11 +51,15 @@ testpmd_path(void)
 	return NULL;
 }
 
-/* Start dpdk-testpmd with a virtio-user port on sock, io forwarding; its output goes to log. */
+/*
+ * Start dpdk-testpmd with a virtio-user port on sock, io forwarding, nq queue
+ * pairs; extra is appended to the virtio-user devargs (server=1,
+ * packed_vq=1, ...). Its output goes to log.
+ */
 static pid_t
-testpmd_start(const char *sock, const char *log, int n)
+testpmd_start_args(const char *sock, const char *log, int n, unsigned int nq, const char *extra)
 {
-	char prefix[64], vdev[256];
+	char prefix[64], vdev[256], rxq[32], txq[32];
 	posix_spawn_file_actions_t fa;
 	const char *tp = testpmd_path();
 	pid_t pid;
@@ -76,11 +81,16 @@ testpmd_start(const char *sock, const char *log, int n)
 		(char *)"--nb-cores=1",
 		(char *)"--total-num-mbufs=2048",
 		(char *)"--stats-period=1",
+		rxq,
+		txq,
 		NULL,
 	};
 
 	snprintf(prefix, sizeof(prefix), "vhu-pmd-tp-%d-%d", (int)getpid(), n);
-	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1,queue_size=256", sock);
+	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=%u,queue_size=256%s%s", sock,
+			nq, extra[0] != '\0' ? "," : "", extra);
+	snprintf(rxq, sizeof(rxq), "--rxq=%u", nq);
+	snprintf(txq, sizeof(txq), "--txq=%u", nq);
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return -1;
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -90,6 +100,12 @@ testpmd_start(const char *sock, const char *log, int n)
 		pid = -1;
 	posix_spawn_file_actions_destroy(&fa);
 	return pid;
+}
+
+static pid_t
+testpmd_start(const char *sock, const char *log, int n)
+{
+	return testpmd_start_args(sock, log, n, 1, "");
 }
 
 /* Signal the child and reap it, within the time bound (SIGKILL after). */
@@ -183,7 +199,7 @@ tp_pool(void)
  * Checks every frame that returns; returns how many came back intact.
  */
 static int
-echo_round(uint16_t port_id, unsigned int n, unsigned int round)
+echo_round_q(uint16_t port_id, uint16_t qid, unsigned int n, unsigned int round)
 {
 	uint64_t end = tp_now_ms() + TP_WAIT_MS;
 	struct rte_mbuf *m, *pkts[32];
@@ -211,12 +227,12 @@ echo_round(uint16_t port_id, unsigned int n, unsigned int round)
 			p[15] = (uint8_t)round;
 			for (j = 16; j < len; j++)
 				p[j] = (uint8_t)(j ^ sent);
-			if (rte_eth_tx_burst(port_id, 0, &m, 1) == 1)
+			if (rte_eth_tx_burst(port_id, qid, &m, 1) == 1)
 				sent++;
 			else
 				rte_pktmbuf_free(m);
 		}
-		nb = rte_eth_rx_burst(port_id, 0, pkts, RTE_DIM(pkts));
+		nb = rte_eth_rx_burst(port_id, qid, pkts, RTE_DIM(pkts));
 		for (i = 0; i < nb; i++) {
 			q = rte_pktmbuf_read(pkts[i], 0, rte_pktmbuf_pkt_len(pkts[i]), buf);
 			len = (uint16_t)rte_pktmbuf_pkt_len(pkts[i]);
@@ -243,6 +259,12 @@ echo_round(uint16_t port_id, unsigned int n, unsigned int round)
 		return -EIO;
 	}
 	return (int)back;
+}
+
+static int
+echo_round(uint16_t port_id, unsigned int n, unsigned int round)
+{
+	return echo_round_q(port_id, 0, n, round);
 }
 
 VHU_TEST(driver, pmd_testpmd_peer)
@@ -295,6 +317,102 @@ VHU_TEST(driver, pmd_testpmd_peer)
 	TEST_ASSERT(st.ipackets >= 3 * 64, "ipackets %" PRIu64, st.ipackets);
 	TEST_ASSERT_EQ(pmd_close("net_vhu_tp0"), 0, "close");
 	TEST_ASSERT(!pmd_file_exists(sock), "socket removed");
+	pmd_rmdir(dir);
+	return TEST_SUCCESS;
+}
+
+/*
+ * Our port in client mode, the front-end a virtio-user in server mode
+ * (server=1, the usual container set-up). The back-end is "relaunched":
+ * the port is removed and created again, as a restarted vSwitch would. DPDK
+ * 22.11's virtio-user then resumes without SET_OWNER (it stops the rings
+ * with SET_VRING_ENABLE 0 and GET_VRING_BASE first); if that session is
+ * refused, the front-end writes to the closed socket and dies of SIGPIPE.
+ * The front-end must live on and echo frames on every queue pair after
+ * each relaunch, for both ring layouts and 1, 2 and 8 queue pairs.
+ */
+static int
+relaunch_port(const char *sock, uint16_t nq, uint16_t *port_id)
+{
+	char args[256];
+
+	snprintf(args, sizeof(args), "iface=%s,client=1,queues=%u", sock, nq);
+	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_tpr0", args), 0, "vhu port");
+	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_tpr0", port_id), 0, "port");
+	TEST_ASSERT_EQ(pmd_port_setup(*port_id, nq, tp_pool(), NULL), 0, "setup");
+	TEST_ASSERT_EQ(rte_eth_dev_start(*port_id), 0, "start");
+	return TEST_SUCCESS;
+}
+
+static int
+relaunch_case(const char *dir, unsigned int nq, bool packed, int n)
+{
+	char sock[128], log[160];
+	unsigned int life, q;
+	uint16_t port_id;
+	int back, rc = TEST_SUCCESS;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/srv%d.sock", dir, n);
+	snprintf(log, sizeof(log), "%s/srv%d.log", dir, n);
+	pid = testpmd_start_args(
+			sock, log, 100 + n, nq, packed ? "server=1,packed_vq=1" : "server=1");
+	TEST_ASSERT(pid > 0, "spawn testpmd");
+	/* three back-end lives on one front-end life */
+	for (life = 0; life < 3 && rc == TEST_SUCCESS; life++) {
+		rc = relaunch_port(sock, (uint16_t)nq, &port_id);
+		if (rc != TEST_SUCCESS)
+			break;
+		if (tp_wait_link(port_id, RTE_ETH_LINK_UP) != 0) {
+			TEST_LOG("%s, %u queue pairs, life %u: no link",
+					packed ? "packed" : "split", nq, life);
+			rc = TEST_FAILED;
+		}
+		if (rc == TEST_SUCCESS && life == 0 && wait_forwarding(log, pid) != 0) {
+			TEST_LOG("testpmd did not start forwarding");
+			rc = TEST_FAILED;
+		}
+		for (q = 0; q < nq && rc == TEST_SUCCESS; q++) {
+			back = echo_round_q(port_id, (uint16_t)q, 32, life * 16 + q);
+			if (back != 32) {
+				TEST_LOG("%s, %u queue pairs, life %u, queue %u: %d of 32 echoed",
+						packed ? "packed" : "split", nq, life, q, back);
+				rc = TEST_FAILED;
+			}
+		}
+		if (pmd_close("net_vhu_tpr0") != 0) {
+			TEST_LOG("close");
+			rc = TEST_FAILED;
+		}
+		if (rc == TEST_SUCCESS && waitpid(pid, NULL, WNOHANG) == pid) {
+			TEST_LOG("the front-end died after back-end life %u", life);
+			pid = -1;
+			rc = TEST_FAILED;
+		}
+	}
+	if (pid > 0 && testpmd_stop(pid, SIGINT) != 0 && rc == TEST_SUCCESS) {
+		TEST_LOG("testpmd did not end");
+		rc = TEST_FAILED;
+	}
+	if (rc != TEST_SUCCESS)
+		log_tail(log);
+	return rc;
+}
+
+VHU_TEST(driver, pmd_testpmd_backend_relaunch)
+{
+	static const unsigned int queues[] = { 1, 2, 8 };
+	char dir[64];
+	unsigned int i, p;
+
+	if (testpmd_path() == NULL) {
+		TEST_LOG("dpdk-testpmd not installed");
+		return TEST_SKIPPED;
+	}
+	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
+	for (p = 0; p < 2; p++)
+		for (i = 0; i < RTE_DIM(queues); i++)
+			TEST_RUN(relaunch_case(dir, queues[i], p == 1, (int)(p * 8 + i)));
 	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }

@@ -48,7 +48,7 @@ enum reply_kind {
 /* minimum device state */
 enum min_state {
 	ST_ANY,
-	ST_OWNER,    /* SET_OWNER seen */
+	ST_OWNER,    /* owned: SET_OWNER seen, or taken implicitly (see dispatch) */
 	ST_FEATURES, /* SET_FEATURES seen */
 };
 
@@ -1093,8 +1093,6 @@ precondition(const struct vhu_conn *c, const struct req_row *row)
 {
 	const struct vhu_dev *dev = &c->dev;
 
-	if (row->state >= ST_OWNER && !(dev->flags & VHU_DEV_OWNER))
-		return "SET_OWNER has not been received";
 	if (row->state >= ST_FEATURES && !(dev->flags & VHU_DEV_FEATURES_SET))
 		return "SET_FEATURES has not been received";
 	if (row->pf != PF_NONE) {
@@ -1189,6 +1187,19 @@ dispatch(struct vhu_conn *c, struct vhu_msg *m)
 	}
 
 	why = precondition(c, row);
+	if (why == NULL && row->state >= ST_OWNER && !(dev->flags & VHU_DEV_OWNER)) {
+		/*
+		 * No SET_OWNER on this connection. DPDK's virtio-user (server
+		 * mode) never sends one on a reconnected session: it stops the
+		 * rings (SET_VRING_ENABLE 0, GET_VRING_BASE) and negotiates
+		 * again. The specification attaches no other meaning to the
+		 * request, so the first front-end to configure the device
+		 * owns it.
+		 */
+		VHU_LOG_CONFIG(NOTICE, dev->ifname,
+				"%s before SET_OWNER: the front-end is taken as the owner", name);
+		dev->flags |= VHU_DEV_OWNER;
+	}
 	if (why != NULL) {
 		VHU_LOG_CONFIG(WARNING, dev->ifname, "%s refused: %s", name, why);
 		rc = H_REFUSE;

@@ -77,6 +77,28 @@ translate(const struct vhu_dev *dev, struct vhu_vq *vq)
 	return 0;
 }
 
+/*
+ * A split ring's base (last_avail_idx) can be ahead of the used index by
+ * at most a ring's worth of descriptors in flight. A base further away
+ * than that is impossible: DPDK 22.11's virtio-user, reconnecting in
+ * server mode, sends 0 while its rings go on from where they were. Such a
+ * ring resumes at the used index in guest memory (everything before it was
+ * consumed); a base the ring allows is kept as given.
+ */
+static void
+resume_split_base(const struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	uint16_t in_flight = (uint16_t)(vq->last_avail_idx - vq->last_used_idx);
+
+	if (in_flight <= vq->num)
+		return;
+	VHU_LOG_CONFIG(NOTICE, dev->ifname,
+			"vring %u: base %u is %u entries past used index %u (ring of %u): "
+			"resuming at the used index",
+			vq->index, vq->last_avail_idx, in_flight, vq->last_used_idx, vq->num);
+	vq->last_avail_idx = vq->last_used_idx;
+}
+
 int
 vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
 {
@@ -116,8 +138,10 @@ vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
 		 * memory (the spec's rule: only last_avail_idx travels in
 		 * SET_VRING_BASE).
 		 */
-		if (!vq->packed)
+		if (!vq->packed) {
 			vq->last_used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+			resume_split_base(dev, vq);
+		}
 		vq->signalled_used_valid = false;
 		vhu_vq_select_burst(dev, vq);
 	}
