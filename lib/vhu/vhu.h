@@ -148,6 +148,14 @@ VHU_API int vhu_get_vring_count(int vid);
 VHU_API void *vhu_get_ctx(int vid);
 /** Is the ring started and enabled (so bursts move packets)? */
 VHU_API int vhu_vring_is_active(int vid, uint16_t queue_id);
+/**
+ * Has the guest made a buffer available on the ring (for a guest RX ring:
+ * can an enqueue burst deliver a frame now)? 1 yes, 0 no (or the ring is
+ * not active), -1 with rte_errno on a bad vid or index. For a control
+ * thread: it waits for a burst in progress on the ring to end. The caller
+ * keeps vid alive (the PMD: under the lock its destroy_device takes).
+ */
+VHU_API int vhu_vring_has_buffers(int vid, uint16_t queue_id);
 
 /* ---- notifications (rx interrupts) ---- */
 /** The ring's kick eventfd, or -1 (for rx-interrupt mode). */

@@ -22,6 +22,7 @@
 #include <rte_string_fns.h>
 
 #include "vhu_ctrl.h"
+#include "vhu_packed_pvt.h"
 
 /* ---- rings of a device ---- */
 
@@ -536,6 +537,33 @@ vhu_vring_is_active(int vid, uint16_t queue_id)
 	}
 	vq = __atomic_load_n(&dev->vq[queue_id], __ATOMIC_ACQUIRE);
 	return vq != NULL && __atomic_load_n(&vq->active, __ATOMIC_ACQUIRE);
+}
+
+VHU_API int
+vhu_vring_has_buffers(int vid, uint16_t queue_id)
+{
+	struct vhu_vq *vq = get_vq(vid, queue_id);
+	uint16_t flags;
+	int has = 0;
+
+	if (vq == NULL)
+		return rte_errno == ENOENT ? 0 : -1;
+	/* closed: the ring's memory stays mapped and no burst moves its indexes */
+	vhu_guard_close(&vq->guard);
+	if (vq->active) {
+		if (vq->packed) {
+			/* acquire: pairs with the driver's barrier before it publishes the flags */
+			flags = __atomic_load_n(&vq->desc_packed[vq->last_avail_idx].flags,
+					__ATOMIC_ACQUIRE);
+			has = vhu_packed_is_avail(flags, vq->avail_wrap);
+		} else {
+			/* acquire: pairs with the driver's barrier before it stores avail->idx */
+			has = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) !=
+					vq->last_avail_idx;
+		}
+	}
+	vhu_guard_open(&vq->guard);
+	return has;
 }
 
 VHU_API int

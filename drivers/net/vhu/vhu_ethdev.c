@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_alarm.h>
 #include <rte_bus_vdev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -73,6 +74,71 @@ event_raise(struct vhu_eth_port *port, bool probed, enum rte_eth_event_type type
 		rte_eth_dev_callback_process(port->eth_dev, type, NULL);
 }
 
+/*
+ * Carrier. A ready device whose guest has not yet posted a receive buffer on
+ * queue 0 (DPDK's virtio driver fills its rings at its dev_start, after
+ * DRIVER_OK; Linux at ifup) cannot take a transmitted frame: reporting the
+ * link up then makes applications that prime the port once and wait (DPDK's
+ * pmd_perf_autotest) wait forever. The link goes up when the buffers are
+ * there: seen by link_update when the application polls, or by an EAL alarm
+ * (1 ms, then 10 ms, then 100 ms apart) that raises the LSC event.
+ * Caller holds port->lock; returns whether the link is up.
+ */
+static bool
+carrier_check(struct vhu_eth_port *port)
+{
+	if (port->vid >= 0 && !port->carrier && vhu_vring_has_buffers(port->vid, 0) == 1)
+		port->carrier = true;
+	return port->vid >= 0 && port->carrier;
+}
+
+static void carrier_poll(void *arg);
+
+/* Caller holds port->lock. */
+static void
+carrier_arm(struct vhu_eth_port *port)
+{
+	uint64_t us = port->carrier_polls < 50 ? 1000 : port->carrier_polls < 150 ? 10000 : 100000;
+
+	if (port->carrier_armed)
+		return;
+	if (port->closing || rte_eal_alarm_set(us, carrier_poll, port) != 0)
+		return;
+	port->carrier_armed = true;
+	port->carrier_polls++;
+}
+
+static void
+carrier_poll(void *arg)
+{
+	struct vhu_eth_port *port = arg;
+	bool up, probed;
+
+	/* never wait here: close cancels this alarm and waits for it to end */
+	if (pthread_mutex_trylock(&port->lock) != 0) {
+		if (rte_eal_alarm_set(1000, carrier_poll, port) != 0)
+			port->carrier_armed = false; /* racy but only a hint; close cancels */
+		return;
+	}
+	port->carrier_armed = false;
+	if (port->vid < 0 || port->carrier) {
+		pthread_mutex_unlock(&port->lock);
+		return;
+	}
+	up = carrier_check(port);
+	if (up)
+		link_set(port, true);
+	else
+		carrier_arm(port);
+	probed = port->probed;
+	pthread_mutex_unlock(&port->lock);
+	if (up) {
+		VHU_ETH_LOG(INFO, port->iface, "port %u: link up (guest receive buffers posted)",
+				port->port_id);
+		event_raise(port, probed, RTE_ETH_EVENT_INTR_LSC);
+	}
+}
+
 /* Record a ring's state; true when it differs from what the library said before. */
 static bool
 vring_state_record(struct vhu_eth_port *port, uint16_t vring, bool enable)
@@ -120,7 +186,7 @@ cb_new_device(int vid)
 	struct vhu_eth_port *port = port_of_vid(vid);
 	uint16_t qid;
 	uint64_t features = 0;
-	bool probed;
+	bool probed, up;
 
 	if (port == NULL)
 		return -1;
@@ -142,13 +208,22 @@ cb_new_device(int vid)
 	/* Apply the interrupt wishes the application made while no device was there. */
 	for (qid = 0; qid < port->intr_count; qid++)
 		intr_apply_wanted(port, vid, qid);
-	link_set(port, true);
+	port->carrier = false;
+	port->carrier_polls = 0;
+	up = carrier_check(port);
+	if (up)
+		link_set(port, true);
+	else
+		carrier_arm(port);
 	probed = port->probed;
 	pthread_mutex_unlock(&port->lock);
 
-	VHU_ETH_LOG(INFO, port->iface, "port %u: device %d ready, %d vrings, features 0x%" PRIx64,
-			port->port_id, vid, vhu_get_vring_count(vid), features);
-	event_raise(port, probed, RTE_ETH_EVENT_INTR_LSC);
+	VHU_ETH_LOG(INFO, port->iface,
+			"port %u: device %d ready, %d vrings, features 0x%" PRIx64 "%s",
+			port->port_id, vid, vhu_get_vring_count(vid), features,
+			up ? "" : "; link up once the guest posts receive buffers");
+	if (up)
+		event_raise(port, probed, RTE_ETH_EVENT_INTR_LSC);
 	return 0;
 }
 
@@ -167,6 +242,7 @@ cb_destroy_device(int vid)
 		return;
 	}
 	port->vid = -1;
+	port->carrier = false;
 	/* Every queue drops the vid and waits for bursts in flight: after this
 	 * no lcore uses vid, as the library requires on return. */
 	vhu_eth_queues_sync(port);
@@ -477,6 +553,11 @@ vhu_eth_dev_close(struct rte_eth_dev *dev)
 	/* No more callbacks once this returns; the library removed the socket file. */
 	port_unregister(port);
 	pthread_mutex_lock(&port->lock);
+	port->closing = true;
+	pthread_mutex_unlock(&port->lock);
+	/* outside the lock: waits for a running carrier_poll, which only trylocks */
+	rte_eal_alarm_cancel(carrier_poll, port);
+	pthread_mutex_lock(&port->lock);
 	vhu_eth_intr_uninstall(port);
 	pthread_mutex_unlock(&port->lock);
 	port_free_queues(dev);
@@ -518,9 +599,9 @@ vhu_eth_link_update(struct rte_eth_dev *dev, int wait_to_complete __rte_unused)
 	bool up;
 
 	pthread_mutex_lock(&port->lock);
-	up = port->vid >= 0;
-	pthread_mutex_unlock(&port->lock);
+	up = carrier_check(port);
 	link_set(port, up);
+	pthread_mutex_unlock(&port->lock);
 	return 0;
 }
 

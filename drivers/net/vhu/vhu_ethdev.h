@@ -158,6 +158,10 @@ struct vhu_eth_port {
 	bool registered;     /* socket registered with the library */
 	bool started;        /* dev_start ... dev_stop */
 	int vid;             /* ready device, -1: none */
+	bool carrier;        /* vid's guest posted receive buffers on queue 0: link up */
+	bool carrier_armed;  /* the carrier alarm is pending (see carrier_poll) */
+	bool closing;        /* close started: no alarm is armed again */
+	uint32_t carrier_polls;
 	uint64_t features;   /* negotiated features of vid */
 	uint16_t max_queues; /* queues devarg */
 	char iface[VHU_PATH_MAX];
