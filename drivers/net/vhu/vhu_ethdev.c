@@ -548,6 +548,8 @@ vhu_eth_dev_close(struct rte_eth_dev *dev)
 
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY || port == NULL)
 		return 0;
+	/* Secondaries' requests first: one in progress ends, none starts. */
+	vhu_mp_port_del(port);
 	if (port->started)
 		vhu_eth_dev_stop(dev);
 	/* No more callbacks once this returns; the library removed the socket file. */
@@ -702,11 +704,8 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	char err[512];
 	int socket, rc;
 
-	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-		VHU_ETH_LOG(ERR, name,
-				"secondary processes are not supported: a vhu device lives in the primary");
-		return -ENOTSUP;
-	}
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return vhu_mp_probe_secondary(vdev);
 	args = malloc(sizeof(*args));
 	if (args == NULL)
 		return -ENOMEM;
@@ -780,6 +779,7 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	pthread_mutex_lock(&port->lock);
 	port->probed = true;
 	pthread_mutex_unlock(&port->lock);
+	vhu_mp_port_add(port);
 	VHU_ETH_LOG(INFO, port->iface, "port %u (%s): %s, %u queue pair(s)", port->port_id, name,
 			(port->conf.flags & VHU_SOCK_CLIENT) ? "client" : "server",
 			port->max_queues);
@@ -793,6 +793,8 @@ vhu_eth_remove(struct rte_vdev_device *vdev)
 	struct rte_eth_dev *eth_dev;
 	uint16_t port_id;
 
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return vhu_mp_remove_secondary(vdev);
 	eth_dev = rte_eth_dev_allocated(name);
 	if (eth_dev == NULL)
 		return 0; /* already closed: rte_eth_dev_close released it */

@@ -4,8 +4,8 @@
 
 /*
  * net_vhu private definitions shared by vhu_devargs.c (device arguments),
- * vhu_ethdev.c (probe, eth_dev_ops, library callbacks) and vhu_rxtx.c
- * (bursts, queues, stats, rx interrupts).
+ * vhu_ethdev.c (probe, eth_dev_ops, library callbacks), vhu_rxtx.c
+ * (bursts, queues, stats, rx interrupts) and vhu_mp.c (secondary processes).
  *
  * Threads and what they touch:
  *  - application threads call eth_dev_ops; they take port->lock;
@@ -279,5 +279,16 @@ void vhu_eth_intr_refresh(struct vhu_eth_port *port);
 void vhu_eth_intr_refresh_queue(struct vhu_eth_port *port, uint16_t qid);
 int vhu_eth_rx_intr_enable(struct rte_eth_dev *dev, uint16_t qid);
 int vhu_eth_rx_intr_disable(struct rte_eth_dev *dev, uint16_t qid);
+
+/* ---- vhu_mp.c: secondary processes ---- */
+struct rte_vdev_device;
+/* Secondary: attach the primary's port of that name, with ops that ask the primary. */
+int vhu_mp_probe_secondary(struct rte_vdev_device *vdev);
+/* Secondary: release this process's view of the port; the primary's is untouched. */
+int vhu_mp_remove_secondary(struct rte_vdev_device *vdev);
+/* Primary: answer secondaries' requests on this port (from probe's end). */
+void vhu_mp_port_add(struct vhu_eth_port *port);
+/* Primary: stop answering them; returns once no request uses the port (close). */
+void vhu_mp_port_del(struct vhu_eth_port *port);
 
 #endif /* VHU_ETHDEV_H */
