@@ -75,6 +75,28 @@ pkg_has_candidate() {
 	[ -n "$c" ] && [ "$c" != "(none)" ]
 }
 
+# Without systemd as PID 1 (containers), a package's maintainer scripts start
+# its services through invoke-rc.d and fail the installation when that fails
+# (openvswitch-switch's init script, with no kernel module and no systemd).
+# Nothing here needs a service running: for the installation, a policy-rc.d
+# that denies every start (exit 101, as Debian's docker images ship) unless the
+# machine has its own.
+policy_rc=/usr/sbin/policy-rc.d
+policy_rc_ours=0
+no_service_starts() {
+	[ -d /run/systemd/system ] && return 0
+	[ -e "$policy_rc" ] && return 0
+	printf '#!/bin/sh\n# devtools/setup.sh: no service starts while it installs packages\nexit 101\n' \
+		>"$work/policy-rc.d"
+	"${as_root[@]}" install -m 0755 "$work/policy-rc.d" "$policy_rc" && policy_rc_ours=1
+	trap 'allow_service_starts; rm -rf "$work"' EXIT
+}
+allow_service_starts() {
+	[ "$policy_rc_ours" -eq 1 ] || return 0
+	"${as_root[@]}" rm -f "$policy_rc"
+	policy_rc_ours=0
+}
+
 install_packages() {
 	local pkgs missing=() p
 	pkgs=$(cat devtools/packages.d/*.txt | sed 's/#.*//' | tr -s ' \t' '\n\n' | sed '/^$/d' |
@@ -87,6 +109,7 @@ install_packages() {
 	for p in "${missing[@]}"; do
 		pkg_has_candidate "$p" || { apt_update; break; }
 	done
+	no_service_starts
 	if ! quiet "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
 		# stale package lists (a moved mirror, a new point release): refresh once
 		[ "$apt_updated" -eq 0 ] || die "cannot install: ${missing[*]}"
@@ -94,6 +117,7 @@ install_packages() {
 		quiet "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" ||
 			die "cannot install: ${missing[*]}"
 	fi
+	allow_service_starts
 	say "installed ${missing[*]}"
 }
 
