@@ -186,7 +186,7 @@ VHU_TEST(fast, pmd_devargs_valid)
 	TEST_ASSERT_EQ(parse_ok("iface=/tmp/y.sock,queues=128,client=1,reconnect=250,"
 				"iommu-support=0,postcopy-support=0,tso=1,linear-buffer=1,"
 				"ext-buffer=1,legacy-ol-flags=1,mac=02:11:22:33:44:55,mtu=9000,"
-				"packed=0,in-order=1,mrg-rxbuf=0,csum=1",
+				"packed=0,in-order=1,mrg-rxbuf=0,csum=1,ufo=1",
 				       &a),
 			0, "every key");
 	TEST_ASSERT_EQ(vhu_eth_devargs_queues(&a), 128, "queues");
@@ -327,7 +327,24 @@ VHU_TEST(fast, pmd_devargs_invalid)
 				       &a, &(struct vhu_socket_conf){ 0 }, err, sizeof(err)),
 			-ENOTSUP, "postcopy refused");
 	TEST_ASSERT(strstr(err, "postcopy-support=1") != NULL, "%s", err);
-	/* Packed rings: offered only with packed=1. */
+	/* Packed rings and UFO: offered unless withdrawn, as net_vhost does. */
+	TEST_ASSERT_EQ(parse_ok("iface=a", &a), 0, "parses");
+	{
+		struct vhu_socket_conf pc = { 0 };
+
+		TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &pc, err, sizeof(err)), 0, "%s", err);
+		TEST_ASSERT(pc.flags & VHU_SOCK_PACKED, "the packed ring is offered by default");
+		TEST_ASSERT(pc.features_enable & (1ull << VHU_F_NET_HOST_UFO), "ufo by default");
+		TEST_ASSERT(pc.features_enable & (1ull << VHU_F_NET_GUEST_UFO), "ufo by default");
+	}
+	TEST_ASSERT_EQ(parse_ok("iface=a,ufo=0", &a), 0, "parses");
+	{
+		struct vhu_socket_conf pc = { 0 };
+
+		TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &pc, err, sizeof(err)), 0, "%s", err);
+		TEST_ASSERT(pc.features_disable & (1ull << VHU_F_NET_HOST_UFO), "ufo=0");
+		TEST_ASSERT(pc.features_disable & (1ull << VHU_F_NET_GUEST_UFO), "ufo=0");
+	}
 	TEST_ASSERT_EQ(parse_ok("iface=a,packed=1", &a), 0, "parses");
 	{
 		struct vhu_socket_conf pc = { 0 };
@@ -358,6 +375,7 @@ VHU_TEST(fast, pmd_devargs_param_string)
 		"in-order=<0|1>",
 		"mrg-rxbuf=<0|1>",
 		"csum=<0|1>",
+		"ufo=<0|1>",
 	};
 	const char *s = VHU_ETH_PARAM_STRING;
 	unsigned int i;
@@ -539,6 +557,44 @@ VHU_TEST(fast, pmd_same_iface_twice)
 	TEST_ASSERT(rte_eth_dev_get_port_by_name("net_vhu_d1", &port_id) != 0, "no second port");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_d0", &port_id), 0, "first remains");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_d0"), 0, "close");
+	pmd_rmdir(dir);
+	return TEST_SUCCESS;
+}
+
+/*
+ * A port without a mac devarg keeps its MAC across probes of the same socket
+ * path (a restarted vSwitch, a port deleted and added again) and ports on
+ * different paths differ; eth_vhu<N> (OVS's eth_<driver> spelling) creates
+ * a net_vhu port.
+ */
+VHU_TEST(fast, pmd_stable_mac_and_alias)
+{
+	struct rte_ether_addr m1, m2, m3;
+	char dir[64], args[256];
+	struct rte_eth_dev_info info;
+	uint16_t port_id;
+
+	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
+	snprintf(args, sizeof(args), "iface=%s/m1.sock", dir);
+	TEST_ASSERT_EQ(rte_vdev_init("eth_vhu7", args), 0, "eth_vhu alias");
+	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("eth_vhu7", &port_id), 0, "port");
+	TEST_ASSERT_EQ(rte_eth_dev_info_get(port_id, &info), 0, "info");
+	TEST_ASSERT(strcmp(info.driver_name, "net_vhu") == 0, "driver %s", info.driver_name);
+	TEST_ASSERT_EQ(rte_eth_macaddr_get(port_id, &m1), 0, "mac");
+	TEST_ASSERT(rte_is_unicast_ether_addr(&m1) && !rte_is_universal_ether_addr(&m1),
+			"locally administered unicast");
+	TEST_ASSERT_EQ(pmd_close("eth_vhu7"), 0, "close");
+	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_m0", args), 0, "same path again");
+	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_m0", &port_id), 0, "port");
+	TEST_ASSERT_EQ(rte_eth_macaddr_get(port_id, &m2), 0, "mac");
+	TEST_ASSERT(rte_is_same_ether_addr(&m1, &m2), "same path, same MAC");
+	TEST_ASSERT_EQ(pmd_close("net_vhu_m0"), 0, "close");
+	snprintf(args, sizeof(args), "iface=%s/m2.sock", dir);
+	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_m1", args), 0, "other path");
+	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_m1", &port_id), 0, "port");
+	TEST_ASSERT_EQ(rte_eth_macaddr_get(port_id, &m3), 0, "mac");
+	TEST_ASSERT(!rte_is_same_ether_addr(&m1, &m3), "other path, other MAC");
+	TEST_ASSERT_EQ(pmd_close("net_vhu_m1"), 0, "close");
 	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }

@@ -25,7 +25,9 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "rte_pmd_vhu.h"
 #include "test_pmd.h"
+#include "vhu.h"
 #include "vhu_test.h"
 
 extern char **environ;
@@ -59,7 +61,7 @@ testpmd_path(void)
 static pid_t
 testpmd_start_args(const char *sock, const char *log, int n, unsigned int nq, const char *extra)
 {
-	char prefix[64], vdev[256], rxq[32], txq[32];
+	char prefix[64], vdev[256], rxq[32], txq[32], mbufs[40];
 	posix_spawn_file_actions_t fa;
 	const char *tp = testpmd_path();
 	pid_t pid;
@@ -79,7 +81,7 @@ testpmd_start_args(const char *sock, const char *log, int n, unsigned int nq, co
 		(char *)"--",
 		(char *)"--forward-mode=io",
 		(char *)"--nb-cores=1",
-		(char *)"--total-num-mbufs=2048",
+		mbufs,
 		(char *)"--stats-period=1",
 		rxq,
 		txq,
@@ -89,6 +91,8 @@ testpmd_start_args(const char *sock, const char *log, int n, unsigned int nq, co
 	snprintf(prefix, sizeof(prefix), "vhu-pmd-tp-%d-%d", (int)getpid(), n);
 	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=%u,queue_size=256%s%s", sock,
 			nq, extra[0] != '\0' ? "," : "", extra);
+	/* enough for every ring of every queue pair, twice over */
+	snprintf(mbufs, sizeof(mbufs), "--total-num-mbufs=%u", 2048 * nq);
 	snprintf(rxq, sizeof(rxq), "--rxq=%u", nq);
 	snprintf(txq, sizeof(txq), "--txq=%u", nq);
 	if (posix_spawn_file_actions_init(&fa) != 0)
@@ -344,6 +348,44 @@ relaunch_port(const char *sock, uint16_t nq, uint16_t *port_id)
 	return TEST_SUCCESS;
 }
 
+/* The port's non-zero extended counters of queue q (to see where frames stopped). */
+static void
+dump_queue_xstats(uint16_t port_id, unsigned int q)
+{
+	struct rte_eth_xstat_name names[512];
+	struct rte_eth_xstat vals[512];
+	char tag[16];
+	int n, i;
+
+	n = rte_eth_xstats_get_names(port_id, names, RTE_DIM(names));
+	if (n <= 0 || n > (int)RTE_DIM(names) || rte_eth_xstats_get(port_id, vals, n) != n)
+		return;
+	snprintf(tag, sizeof(tag), "q%u_", q);
+	for (i = 0; i < n; i++)
+		if (vals[i].value != 0 && strstr(names[i].name, tag) != NULL)
+			TEST_LOG("  %s = %" PRIu64, names[i].name, vals[i].value);
+}
+
+/* Every vring of the port's nq queue pairs active (the front-end enables pairs after the first). */
+static int
+wait_rings(uint16_t port_id, unsigned int nq)
+{
+	uint64_t end = tp_now_ms() + TP_WAIT_MS;
+	unsigned int v;
+	int vid;
+
+	do {
+		vid = vhu_eth_get_vid(port_id);
+		for (v = 0; vid >= 0 && v < 2 * nq; v++)
+			if (vhu_vring_is_active(vid, (uint16_t)v) != 1)
+				break;
+		if (vid >= 0 && v == 2 * nq)
+			return 0;
+		usleep(10000);
+	} while (tp_now_ms() < end);
+	return -ETIMEDOUT;
+}
+
 static int
 relaunch_case(const char *dir, unsigned int nq, bool packed, int n)
 {
@@ -368,6 +410,10 @@ relaunch_case(const char *dir, unsigned int nq, bool packed, int n)
 					packed ? "packed" : "split", nq, life);
 			rc = TEST_FAILED;
 		}
+		if (rc == TEST_SUCCESS && wait_rings(port_id, nq) != 0) {
+			TEST_LOG("%u queue pairs, life %u: rings not all enabled", nq, life);
+			rc = TEST_FAILED;
+		}
 		if (rc == TEST_SUCCESS && life == 0 && wait_forwarding(log, pid) != 0) {
 			TEST_LOG("testpmd did not start forwarding");
 			rc = TEST_FAILED;
@@ -377,6 +423,7 @@ relaunch_case(const char *dir, unsigned int nq, bool packed, int n)
 			if (back != 32) {
 				TEST_LOG("%s, %u queue pairs, life %u, queue %u: %d of 32 echoed",
 						packed ? "packed" : "split", nq, life, q, back);
+				dump_queue_xstats(port_id, q);
 				rc = TEST_FAILED;
 			}
 		}

@@ -291,8 +291,9 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 	if (tristate(a, VHU_ETH_ARG_LEGACY_OL) == 1)
 		conf->flags |= VHU_SOCK_LEGACY_OL_FLAGS;
 
-	/* packed: the packed ring is offered only when asked for */
-	if (tristate(a, VHU_ETH_ARG_PACKED) == 1)
+	/* packed: offered unless packed=0, as net_vhost does (a front-end that
+	 * asks for packed rings gets them; one that does not, split rings) */
+	if (tristate(a, VHU_ETH_ARG_PACKED) != 0)
 		conf->flags |= VHU_SOCK_PACKED;
 	else
 		conf->features_disable |= BIT(VHU_F_RING_PACKED);
@@ -311,6 +312,13 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 		conf->features_disable |=
 				BIT(VHU_F_NET_CSUM) | BIT(VHU_F_NET_GUEST_CSUM) | csum_users;
 	}
+
+	/* ufo: UDP fragmentation offload both ways, offered unless ufo=0 (as
+	 * net_vhost does); it needs checksum offload, so csum=0 withdraws it too */
+	if (tristate(a, VHU_ETH_ARG_UFO) != 0 && tristate(a, VHU_ETH_ARG_CSUM) != 0)
+		conf->features_enable |= BIT(VHU_F_NET_HOST_UFO) | BIT(VHU_F_NET_GUEST_UFO);
+	else
+		conf->features_disable |= BIT(VHU_F_NET_HOST_UFO) | BIT(VHU_F_NET_GUEST_UFO);
 
 	t = tristate(a, VHU_ETH_ARG_MRG_RXBUF);
 	if (t == 1)

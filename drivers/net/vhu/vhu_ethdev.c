@@ -81,7 +81,7 @@ event_raise(struct vhu_eth_port *port, bool probed, enum rte_eth_event_type type
  * link up then makes applications that prime the port once and wait (DPDK's
  * pmd_perf_autotest) wait forever. The link goes up when the buffers are
  * there: seen by link_update when the application polls, or by an EAL alarm
- * (1 ms, then 10 ms, then 100 ms apart) that raises the LSC event.
+ * (1 ms, then 10 ms, then 100 ms apart); the alarm raises the LSC event.
  * Caller holds port->lock; returns whether the link is up.
  */
 static bool
@@ -121,15 +121,17 @@ carrier_poll(void *arg)
 		return;
 	}
 	port->carrier_armed = false;
-	if (port->vid < 0 || port->carrier) {
+	if (port->vid < 0 || port->carrier_raised) {
 		pthread_mutex_unlock(&port->lock);
 		return;
 	}
 	up = carrier_check(port);
-	if (up)
+	if (up) {
 		link_set(port, true);
-	else
+		port->carrier_raised = true;
+	} else {
 		carrier_arm(port);
+	}
 	probed = port->probed;
 	pthread_mutex_unlock(&port->lock);
 	if (up) {
@@ -211,6 +213,7 @@ cb_new_device(int vid)
 	port->carrier = false;
 	port->carrier_polls = 0;
 	up = carrier_check(port);
+	port->carrier_raised = up;
 	if (up)
 		link_set(port, true);
 	else
@@ -601,6 +604,7 @@ vhu_eth_link_update(struct rte_eth_dev *dev, int wait_to_complete __rte_unused)
 	bool up;
 
 	pthread_mutex_lock(&port->lock);
+	/* the carrier alarm, still pending, raises the LSC event */
 	up = carrier_check(port);
 	link_set(port, up);
 	pthread_mutex_unlock(&port->lock);
@@ -693,6 +697,29 @@ port_alloc_arrays(struct vhu_eth_port *port, int socket)
 	return 0;
 }
 
+/*
+ * The MAC of a port without a mac devarg: the same for the same socket path
+ * at every probe (a vSwitch restarted, a port deleted and added again keeps
+ * its address, as with net_vhost) and different for different paths (unlike
+ * net_vhost's, which follows the port id). A locally administered unicast
+ * address, 02 followed by 40 bits of the path's FNV-1a hash.
+ */
+void
+vhu_eth_default_mac(const char *iface, struct rte_ether_addr *mac)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *p;
+	unsigned int i;
+
+	for (p = (const unsigned char *)iface; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ull;
+	}
+	mac->addr_bytes[0] = 0x02;
+	for (i = 1; i < RTE_ETHER_ADDR_LEN; i++)
+		mac->addr_bytes[i] = (uint8_t)(h >> (8 * (i - 1)));
+}
+
 static int
 vhu_eth_probe(struct rte_vdev_device *vdev)
 {
@@ -756,7 +783,7 @@ vhu_eth_probe(struct rte_vdev_device *vdev)
 	if (port->args.given[VHU_ETH_ARG_MAC])
 		*mac = port->args.mac;
 	else
-		rte_eth_random_addr(mac->addr_bytes);
+		vhu_eth_default_mac(port->iface, mac);
 	eth_dev->data->mac_addrs = mac;
 	eth_dev->data->mtu = port->args.given[VHU_ETH_ARG_MTU] ?
 			(uint16_t)port->args.val[VHU_ETH_ARG_MTU] :
@@ -810,6 +837,8 @@ static struct rte_vdev_driver vhu_eth_driver = {
 };
 
 RTE_PMD_REGISTER_VDEV(net_vhu, vhu_eth_driver);
+/* eth_vhu<N>: the eth_<driver> spelling OVS's documentation uses for vdevs */
+RTE_PMD_REGISTER_ALIAS(net_vhu, eth_vhu);
 RTE_PMD_REGISTER_PARAM_STRING(net_vhu, VHU_ETH_PARAM_STRING);
 
 /* ---- public API (rte_pmd_vhu.h) ---- */

@@ -71,7 +71,8 @@ extern int vhu_eth_logtype;
 	X(PACKED,     "packed",           "<0|1>",     BOOL, 0, 1) \
 	X(IN_ORDER,   "in-order",         "<0|1>",     BOOL, 0, 1) \
 	X(MRG_RXBUF,  "mrg-rxbuf",        "<0|1>",     BOOL, 0, 1) \
-	X(CSUM,       "csum",             "<0|1>",     BOOL, 0, 1)
+	X(CSUM,       "csum",             "<0|1>",     BOOL, 0, 1) \
+	X(UFO,        "ufo",              "<0|1>",     BOOL, 0, 1)
 /* clang-format on */
 
 enum vhu_eth_arg_id {
@@ -159,6 +160,7 @@ struct vhu_eth_port {
 	bool started;        /* dev_start ... dev_stop */
 	int vid;             /* ready device, -1: none */
 	bool carrier;        /* vid's guest posted receive buffers on queue 0: link up */
+	bool carrier_raised; /* the LSC event of the carrier was raised */
 	bool carrier_armed;  /* the carrier alarm is pending (see carrier_poll) */
 	bool closing;        /* close started: no alarm is armed again */
 	uint32_t carrier_polls;
@@ -238,6 +240,9 @@ vhu_eth_queue_ctl_leave(struct vhu_eth_queue *q)
 {
 	__atomic_fetch_sub(&q->busy, 1, __ATOMIC_RELEASE);
 }
+
+/* The MAC of a port given no mac devarg: stable per socket path (vhu_ethdev.c). */
+void vhu_eth_default_mac(const char *iface, struct rte_ether_addr *mac);
 
 /* ---- vhu_rxtx.c ---- */
 uint16_t vhu_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n);
