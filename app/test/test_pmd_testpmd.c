@@ -7,6 +7,8 @@
  * dpdk-testpmd with a virtio-user port in io forwarding mode echoes what
  * our port sends. The front-end process is stopped (SIGINT), killed
  * (SIGKILL) and restarted; the port stays and carries traffic again.
+ * The port also carries traffic both ways after the application stops
+ * polling it and starts again as testpmd's "stop"/"start" do.
  */
 
 #include <errno.h>
@@ -460,6 +462,144 @@ VHU_TEST(driver, pmd_testpmd_backend_relaunch)
 	for (p = 0; p < 2; p++)
 		for (i = 0; i < RTE_DIM(queues); i++)
 			TEST_RUN(relaunch_case(dir, queues[i], p == 1, (int)(p * 8 + i)));
+	pmd_rmdir(dir);
+	return TEST_SUCCESS;
+}
+
+/*
+ * What dpdk-testpmd's "stop" then "start" does to a port it forwards on,
+ * with the front-end still running: the lcore stops polling (frames pile
+ * up both ways), then "start" empties every rx queue with bursts of 512
+ * (more than the ring holds) before forwarding again. The port must carry
+ * frames both ways afterwards; then the same across a port stop/start.
+ */
+static void
+tp_flush_like_testpmd(uint16_t port_id)
+{
+	struct rte_mbuf *pkts[512];
+	uint64_t end;
+	uint16_t nb;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		end = tp_now_ms() + 1000;
+		do {
+			nb = rte_eth_rx_burst(port_id, 0, pkts, RTE_DIM(pkts));
+			rte_pktmbuf_free_bulk(pkts, nb);
+		} while (nb > 0 && tp_now_ms() < end);
+		rte_delay_ms(10);
+	}
+}
+
+/* Frames for the front-end to echo while nobody polls our rx queue. */
+static void
+tp_send_unpolled(uint16_t port_id, unsigned int n)
+{
+	struct rte_mbuf *m;
+	unsigned int i;
+	uint8_t *p;
+
+	for (i = 0; i < n; i++) {
+		m = rte_pktmbuf_alloc(tp_pool());
+		if (m == NULL)
+			return;
+		p = (uint8_t *)rte_pktmbuf_append(m, 64);
+		if (p == NULL) {
+			rte_pktmbuf_free(m);
+			return;
+		}
+		memset(p, 0xff, 6);
+		memset(p + 6, 0x02, 6);
+		p[12] = 0x88;
+		p[13] = 0xb5;
+		memset(p + 14, 0xee, 64 - 14); /* round 0xee: never checked */
+		if (rte_eth_tx_burst(port_id, 0, &m, 1) != 1)
+			rte_pktmbuf_free(m);
+	}
+}
+
+static int
+pause_resume_case(const char *dir, const char *extra, int n)
+{
+	char sock[128], log[160], args[256];
+	struct rte_eth_stats before, after;
+	uint16_t port_id;
+	int back, rc = TEST_FAILED;
+	unsigned int round;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/pr%d.sock", dir, n);
+	snprintf(log, sizeof(log), "%s/pr%d.log", dir, n);
+	snprintf(args, sizeof(args), "iface=%s", sock);
+	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_tps0", args), 0, "vhu port");
+	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_tps0", &port_id), 0, "port");
+	TEST_ASSERT_EQ(pmd_port_setup(port_id, 1, tp_pool(), NULL), 0, "setup");
+	TEST_ASSERT_EQ(rte_eth_dev_start(port_id), 0, "start");
+	pid = testpmd_start_args(sock, log, 200 + n, 1, extra);
+	if (pid <= 0) {
+		TEST_LOG("spawn testpmd");
+		goto out;
+	}
+	if (tp_wait_link(port_id, RTE_ETH_LINK_UP) != 0 || wait_forwarding(log, pid) != 0) {
+		TEST_LOG("[%s] no link or testpmd not forwarding", extra);
+		goto out;
+	}
+	for (round = 0; round < 4; round++) {
+		if (round == 1 || round == 3) {
+			/* forwarding "stop": frames pile up, nobody polls */
+			tp_send_unpolled(port_id, 512);
+			rte_delay_ms(200);
+		}
+		if (round == 2 || round == 3) {
+			/* "port stop 0" / "port start 0" */
+			if (rte_eth_dev_stop(port_id) != 0 || rte_eth_dev_start(port_id) != 0) {
+				TEST_LOG("[%s] port stop/start", extra);
+				goto out;
+			}
+		}
+		if (round != 0)
+			tp_flush_like_testpmd(port_id); /* forwarding "start" */
+		rte_eth_stats_get(port_id, &before);
+		back = echo_round(port_id, 64, 0x40 + round);
+		rte_eth_stats_get(port_id, &after);
+		if (back != 64) {
+			TEST_LOG("[%s] round %u: %d of 64 echoed, port sent %" PRIu64
+				 ", received %" PRIu64 ", tx errors %" PRIu64,
+					extra, round, back, after.opackets - before.opackets,
+					after.ipackets - before.ipackets,
+					after.oerrors - before.oerrors);
+			goto out;
+		}
+	}
+	rc = TEST_SUCCESS;
+out:
+	if (pid > 0 && testpmd_stop(pid, SIGINT) != 0 && rc == TEST_SUCCESS) {
+		TEST_LOG("testpmd did not end");
+		rc = TEST_FAILED;
+	}
+	if (rc != TEST_SUCCESS && pid > 0)
+		log_tail(log);
+	if (pmd_close("net_vhu_tps0") != 0 && rc == TEST_SUCCESS) {
+		TEST_LOG("close");
+		rc = TEST_FAILED;
+	}
+	return rc;
+}
+
+VHU_TEST(driver, pmd_testpmd_pause_resume)
+{
+	static const char *const extra[] = { "", "mrg_rxbuf=0", "packed_vq=1",
+		"packed_vq=1,mrg_rxbuf=0" };
+	char dir[64];
+	unsigned int i;
+
+	if (testpmd_path() == NULL) {
+		TEST_LOG("dpdk-testpmd not installed");
+		return TEST_SKIPPED;
+	}
+	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
+	for (i = 0; i < RTE_DIM(extra); i++)
+		TEST_RUN(pause_resume_case(dir, extra[i], (int)i));
 	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
