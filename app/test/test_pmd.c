@@ -175,7 +175,7 @@ VHU_TEST(fast, pmd_devargs_valid)
 	TEST_ASSERT_EQ(vhu_eth_devargs_queues(&a), 1, "default queues");
 	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &c, err, sizeof(err)), 0, "%s", err);
 	TEST_ASSERT(strcmp(c.path, "/tmp/x.sock") == 0, "conf path");
-	TEST_ASSERT_EQ(c.flags, 0, "no flags by default");
+	TEST_ASSERT_EQ(c.flags, VHU_SOCK_PACKED, "by default only the packed ring, as net_vhost");
 	TEST_ASSERT_EQ(c.max_queue_pairs, 1, "one pair");
 	TEST_ASSERT_EQ(c.mtu, 0, "MTU not offered");
 	TEST_ASSERT(!c.mac_set, "MAC not offered");
@@ -224,10 +224,12 @@ VHU_TEST(fast, pmd_devargs_valid)
 	/* Client mode without reconnect, client with reconnect=0, largest values. */
 	TEST_ASSERT_EQ(parse_ok("iface=a,client=1", &a), 0, "client");
 	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &c, err, sizeof(err)), 0, "%s", err);
-	TEST_ASSERT_EQ(c.flags, VHU_SOCK_CLIENT, "client, library reconnect default");
+	TEST_ASSERT_EQ(c.flags, VHU_SOCK_CLIENT | VHU_SOCK_PACKED,
+			"client, library reconnect default");
 	TEST_ASSERT_EQ(parse_ok("iface=a,client=1,reconnect=0", &a), 0, "no reconnect");
 	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &c, err, sizeof(err)), 0, "%s", err);
-	TEST_ASSERT_EQ(c.flags, VHU_SOCK_CLIENT | VHU_SOCK_NO_RECONNECT, "reconnect=0");
+	TEST_ASSERT_EQ(c.flags, VHU_SOCK_CLIENT | VHU_SOCK_NO_RECONNECT | VHU_SOCK_PACKED,
+			"reconnect=0");
 	TEST_ASSERT_EQ(parse_ok("iface=a,client=1,reconnect=60000,mtu=65517", &a), 0, "max");
 	TEST_ASSERT_EQ(a.val[VHU_ETH_ARG_RECONNECT], 60000, "reconnect max");
 	TEST_ASSERT_EQ(a.val[VHU_ETH_ARG_MTU], 65517, "mtu max");
@@ -376,6 +378,7 @@ VHU_TEST(fast, pmd_devargs_param_string)
 		"mrg-rxbuf=<0|1>",
 		"csum=<0|1>",
 		"ufo=<0|1>",
+		"tx-steer=<0|1>",
 	};
 	const char *s = VHU_ETH_PARAM_STRING;
 	unsigned int i;

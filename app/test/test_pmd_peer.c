@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -485,10 +486,10 @@ VHU_TEST(driver, pmd_peer_traffic_stats)
 	TEST_ASSERT_EQ(st.q_opackets[1], RTE_DIM(sizes), "q1 out");
 	TEST_ASSERT_EQ(st.q_obytes[0], 2 * bytes, "q0 out bytes");
 
-	XSTAT_EQ(vhu, "rx_q0_good_packets", 2 * RTE_DIM(sizes));
-	XSTAT_EQ(vhu, "rx_q0_good_bytes", 2 * bytes);
-	XSTAT_EQ(vhu, "rx_q0_bad_packets", 0);
-	XSTAT_EQ(vhu, "rx_q0_dropped_packets", 0);
+	XSTAT_EQ(vhu, "rx_q0_packets", 2 * RTE_DIM(sizes));
+	XSTAT_EQ(vhu, "rx_q0_bytes", 2 * bytes);
+	XSTAT_EQ(vhu, "rx_q0_guest_errors", 0);
+	XSTAT_EQ(vhu, "rx_q0_dropped", 0);
 	/* One frame per size bucket per round. */
 	XSTAT_EQ(vhu, "rx_q0_size_undersize_packets", 2);
 	XSTAT_EQ(vhu, "rx_q0_size_64_packets", 2);
@@ -499,7 +500,7 @@ VHU_TEST(driver, pmd_peer_traffic_stats)
 	XSTAT_EQ(vhu, "rx_q0_size_1024_to_1518_packets", 4);
 	XSTAT_EQ(vhu, "rx_q0_size_1519_to_max_packets", 2);
 	XSTAT_EQ(vhu, "tx_q1_size_1519_to_max_packets", 1);
-	XSTAT_EQ(vhu, "tx_q1_good_bytes", bytes);
+	XSTAT_EQ(vhu, "tx_q1_bytes", bytes);
 	XSTAT_EQ(vhu, "rx_q1_unicast_packets", RTE_DIM(sizes));
 	XSTAT_EQ(vhu, "tx_q0_unicast_packets", 2 * RTE_DIM(sizes));
 
@@ -981,6 +982,23 @@ recv_l4(uint16_t vhu, bool *valid, uint64_t *flag)
 	return 0;
 }
 
+/* The IPv4 checksum flag of the next frame the port receives. */
+static int
+recv_ip_flag(uint16_t vhu, uint64_t *flag)
+{
+	uint64_t end = now_ms() + PEER_WAIT_MS;
+	struct rte_mbuf *m;
+
+	while (rte_eth_rx_burst(vhu, 0, &m, 1) == 0) {
+		if (now_ms() > end)
+			return -ETIMEDOUT;
+		usleep(100);
+	}
+	*flag = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	rte_pktmbuf_free(m);
+	return 0;
+}
+
 VHU_TEST(driver, pmd_peer_rx_csum)
 {
 	struct rte_eth_conf peer_conf = { .txmode = { .offloads = TX_CSUM } };
@@ -1018,6 +1036,41 @@ VHU_TEST(driver, pmd_peer_rx_csum)
 	TEST_ASSERT_EQ(recv_l4(vhu, &valid, &flag), 0, "vhu rx");
 	TEST_ASSERT_EQ(flag, RTE_MBUF_F_RX_L4_CKSUM_NONE, "flag NONE: checksum left partial");
 	TEST_ASSERT(!valid, "partial checksum untouched");
+	m = l4_frame(false, 100);
+	TEST_ASSERT(m != NULL, "frame");
+	TEST_ASSERT_EQ(rte_eth_tx_burst(peer, 0, &m, 1), 1, "peer tx");
+	TEST_ASSERT_EQ(recv_ip_flag(vhu, &flag), 0, "vhu rx");
+	TEST_ASSERT_EQ(flag, RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN, "IPv4 checksum offload off: unknown");
+
+	/* IPv4 header checksums, as OVS asks (IPV4 + TCP + UDP): checked by the port. */
+	{
+		struct rte_eth_conf ovs_like = {
+			.rxmode = { .offloads = RX_CSUM | RTE_ETH_RX_OFFLOAD_IPV4_CKSUM }
+		};
+		struct rte_eth_dev_info info;
+		struct rte_ipv4_hdr *ip;
+		int bad;
+
+		TEST_ASSERT_EQ(rte_eth_dev_info_get(vhu, &info), 0, "info");
+		TEST_ASSERT(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM, "IPv4 offered");
+		TEST_ASSERT_EQ(rte_eth_dev_stop(vhu), 0, "stop");
+		TEST_ASSERT_EQ(pmd_port_setup(vhu, 1, peer_pool(), &ovs_like), 0, "ipv4 offload");
+		TEST_ASSERT_EQ(rte_eth_dev_start(vhu), 0, "start");
+		for (bad = 0; bad < 2; bad++) {
+			m = l4_frame(bad == 1, 200);
+			TEST_ASSERT(m != NULL, "frame");
+			ip = rte_pktmbuf_mtod_offset(
+					m, struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+			if (bad)
+				ip->hdr_checksum ^= rte_cpu_to_be_16(0x0101);
+			TEST_ASSERT_EQ(rte_eth_tx_burst(peer, 0, &m, 1), 1, "peer tx");
+			TEST_ASSERT_EQ(recv_ip_flag(vhu, &flag), 0, "vhu rx");
+			TEST_ASSERT_EQ(flag,
+					bad ? RTE_MBUF_F_RX_IP_CKSUM_BAD :
+					      RTE_MBUF_F_RX_IP_CKSUM_GOOD,
+					"IPv4 header checksum %s", bad ? "broken" : "right");
+		}
+	}
 
 	TEST_ASSERT_EQ(pmd_close("net_virtio_user_cs0"), 0, "close peer");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_cs0"), 0, "close vhu");
@@ -1080,9 +1133,152 @@ VHU_TEST(driver, pmd_peer_jumbo)
 	TEST_ASSERT_EQ(st.oerrors, 1, "the frame that cannot fit is counted");
 	/* What reached the guest was checked frame by frame above (recv_frames). */
 	TEST_ASSERT_EQ(st.opackets, RTE_DIM(sizes), "the dropped frame is not counted as sent");
-	XSTAT_EQ(vhu, "tx_q0_dropped_packets", 1);
+	XSTAT_EQ(vhu, "tx_q0_dropped", 1);
 	TEST_ASSERT_EQ(pmd_close("net_virtio_user_j1"), 0, "close peer");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_j1"), 0, "close vhu");
+	pmd_rmdir(dir);
+	return TEST_SUCCESS;
+}
+
+/*
+ * Tx steering: the port has 4 queue pairs, the guest enables 1 (a
+ * virtio-user with one queue pair). Three threads transmit at once, on tx
+ * queues 0, 1 and 3: queues 1 and 3 are steered to the guest's only
+ * receive ring, which the three then share under its lock. Every frame
+ * arrives exactly once and intact. With tx-steer=0 the frames of queue 1
+ * are refused (the old black hole, now a choice).
+ */
+#define STEER_FRAMES 20000
+
+struct steer_tx {
+	uint16_t port_id, qid;
+	unsigned int sent;
+};
+
+static void *
+steer_tx_main(void *arg)
+{
+	struct steer_tx *t = arg;
+	uint64_t end = now_ms() + 4 * PEER_WAIT_MS;
+	struct rte_mbuf *m;
+	uint8_t *p;
+
+	struct rte_mbuf *burst[16];
+	uint16_t n, i, k;
+
+	/* bursts of up to 16: lcores meeting on one ring collide often */
+	while (t->sent < STEER_FRAMES && now_ms() < end) {
+		n = (uint16_t)RTE_MIN(RTE_DIM(burst), STEER_FRAMES - t->sent);
+		for (i = 0; i < n; i++) {
+			m = frame_make(64, 0, &dst_bc);
+			if (m == NULL)
+				break;
+			p = rte_pktmbuf_mtod(m, uint8_t *);
+			p[14] = (uint8_t)t->qid; /* queue, then a 16-bit sequence */
+			p[15] = (uint8_t)((t->sent + i) >> 8);
+			p[16] = (uint8_t)(t->sent + i);
+			burst[i] = m;
+		}
+		k = rte_eth_tx_burst(t->port_id, t->qid, burst, i);
+		t->sent += k;
+		if (k < i)
+			rte_pktmbuf_free_bulk(&burst[k], i - k);
+	}
+	return NULL;
+}
+
+static int
+steer_receive(uint16_t peer, uint8_t *seen, unsigned int want, unsigned int *got, unsigned int *bad)
+{
+	uint64_t end = now_ms() + 4 * PEER_WAIT_MS;
+	struct rte_mbuf *pkts[32];
+	const uint8_t *p;
+	unsigned int i, nb, q, seq;
+
+	while (*got < want && now_ms() < end) {
+		nb = rte_eth_rx_burst(peer, 0, pkts, RTE_DIM(pkts));
+		for (i = 0; i < nb; i++) {
+			p = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+			q = p[14];
+			seq = (unsigned int)p[15] << 8 | p[16];
+			if (rte_pktmbuf_pkt_len(pkts[i]) != 64 || q > 3 || seq >= STEER_FRAMES ||
+					seen[q * STEER_FRAMES + seq]++ != 0)
+				(*bad)++;
+			else
+				(*got)++;
+			rte_pktmbuf_free(pkts[i]);
+		}
+		if (nb == 0)
+			usleep(20);
+	}
+	return *got == want ? 0 : -ETIMEDOUT;
+}
+
+/* Link up, with only the first queue pair enabled (wait_link waits for every ring). */
+static int
+steer_wait_up(uint16_t port_id)
+{
+	uint64_t end = now_ms() + PEER_WAIT_MS;
+	struct rte_eth_link link;
+	int vid;
+
+	do {
+		vid = vhu_eth_get_vid(port_id);
+		if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status == 1 &&
+				vid >= 0 && vhu_vring_is_active(vid, 0) == 1 &&
+				vhu_vring_is_active(vid, 1) == 1)
+			return 0;
+		usleep(5000);
+	} while (now_ms() < end);
+	return -ETIMEDOUT;
+}
+
+VHU_TEST(driver, pmd_peer_tx_steer)
+{
+	static const uint16_t qids[] = { 0, 1, 3 };
+	struct steer_tx tx[RTE_DIM(qids)];
+	pthread_t th[RTE_DIM(qids)];
+	char dir[64], sock[128];
+	unsigned int i, got = 0, bad = 0;
+	uint16_t vhu, peer;
+	uint8_t *seen;
+	struct rte_mbuf *m;
+
+	seen = calloc(4 * STEER_FRAMES, 1);
+	TEST_ASSERT(seen != NULL, "memory");
+	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
+	snprintf(sock, sizeof(sock), "%s/steer.sock", dir);
+	TEST_ASSERT_EQ(vhu_port("net_vhu_st0", sock, NULL, 4, NULL, &vhu), 0, "vhu port");
+	TEST_ASSERT_EQ(peer_port("net_virtio_user_st0", sock, NULL, 1, &peer), 0, "virtio-user");
+	TEST_ASSERT_EQ(steer_wait_up(vhu), 0, "link up");
+	for (i = 0; i < RTE_DIM(qids); i++) {
+		tx[i] = (struct steer_tx){ .port_id = vhu, .qid = qids[i] };
+		TEST_ASSERT_EQ(pthread_create(&th[i], NULL, steer_tx_main, &tx[i]), 0, "thread");
+	}
+	steer_receive(peer, seen, RTE_DIM(qids) * STEER_FRAMES, &got, &bad);
+	for (i = 0; i < RTE_DIM(qids); i++)
+		pthread_join(th[i], NULL);
+	TEST_LOG("%u frames from tx queues 0, 1, 3 on one guest ring: %u received, %u bad",
+			(unsigned int)RTE_DIM(qids) * STEER_FRAMES, got, bad);
+	for (i = 0; i < RTE_DIM(qids); i++)
+		TEST_ASSERT_EQ(tx[i].sent, STEER_FRAMES, "tx queue %u sent", qids[i]);
+	TEST_ASSERT_EQ(bad, 0, "frames altered, unknown or twice");
+	TEST_ASSERT_EQ(got, (unsigned int)RTE_DIM(qids) * STEER_FRAMES, "every frame arrived");
+	TEST_ASSERT_EQ(pmd_close("net_virtio_user_st0"), 0, "close peer");
+	TEST_ASSERT_EQ(pmd_close("net_vhu_st0"), 0, "close");
+
+	/* tx-steer=0: a queue whose guest ring is disabled refuses its frames */
+	snprintf(sock, sizeof(sock), "%s/nosteer.sock", dir);
+	TEST_ASSERT_EQ(vhu_port("net_vhu_st1", sock, "tx-steer=0", 4, NULL, &vhu), 0, "vhu port");
+	TEST_ASSERT_EQ(peer_port("net_virtio_user_st1", sock, NULL, 1, &peer), 0, "virtio-user");
+	TEST_ASSERT_EQ(steer_wait_up(vhu), 0, "link up");
+	m = frame_make(64, 0, &dst_bc);
+	TEST_ASSERT(m != NULL, "mbuf");
+	TEST_ASSERT_EQ(rte_eth_tx_burst(vhu, 1, &m, 1), 0, "refused without steering");
+	rte_pktmbuf_free(m);
+	TEST_ASSERT_EQ(pmd_close("net_virtio_user_st1"), 0, "close peer");
+	TEST_ASSERT_EQ(pmd_close("net_vhu_st1"), 0, "close");
+	free(seen);
 	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }

@@ -274,21 +274,21 @@ rc=$?
 xval() { grep -E "^$1: [0-9]+$" "$dir/pi-xstats.txt" | head -n 1 | sed 's/.*: //'; }
 x_rx=$(xval rx_good_packets)
 x_tx=$(xval tx_good_packets)
-q_rx=$(xval rx_q0_good_packets)
-q_tx=$(xval tx_q0_good_packets)
-q_rxb=$(xval rx_q0_good_bytes)
+q_rx=$(xval rx_q0_packets)
+q_tx=$(xval tx_q0_packets)
+q_rxb=$(xval rx_q0_bytes)
 q_bin=$(xval "rx_q0_size_128_to_255_packets")
 nx=$(grep -cE '^[a-z0-9_]+: [0-9]+$' "$dir/pi-xstats.txt")
 if [ $rc -eq 0 ] && [ "${x_rx:-0}" -gt 0 ] && [ "$x_rx" = "$b_rx" ] && [ "$x_tx" = "$b_tx" ] &&
 	[ "$q_rx" = "$b_rx" ] && [ "$q_tx" = "$b_tx" ] && [ "$q_rxb" = "$b_rxb" ] &&
 	[ "$q_bin" = "$b_rx" ]; then
-	ok "proc-info --xstats: $nx xstats; rx_q0_good_packets $q_rx tx_q0_good_packets $q_tx" \
+	ok "proc-info --xstats: $nx xstats; rx_q0_packets $q_rx tx_q0_packets $q_tx" \
 		"rx_q0_size_128_to_255_packets $q_bin, as the primary"
 else
 	show_log "$dir/pi-xstats.txt" 50
 	ko "proc-info --xstats (exit status $rc): rx_good_packets ${x_rx:-none}" \
-		"rx_q0_good_packets ${q_rx:-none} tx_q0_good_packets ${q_tx:-none}" \
-		"rx_q0_good_bytes ${q_rxb:-none} size_128_to_255 ${q_bin:-none}, primary $b_rx/$b_tx/$b_rxb"
+		"rx_q0_packets ${q_rx:-none} tx_q0_packets ${q_tx:-none}" \
+		"rx_q0_bytes ${q_rxb:-none} size_128_to_255 ${q_bin:-none}, primary $b_rx/$b_tx/$b_rxb"
 fi
 
 # ---------------------------------------------------------------- bursts in a secondary

@@ -280,6 +280,9 @@ cb_vring_state_changed(int vid, uint16_t vring, int enable)
 	}
 	pthread_mutex_lock(&port->lock);
 	changed = vring_state_record(port, vring, enable != 0);
+	/* a guest receive ring came or went: tx queues may be steered anew */
+	if (changed && !(vring & 1) && port->vid == vid)
+		vhu_eth_queues_sync(port);
 	/* A ring that (re)starts may come with a new kick fd, and starts with the library's
 	 * default notification setting. */
 	if ((vring & 1) && port->vid == vid) {
@@ -424,6 +427,8 @@ vhu_eth_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	if (!(port->conf.flags & VHU_SOCK_LEGACY_OL_FLAGS) && (offered & BIT(VHU_F_NET_CSUM)))
 		info->rx_offload_capa |=
 				RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	/* checked in software (see rx_ip_csum): a guest fills the field itself */
+	info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	if (offered & BIT(VHU_F_NET_GUEST_CSUM))
 		info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
 				RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
@@ -539,6 +544,8 @@ port_free(struct vhu_eth_port *port)
 	rte_free(port->offset);
 	rte_free(port->vring_cur);
 	rte_free(port->vring_seen);
+	rte_free(port->tx_locks);
+	port->tx_locks = NULL;
 	port->rxq = port->txq = NULL;
 	port->base = port->offset = NULL;
 	port->vring_cur = port->vring_seen = NULL;
@@ -689,11 +696,16 @@ port_alloc_arrays(struct vhu_eth_port *port, int socket)
 	port->offset = rte_zmalloc_socket("vhu_stats", sizeof(*port->offset) * nv, 0, socket);
 	port->vring_cur = rte_zmalloc_socket("vhu_state", nv, 0, socket);
 	port->vring_seen = rte_zmalloc_socket("vhu_state", nv, 0, socket);
+	port->tx_locks = rte_zmalloc_socket(
+			"vhu_txlock", sizeof(*port->tx_locks) * port->max_queues, 0, socket);
 	if (port->rxq == NULL || port->txq == NULL || port->base == NULL || port->offset == NULL ||
-			port->vring_cur == NULL || port->vring_seen == NULL) {
+			port->vring_cur == NULL || port->vring_seen == NULL ||
+			port->tx_locks == NULL) {
 		port_free(port);
 		return -ENOMEM;
 	}
+	for (nv = 0; nv < port->max_queues; nv++)
+		rte_spinlock_init(&port->tx_locks[nv]);
 	return 0;
 }
 

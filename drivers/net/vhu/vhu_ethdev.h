@@ -72,7 +72,8 @@ extern int vhu_eth_logtype;
 	X(IN_ORDER,   "in-order",         "<0|1>",     BOOL, 0, 1) \
 	X(MRG_RXBUF,  "mrg-rxbuf",        "<0|1>",     BOOL, 0, 1) \
 	X(CSUM,       "csum",             "<0|1>",     BOOL, 0, 1) \
-	X(UFO,        "ufo",              "<0|1>",     BOOL, 0, 1)
+	X(UFO,        "ufo",              "<0|1>",     BOOL, 0, 1) \
+	X(TX_STEER,   "tx-steer",         "<0|1>",     BOOL, 0, 1)
 /* clang-format on */
 
 enum vhu_eth_arg_id {
@@ -126,9 +127,11 @@ struct vhu_eth_queue {
 	int vid;        /* written by control paths, read by bursts */
 	uint32_t dp_busy; /* the lcore is inside a burst with vid */
 	uint32_t busy;    /* control calls (rx intr) inside with vid */
-	uint16_t vring; /* rx queue q: 2q+1; tx queue q: 2q */
+	uint16_t vring;   /* rx queue q: 2q+1; tx queue q: 2q, or the ring it is steered to */
 	uint16_t port_id;
+	rte_spinlock_t *tx_lock; /* tx: the ring's lock while queues share it, else NULL */
 	bool sw_csum;           /* rx: complete partial checksums (see rx_sw_csum) */
+	bool ip_csum;           /* rx: verify IPv4 header checksums (see rx_ip_csum) */
 	struct rte_mempool *mp; /* rx: mbuf pool */
 
 	/* ---- control (under port->lock) ---- */
@@ -185,6 +188,7 @@ struct vhu_eth_port {
 	/* Queue-state events ([2 * max_queues]), under ev_lock. */
 	rte_spinlock_t ev_lock;
 	uint8_t *vring_cur;  /* enabled as last reported by the library */
+	rte_spinlock_t *tx_locks; /* [max_queues]: one per guest receive ring (tx steering) */
 	uint8_t *vring_seen; /* as last read by vhu_eth_get_queue_event() */
 	uint32_t ev_next;    /* where the next scan starts (fairness) */
 
@@ -250,7 +254,10 @@ uint16_t vhu_eth_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t n);
 
 /* Publish vid to a queue; with vid < 0 returns only once no burst uses the old one. */
 void vhu_eth_queue_set_vid(struct vhu_eth_queue *q, int vid);
-/* Recompute every queue's vid from the port state. Caller holds port->lock. */
+/*
+ * Recompute every queue's vid, and every tx queue's ring (tx steering), from
+ * the port state. Caller holds port->lock.
+ */
 void vhu_eth_queues_sync(struct vhu_eth_port *port);
 
 int vhu_eth_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,

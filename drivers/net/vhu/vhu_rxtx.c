@@ -86,6 +86,50 @@ rx_sw_csum(struct rte_mbuf **pkts, uint16_t nb)
 	}
 }
 
+/*
+ * IPv4 header checksum, for an application that enabled
+ * RTE_ETH_RX_OFFLOAD_IPV4_CKSUM (OVS asks for it with TCP and UDP). virtio
+ * has no IPv4 header offload: a guest always fills the field itself, so
+ * the port checks it as a NIC would (up to two VLAN tags; the header in the
+ * first segment, as the library builds mbufs) and reports GOOD or BAD.
+ */
+static void
+rx_ip_csum(struct rte_mbuf **pkts, uint16_t nb)
+{
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_vlan_hdr *vh;
+	struct rte_mbuf *m;
+	uint32_t off, ihl;
+	uint16_t i, type;
+
+	for (i = 0; i < nb; i++) {
+		m = pkts[i];
+		if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN ||
+				m->data_len < RTE_ETHER_HDR_LEN)
+			continue;
+		type = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)->ether_type;
+		off = RTE_ETHER_HDR_LEN;
+		while ((type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN) ||
+				       type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ)) &&
+				off + sizeof(*vh) <= m->data_len && off < RTE_ETHER_HDR_LEN + 8) {
+			vh = rte_pktmbuf_mtod_offset(m, const struct rte_vlan_hdr *, off);
+			type = vh->eth_proto;
+			off += sizeof(*vh);
+		}
+		if (type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+				off + sizeof(*ip) > m->data_len)
+			continue;
+		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, off);
+		ihl = (uint32_t)(ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * 4;
+		if (ihl < sizeof(*ip) || off + ihl > m->data_len)
+			m->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_BAD;
+		else
+			m->ol_flags |= rte_raw_cksum(ip, ihl) == 0xffff ?
+					RTE_MBUF_F_RX_IP_CKSUM_GOOD :
+					RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	}
+}
+
 uint16_t
 vhu_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -105,6 +149,8 @@ vhu_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n)
 		pkts[i]->port = q->port_id;
 	if (unlikely(__atomic_load_n(&q->sw_csum, __ATOMIC_RELAXED)))
 		rx_sw_csum(pkts, nb);
+	if (unlikely(__atomic_load_n(&q->ip_csum, __ATOMIC_RELAXED)))
+		rx_ip_csum(pkts, nb);
 	return nb;
 }
 
@@ -120,7 +166,14 @@ vhu_eth_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t n)
 		vhu_eth_queue_leave(q);
 		return 0;
 	}
-	nb = vhu_enqueue_burst(vid, q->vring, pkts, n);
+	if (likely(q->tx_lock == NULL)) {
+		nb = vhu_enqueue_burst(vid, q->vring, pkts, n);
+	} else {
+		/* steered: another tx queue may be on this ring (see tx_steer) */
+		rte_spinlock_lock(q->tx_lock);
+		nb = vhu_enqueue_burst(vid, q->vring, pkts, n);
+		rte_spinlock_unlock(q->tx_lock);
+	}
 	vhu_eth_queue_leave(q);
 	/* The library copied (or dropped and counted) the first nb; they are ours to free. */
 	if (nb != 0)
@@ -182,6 +235,11 @@ queue_sync(struct vhu_eth_port *port, struct vhu_eth_queue *q)
 
 	/* A plain flag the burst reads relaxed: a change takes effect at its next burst. */
 	__atomic_store_n(&q->sw_csum, q->rx && port_rx_sw_csum(port), __ATOMIC_RELAXED);
+	__atomic_store_n(&q->ip_csum,
+			q->rx &&
+					(port->eth_dev->data->dev_conf.rxmode.offloads &
+							RTE_ETH_RX_OFFLOAD_IPV4_CKSUM),
+			__ATOMIC_RELAXED);
 
 	if (want == cur)
 		return;
@@ -191,11 +249,79 @@ queue_sync(struct vhu_eth_port *port, struct vhu_eth_queue *q)
 		vhu_eth_queue_set_vid(q, want);
 }
 
+/*
+ * Tx steering. A guest may enable fewer queue pairs than the port has (a
+ * Linux guest with fewer vCPUs, a virtio-user with fewer queues), while the
+ * application transmits on every tx queue it configured (OVS's PMD threads
+ * each take one): the frames of a tx queue whose guest receive ring is
+ * disabled would all be refused. With tx-steer (the default) such a queue
+ * sends to an enabled ring instead: queue q to the (q mod n)-th of the n
+ * enabled ones. Two lcores may then meet on one ring: every tx queue of a
+ * ring that more than one queue uses takes that ring's spinlock around its
+ * enqueue; a ring used by one queue takes none. A queue's ring and lock
+ * change only while the queue is drained (vid -1).
+ * Caller holds port->lock.
+ */
+static void
+tx_steer(struct vhu_eth_port *port)
+{
+	uint16_t enabled[VHU_MAX_QUEUE_PAIRS], users[VHU_MAX_QUEUE_PAIRS];
+	uint16_t vring[VHU_MAX_QUEUE_PAIRS];
+	bool steer = !port->args.given[VHU_ETH_ARG_TX_STEER] ||
+			port->args.val[VHU_ETH_ARG_TX_STEER] != 0;
+	uint16_t i, n = 0, pair;
+	struct vhu_eth_queue *q;
+	rte_spinlock_t *lock;
+
+	rte_spinlock_lock(&port->ev_lock);
+	for (i = 0; i < port->max_queues; i++)
+		if (port->vid >= 0 && port->vring_cur[2 * i])
+			enabled[n++] = i;
+	rte_spinlock_unlock(&port->ev_lock);
+	memset(users, 0, sizeof(users));
+	for (i = 0; i < port->max_queues; i++) {
+		/* its own ring when enabled, else the (i mod n)-th enabled one */
+		pair = i;
+		if (steer && n > 0 && !port->vring_cur[2 * i])
+			pair = enabled[i % n];
+		vring[i] = (uint16_t)(2 * pair);
+		if (port->txq[i] != NULL)
+			users[pair]++;
+	}
+	for (i = 0; i < port->max_queues; i++) {
+		q = port->txq[i];
+		if (q == NULL)
+			continue;
+		lock = users[vring[i] / 2] > 1 ? &port->tx_locks[vring[i] / 2] : NULL;
+		if (q->vring == vring[i] && q->tx_lock == lock)
+			continue;
+		vhu_eth_queue_set_vid(q, -1); /* drained: no burst sees the change half done */
+		if (q->vring != vring[i]) {
+			if (vring[i] / 2 != i)
+				VHU_ETH_LOG(INFO, port->iface,
+						"tx queue %u: the guest's queue pair %u is disabled: sending to pair %u (%u of %u pairs enabled)",
+						i, i, vring[i] / 2, n, port->max_queues);
+			else
+				VHU_ETH_LOG(INFO, port->iface,
+						"tx queue %u: back on its own queue pair", i);
+		}
+		q->vring = vring[i];
+		q->tx_lock = lock;
+	}
+	if (!steer && port->vid >= 0 && n > 0)
+		for (i = 0; i < port->max_queues; i++)
+			if (port->txq[i] != NULL && !port->vring_cur[2 * i])
+				VHU_ETH_LOG(WARNING, port->iface,
+						"tx queue %u: the guest has not enabled queue pair %u: its frames are refused (tx-steer=1 sends them to an enabled pair)",
+						i, i);
+}
+
 void
 vhu_eth_queues_sync(struct vhu_eth_port *port)
 {
 	uint16_t i;
 
+	tx_steer(port);
 	for (i = 0; i < port->max_queues; i++) {
 		if (port->rxq[i] != NULL)
 			queue_sync(port, port->rxq[i]);
@@ -482,13 +608,17 @@ vhu_eth_stats_reset(struct rte_eth_dev *dev)
 	return 0;
 }
 
-/* Per-queue xstats: name suffix and the library counter behind it. */
+/*
+ * Per-queue xstats: name suffix and the library counter behind it. The
+ * names are those OVS shows in an Interface's statistics (it keeps
+ * rx_q<N>_packets and _bytes and what ends in _errors or _dropped).
+ */
 /* clang-format off */
 #define VHU_ETH_XSTATS(X) \
-	X("good_packets",              packets) \
-	X("good_bytes",                bytes) \
-	X("bad_packets",               errors) \
-	X("dropped_packets",           dropped) \
+	X("packets",                   packets) \
+	X("bytes",                     bytes) \
+	X("guest_errors",              errors) \
+	X("dropped",                   dropped) \
 	X("size_undersize_packets",    size_bins[0]) \
 	X("size_64_packets",           size_bins[1]) \
 	X("size_65_to_127_packets",    size_bins[2]) \
