@@ -23,6 +23,9 @@
 #   ovs_socket_mem  hugepage MB for OVS (default 512)
 #   ovs_extra_cfg   extra other_config settings, "key=value ..."
 
+# shellcheck source=../lib/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
+
 ovs_dir=
 ovs_tag=${ovs_tag:-ovs}
 ovs_plugin=${ovs_plugin:-}
@@ -41,58 +44,6 @@ ovs_pids=()
 ovs_vswitchd=
 
 ovs_say() { echo "$ovs_tag: $*"; }
-
-# ovs_alive PID: 0 while the process exists and is not a zombie.
-ovs_alive() {
-	local st
-	[ -n "$1" ] || return 1
-	kill -0 "$1" 2>/dev/null || return 1
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
-# ovs_wait_exit PID SECONDS: 0 once the process has ended, 1 if still there.
-ovs_wait_exit() {
-	local n=$(($2 * 10))
-	while ovs_alive "$1"; do
-		[ $n -gt 0 ] || return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
-	wait "$1" 2>/dev/null
-	return 0
-}
-
-# ovs_end PID [GRACE]: SIGTERM, SIGKILL after GRACE seconds (default 5).
-ovs_end() {
-	local pid=$1 grace=${2:-5}
-	[ -n "$pid" ] || return 0
-	if ovs_alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null
-		if ! ovs_wait_exit "$pid" "$grace"; then
-			kill -KILL "$pid" 2>/dev/null
-			ovs_wait_exit "$pid" 5
-		fi
-	fi
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
-# ovs_wait_for FILE REGEX SECONDS [PID]: 0 once FILE has a line matching REGEX;
-# gives up early when PID (if given) has ended.
-ovs_wait_for() {
-	local file=$1 re=$2 n=$(($3 * 10)) pid=${4:-}
-	while :; do
-		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
-		[ $n -gt 0 ] || return 1
-		if [ -n "$pid" ] && ! ovs_alive "$pid"; then
-			grep -Eq -- "$re" "$file" 2>/dev/null
-			return
-		fi
-		n=$((n - 1))
-		sleep 0.1
-	done
-}
 
 # ovs_until SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds.
 ovs_until() {
@@ -174,7 +125,7 @@ ovs_start_db() {
 		other_config:dpdk-lcore-mask="$mask_main" other_config:pmd-cpu-mask="$mask_pmd" \
 		other_config:dpdk-socket-mem="$ovs_socket_mem" \
 		other_config:dpdk-socket-limit="$ovs_socket_mem" \
-		other_config:dpdk-extra="--no-pci --file-prefix=$ovs_prefix${ovs_plugin:+ -d $ovs_plugin}" \
+		other_config:dpdk-extra="--no-pci --file-prefix=$ovs_prefix${ovs_plugin:+ -d $ovs_plugin} --log-level=pmd.net.vhu:info" \
 		other_config:vhost-sock-dir=. || return 1
 	for kv in $ovs_extra_cfg; do
 		ovs_vsctl --no-wait set Open_vSwitch . "other_config:$kv" || return 1
@@ -200,7 +151,7 @@ ovs_start_switch() {
 }
 
 ovs_initialized() {
-	ovs_alive "$ovs_sw_pid" || return 1
+	proc_alive "$ovs_sw_pid" || return 1
 	[ "$(ovs_vsctl get Open_vSwitch . dpdk_initialized 2>/dev/null)" = true ]
 }
 
@@ -209,9 +160,9 @@ ovs_stop_switch() {
 	[ -n "$ovs_sw_pid" ] || return 0
 	if [ "$1" = kill ]; then
 		kill -KILL "$ovs_sw_pid" 2>/dev/null
-		ovs_wait_exit "$ovs_sw_pid" 10
+		proc_wait_exit "$ovs_sw_pid" 10
 	else
-		ovs_end "$ovs_sw_pid" 10
+		proc_end "$ovs_sw_pid" 10
 	fi
 	ovs_sw_pid=
 }
@@ -239,7 +190,7 @@ ovs_add_port() {
 # (after a restart the database still shows the old ofport: the log is what
 # tells the new process has the port).
 ovs_wait_added() {
-	ovs_wait_for "$ovs_sw_log" "added interface $1 on port" 30 "$ovs_sw_pid"
+	proc_wait_for "$ovs_sw_log" "added interface $1 on port" 30 "$ovs_sw_pid"
 }
 
 ovs_port_open() {
@@ -264,7 +215,7 @@ ovs_cleanup() {
 	peer_stop_all
 	ovs_stop_switch term
 	for pid in "${ovs_pids[@]}"; do
-		ovs_end "$pid" 5
+		proc_end "$pid" 5
 	done
 	ovs_pids=()
 	for p in "${ovs_prefixes[@]}"; do
@@ -327,7 +278,7 @@ peer_start() {
 # start forwarding mode FWD ("-": none).
 peer_ready() {
 	local name=$1 fwd=$2
-	if ! ovs_wait_for "${peer_log[$name]}" '^testpmd> ' 60 "${peer_pid[$name]}"; then
+	if ! proc_wait_for "${peer_log[$name]}" '^testpmd> ' 60 "${peer_pid[$name]}"; then
 		ovs_say "peer $name did not start; its log ends with:"
 		tail -n 15 "${peer_log[$name]}" | sed 's/^/    /'
 		return 1
@@ -346,7 +297,7 @@ peer_ready() {
 # peer_cmd NAME COMMAND: send one command, print testpmd's answer (bounded).
 peer_cmd() {
 	local name=$1 off n=100 out
-	ovs_alive "${peer_pid[$name]:-}" || return 1
+	proc_alive "${peer_pid[$name]:-}" || return 1
 	off=$(stat -c %s "${peer_log[$name]}")
 	echo "$2" >&"${peer_fd[$name]}"
 	while :; do
@@ -355,7 +306,7 @@ peer_cmd() {
 		*$'\n'*'testpmd> '*) break ;;
 		esac
 		[ $n -gt 0 ] || { ovs_say "peer $name did not answer '$2'"; return 1; }
-		ovs_alive "${peer_pid[$name]}" || return 1
+		proc_alive "${peer_pid[$name]}" || return 1
 		n=$((n - 1))
 		sleep 0.1
 	done
@@ -376,7 +327,7 @@ peer_link() {
 	peer_cmd "$1" "show port info 0" | awk '/Link status:/ { print $3; exit }'
 }
 
-peer_alive() { ovs_alive "${peer_pid[$1]:-}"; }
+peer_alive() { proc_alive "${peer_pid[$1]:-}"; }
 
 # peer_stop NAME [kill]: quit testpmd (or SIGKILL it), and forget it.
 peer_stop() {
@@ -384,11 +335,11 @@ peer_stop() {
 	[ -n "$pid" ] || return 0
 	if [ "${2:-}" = kill ]; then
 		kill -KILL "$pid" 2>/dev/null
-		ovs_wait_exit "$pid" 10
+		proc_wait_exit "$pid" 10
 	else
-		if ovs_alive "$pid"; then
+		if proc_alive "$pid"; then
 			{ echo quit >&"$fd"; } 2>/dev/null
-			ovs_wait_exit "$pid" 10 || ovs_end "$pid" 3
+			proc_wait_exit "$pid" 10 || proc_end "$pid" 3
 		fi
 	fi
 	wait "$pid" 2>/dev/null

@@ -7,6 +7,9 @@
 # Every process started here is recorded and ended by its PID; every wait is
 # bounded. All files (sockets, logs, FIFOs) live under one private mktemp -d.
 
+# shellcheck source=../lib/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
+
 vq_pids=()
 vq_dir=
 vq_keep=${VHU_QEMU_KEEP:-0}
@@ -22,45 +25,10 @@ vq_init() {
 	trap 'exit 130' INT TERM
 }
 
-# vq_alive PID: 0 while the process exists and is not a zombie of ours.
-vq_alive() {
-	local st
-	kill -0 "$1" 2>/dev/null || return 1
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
-# vq_wait_exit PID SECONDS: wait for a process to end; 1 when it is still there.
-vq_wait_exit() {
-	local pid=$1 n=$(($2 * 10))
-	while vq_alive "$pid"; do
-		[ $n -gt 0 ] || return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
-# vq_end PID [GRACE]: SIGTERM, then SIGKILL after GRACE seconds (default 5).
-vq_end() {
-	local pid=$1 grace=${2:-5}
-	[ -n "$pid" ] || return 0
-	if vq_alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null
-		if ! vq_wait_exit "$pid" "$grace"; then
-			kill -KILL "$pid" 2>/dev/null
-			vq_wait_exit "$pid" 5
-		fi
-	fi
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
 vq_cleanup() {
 	local pid p
 	for pid in "${vq_pids[@]}"; do
-		vq_end "$pid" 3
+		proc_end "$pid" 3
 	done
 	vq_pids=()
 	# Files EAL leaves behind for our own prefixes only.
@@ -75,22 +43,6 @@ vq_cleanup() {
 			rm -rf "$vq_dir"
 		fi
 	fi
-}
-
-# vq_wait_for FILE REGEX SECONDS [PID]: wait until FILE has a line matching REGEX;
-# gives up early when PID (if given) has ended. 0 when found.
-vq_wait_for() {
-	local file=$1 re=$2 n=$(($3 * 10)) pid=${4:-}
-	while :; do
-		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
-		[ $n -gt 0 ] || return 1
-		if [ -n "$pid" ] && ! vq_alive "$pid"; then
-			grep -Eq -- "$re" "$file" 2>/dev/null
-			return
-		fi
-		n=$((n - 1))
-		sleep 0.1
-	done
 }
 
 # ------------------------------------------------------------------ testpmd
@@ -137,7 +89,7 @@ tp_start() {
 	# Read-write open: never blocks, and the FIFO never reports EOF to testpmd
 	# while we hold it.
 	exec {tp_fd}<>"$in"
-	if ! vq_wait_for "$tp_log" '^testpmd> ' 60 "$tp_pid"; then
+	if ! proc_wait_for "$tp_log" '^testpmd> ' 60 "$tp_pid"; then
 		vq_say "testpmd did not start; its log ends with:"
 		tail -n 20 "$tp_log" | sed 's/^/    /'
 		return 1
@@ -149,7 +101,7 @@ tp_start() {
 # tp_cmd COMMAND: send one command, print what testpmd answered (bounded).
 tp_cmd() {
 	local off n=100 out
-	vq_alive "$tp_pid" || return 1
+	proc_alive "$tp_pid" || return 1
 	off=$(stat -c %s "$tp_log")
 	echo "$1" >&"$tp_fd"
 	while :; do
@@ -160,7 +112,7 @@ tp_cmd() {
 		*$'\n'*'testpmd> '*) break ;;
 		esac
 		[ $n -gt 0 ] || { vq_say "testpmd did not answer '$1'"; return 1; }
-		vq_alive "$tp_pid" || return 1
+		proc_alive "$tp_pid" || return 1
 		n=$((n - 1))
 		sleep 0.1
 	done
@@ -205,9 +157,9 @@ tp_clear_stats() {
 # tp_stop: quit politely, then by PID.
 tp_stop() {
 	[ -n "$tp_pid" ] || return 0
-	if vq_alive "$tp_pid"; then
+	if proc_alive "$tp_pid"; then
 		{ echo "quit" >&"$tp_fd"; } 2>/dev/null
-		vq_wait_exit "$tp_pid" 15 || vq_end "$tp_pid" 5
+		proc_wait_exit "$tp_pid" 15 || proc_end "$tp_pid" 5
 	fi
 	wait "$tp_pid" 2>/dev/null
 	exec {tp_fd}>&-
@@ -277,7 +229,7 @@ q_until() {
 			q_why="QEMU: $(grep -aE 'fail|error' "$q_log" | grep -v warning | head -n1 | sed 's/^qemu-system-x86_64: //')"
 			return 1
 		fi
-		if ! vq_alive "$q_pid"; then
+		if ! proc_alive "$q_pid"; then
 			grep -aEq -- "$re" "$q_serial" 2>/dev/null && return 0
 			q_why="QEMU exited"
 			return 1
@@ -300,12 +252,12 @@ q_until() {
 # says why).
 q_wait() {
 	if ! q_until '^VHU-TEST: done' "$1"; then
-		vq_end "$q_pid" 2
+		proc_end "$q_pid" 2
 		return 1
 	fi
-	if ! vq_wait_exit "$q_pid" 20; then
+	if ! proc_wait_exit "$q_pid" 20; then
 		q_why="QEMU did not exit 20 s after the guest powered off"
-		vq_end "$q_pid" 2
+		proc_end "$q_pid" 2
 		return 1
 	fi
 	return 0
@@ -314,7 +266,7 @@ q_wait() {
 # q_kill: SIGKILL, the way a crashing QEMU goes.
 q_kill() {
 	kill -KILL "$q_pid" 2>/dev/null
-	vq_wait_exit "$q_pid" 10
+	proc_wait_exit "$q_pid" 10
 }
 
 # q_stat KEY: value of "KEY=value" on the guest's last "VHU-TEST: stats" line.
@@ -414,14 +366,14 @@ vq_pick_accel() {
 		# A working KVM boots in about a second, TCG in a few.
 		t=60
 		[ $vq_accel = kvm ] && t=15
-		if vq_wait_for "$probe_log" '^VHU-TEST: done' $t "$pid"; then
-			vq_wait_exit "$pid" 10 || vq_end "$pid" 2
+		if proc_wait_for "$probe_log" '^VHU-TEST: done' $t "$pid"; then
+			proc_wait_exit "$pid" 10 || proc_end "$pid" 2
 			echo "$vq_accel" >"$cache_file"
 			echo "${vq_why:+$vq_why; }$vq_accel boots the guest" >>"$cache_file"
 			vq_say "accelerator: $vq_accel${vq_why:+ ($vq_why)}"
 			return 0
 		fi
-		vq_end "$pid" 2
+		proc_end "$pid" 2
 		vq_why="${vq_why:+$vq_why; }$vq_accel probe: no boot in $t s$(grep -avE 'warning|terminating on signal' \
 			"$vq_dir/probe.qemu.log" | head -n1 | cut -c1-160 | sed 's/^./: &/')"
 	done

@@ -13,7 +13,9 @@
 # Ends with "N passed, N failed, N skipped"; exit status non-zero on failure.
 set -uo pipefail
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=../lib/proc.sh
+. devtools/lib/proc.sh
 builddir=${VHU_BUILD_DIR:-build}
 plugin_dir=$PWD/$builddir/drivers/net/vhu
 pass=0 fail=0 skip=0
@@ -44,27 +46,6 @@ if [ ! -f "$plugin_dir/librte_net_vhu.so" ]; then
 	exit 1
 fi
 
-# wait_for FILE REGEX SECONDS PID: 0 once FILE matches, 1 on timeout or exit of PID
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$4" 2>/dev/null || { grep -Eq "$2" "$1" 2>/dev/null; return; }
-		sleep 0.1
-	done
-	return 1
-}
-
-# wait_exit PID SECONDS: 0 once PID has ended
-wait_exit() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # perf_case NAME PEER_DELAY: dpdk-test first, its peer PEER_DELAY seconds later
 # (the test waits 3 s for the link, then primes the port at once)
 perf_case() {
@@ -87,7 +68,7 @@ perf_case() {
 		--forward-mode=io --total-num-mbufs=8192 --stats-period=5 </dev/null >"$plog" 2>&1 &
 	peer=$!
 	pids+=("$peer")
-	if wait_for "$dlog" '^Test (OK|Failed)' 180 "$dt"; then
+	if proc_wait_for "$dlog" '^Test (OK|Failed)' 180 "$dt"; then
 		grep -E 'Link|inject|packets received|cycles per packet' "$dlog" | sed 's/^/    | /'
 		if grep -q '^Test OK' "$dlog"; then
 			ok "pmd_perf_autotest ($name): $(grep -m1 'inject to prime' "$dlog")"
@@ -101,9 +82,9 @@ perf_case() {
 	fi
 	echo quit >&9
 	exec 9>&-
-	wait_exit "$dt" 10 || kill -KILL "$dt" 2>/dev/null
+	proc_wait_exit "$dt" 10 || kill -KILL "$dt" 2>/dev/null
 	kill -INT "$peer" 2>/dev/null
-	wait_exit "$peer" 20 || kill -KILL "$peer" 2>/dev/null
+	proc_wait_exit "$peer" 20 || kill -KILL "$peer" 2>/dev/null
 	wait "$dt" "$peer" 2>/dev/null
 }
 

@@ -301,7 +301,7 @@ judge_kill() {
 	local check=$1 before after
 	if ! q_until '^VHU-TEST: traffic running' $boot_timeout; then
 		q_show_tail
-		vq_end "$q_pid" 2
+		proc_end "$q_pid" 2
 		g_fail "$check" "the guest's traffic never started: $q_why"
 		return 1
 	fi
@@ -313,7 +313,7 @@ judge_kill() {
 	q_kill
 	sleep 1
 	after=$(kv rx_packets "$(tp_port_stats)")
-	if ! vq_alive "$tp_pid"; then
+	if ! proc_alive "$tp_pid"; then
 		g_fail "$check" "testpmd died when QEMU was killed"
 		tail -n 20 "$tp_log" | sed 's/^/    /'
 		return 1
@@ -337,7 +337,7 @@ grp_server() {
 	if after_ping ping; then
 		report_features
 		counters counters
-		if vq_alive "$tp_pid"; then
+		if proc_alive "$tp_pid"; then
 			g_pass shutdown "the guest powered off, QEMU exited by itself, testpmd alive"
 		else
 			g_fail shutdown "testpmd died when the guest shut down"
@@ -348,7 +348,7 @@ grp_server() {
 
 	q_start server2 "$sock" client memfd 1 traffic
 	judge_kill kill
-	vq_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
+	proc_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
 	settle_backend "QEMU was killed" killed >/dev/null
 
 	q_start server3 "$sock" client memfd 1 reload
@@ -360,7 +360,7 @@ grp_server() {
 			g_fail reset "no answer after the guest reset the device"
 		fi
 	fi
-	vq_alive "$q_pid" && vq_end "$q_pid" 2
+	proc_alive "$q_pid" && proc_end "$q_pid" 2
 	fds3=$(settle_backend "the last guest shut down" last)
 	judge_leaks "$fds1" "$fds3"
 }
@@ -383,7 +383,7 @@ grp_client() {
 		g_abort "QEMU did not create $sock"
 		return
 	fi
-	tp_start client client "$sock" 1 icmpecho "$mem" || { vq_end "$q_pid"; g_abort "testpmd did not start"; return; }
+	tp_start client client "$sock" 1 icmpecho "$mem" || { proc_end "$q_pid"; g_abort "testpmd did not start"; return; }
 	if after_ping ping; then
 		report_features
 		counters counters
@@ -394,13 +394,13 @@ grp_client() {
 
 	q_start client2 "$sock" server "${mem/nohuge/memfd}" 1 traffic
 	judge_kill kill
-	vq_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
+	proc_alive "$tp_pid" || { g_abort "testpmd is gone"; return; }
 	settle_backend "QEMU was killed" killed >/dev/null
 
 	# A new QEMU on the same path: the back-end, a client, must reconnect by itself.
 	q_start client3 "$sock" server "${mem/nohuge/memfd}" 1 ping
 	after_ping reconnect
-	vq_alive "$q_pid" && vq_end "$q_pid" 2
+	proc_alive "$q_pid" && proc_end "$q_pid" 2
 	fds3=$(settle_backend "the last guest shut down" last)
 	judge_leaks "$fds1" "$fds3"
 }
@@ -574,7 +574,7 @@ vq_pick_accel || skip_all "QEMU cannot boot the guest: $vq_why"
 for g in $groups; do
 	"grp_$g"
 	# Whatever the group left running goes before the next one starts.
-	[ -n "$q_pid" ] && vq_end "$q_pid" 2
+	[ -n "$q_pid" ] && proc_end "$q_pid" 2
 	g_end
 done
 finish

@@ -150,7 +150,9 @@ VHU_API void *vhu_get_ctx(int vid);
 VHU_API int vhu_vring_is_active(int vid, uint16_t queue_id);
 /**
  * Has the guest made a buffer available on the ring (for a guest RX ring:
- * can an enqueue burst deliver a frame now)? 1 yes, 0 no (or the ring is
+ * does the guest receive)? A packed ring: one is available now. A split
+ * ring: one is available now, or its avail index moved from 0 (the guest
+ * filled it before and is only slow to read). 1 yes, 0 no (or the ring is
  * not active), -1 with rte_errno on a bad vid or index. For a control
  * thread: it waits for a burst in progress on the ring to end. The caller
  * keeps vid alive (the PMD: under the lock its destroy_device takes).

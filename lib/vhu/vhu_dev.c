@@ -543,7 +543,7 @@ VHU_API int
 vhu_vring_has_buffers(int vid, uint16_t queue_id)
 {
 	struct vhu_vq *vq = get_vq(vid, queue_id);
-	uint16_t flags;
+	uint16_t flags, avail;
 	int has = 0;
 
 	if (vq == NULL)
@@ -557,9 +557,15 @@ vhu_vring_has_buffers(int vid, uint16_t queue_id)
 					__ATOMIC_ACQUIRE);
 			has = vhu_packed_is_avail(flags, vq->avail_wrap);
 		} else {
-			/* acquire: pairs with the driver's barrier before it stores avail->idx */
-			has = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) !=
-					vq->last_avail_idx;
+			/*
+			 * Available now, or made available before: a ring the driver
+			 * filled and then stopped reading (its buffers all used, the
+			 * index moved from 0) is a guest that receives, only slow.
+			 * Acquire: pairs with the driver's barrier before it stores
+			 * avail->idx.
+			 */
+			avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+			has = avail != vq->last_avail_idx || avail != 0;
 		}
 	}
 	vhu_guard_open(&vq->guard);
