@@ -55,3 +55,25 @@ proc_wait_for() {
 		sleep 0.1
 	done
 }
+
+# testpmd_ask PID LOG FD COMMAND: send one command to an interactive testpmd
+# (stdin on fd FD, output appended to LOG) and print what it answered: the
+# answer is complete when the next prompt follows the command's output.
+# Bounded to 10 s; 1 when testpmd is gone or did not answer.
+testpmd_ask() {
+	local pid=$1 log=$2 fd=$3 off n=100 out
+	proc_alive "$pid" || return 1
+	off=$(stat -c %s "$log")
+	echo "$4" >&"$fd"
+	while :; do
+		out=$(tail -c +$((off + 1)) "$log")
+		case "$out" in
+		*$'\n'*'testpmd> '*) break ;;
+		esac
+		[ $n -gt 0 ] || { echo "testpmd $pid did not answer '$4'" >&2; return 1; }
+		proc_alive "$pid" || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+	echo "$out"
+}

@@ -296,21 +296,7 @@ peer_ready() {
 
 # peer_cmd NAME COMMAND: send one command, print testpmd's answer (bounded).
 peer_cmd() {
-	local name=$1 off n=100 out
-	proc_alive "${peer_pid[$name]:-}" || return 1
-	off=$(stat -c %s "${peer_log[$name]}")
-	echo "$2" >&"${peer_fd[$name]}"
-	while :; do
-		out=$(tail -c +$((off + 1)) "${peer_log[$name]}")
-		case "$out" in
-		*$'\n'*'testpmd> '*) break ;;
-		esac
-		[ $n -gt 0 ] || { ovs_say "peer $name did not answer '$2'"; return 1; }
-		proc_alive "${peer_pid[$name]}" || return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
-	echo "$out"
+	testpmd_ask "${peer_pid[$1]:-}" "${peer_log[$1]}" "${peer_fd[$1]}" "$2"
 }
 
 # peer_stat NAME KEY: one counter of port 0 (rx_packets rx_bytes rx_errors

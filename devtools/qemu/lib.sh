@@ -100,23 +100,7 @@ tp_start() {
 
 # tp_cmd COMMAND: send one command, print what testpmd answered (bounded).
 tp_cmd() {
-	local off n=100 out
-	proc_alive "$tp_pid" || return 1
-	off=$(stat -c %s "$tp_log")
-	echo "$1" >&"$tp_fd"
-	while :; do
-		out=$(tail -c +$((off + 1)) "$tp_log")
-		# The answer is complete when the next prompt follows the command's
-		# echo and its output.
-		case "$out" in
-		*$'\n'*'testpmd> '*) break ;;
-		esac
-		[ $n -gt 0 ] || { vq_say "testpmd did not answer '$1'"; return 1; }
-		proc_alive "$tp_pid" || return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
-	echo "$out"
+	testpmd_ask "$tp_pid" "$tp_log" "$tp_fd" "$1"
 }
 
 # tp_port_stats: one line "rx_packets=N rx_missed=N ... tx_bytes=N" for port 0.

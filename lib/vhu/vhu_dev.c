@@ -22,7 +22,6 @@
 #include <rte_string_fns.h>
 
 #include "vhu_ctrl.h"
-#include "vhu_packed_pvt.h"
 
 /* ---- rings of a device ---- */
 
@@ -543,31 +542,13 @@ VHU_API int
 vhu_vring_has_buffers(int vid, uint16_t queue_id)
 {
 	struct vhu_vq *vq = get_vq(vid, queue_id);
-	uint16_t flags, avail;
-	int has = 0;
+	int has;
 
 	if (vq == NULL)
 		return rte_errno == ENOENT ? 0 : -1;
 	/* closed: the ring's memory stays mapped and no burst moves its indexes */
 	vhu_guard_close(&vq->guard);
-	if (vq->active) {
-		if (vq->packed) {
-			/* acquire: pairs with the driver's barrier before it publishes the flags */
-			flags = __atomic_load_n(&vq->desc_packed[vq->last_avail_idx].flags,
-					__ATOMIC_ACQUIRE);
-			has = vhu_packed_is_avail(flags, vq->avail_wrap);
-		} else {
-			/*
-			 * Available now, or made available before: a ring the driver
-			 * filled and then stopped reading (its buffers all used, the
-			 * index moved from 0) is a guest that receives, only slow.
-			 * Acquire: pairs with the driver's barrier before it stores
-			 * avail->idx.
-			 */
-			avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
-			has = avail != vq->last_avail_idx || avail != 0;
-		}
-	}
+	has = vhu_vq_has_buffers(vq);
 	vhu_guard_open(&vq->guard);
 	return has;
 }

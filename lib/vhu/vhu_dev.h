@@ -222,6 +222,11 @@ vhu_log_write(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
 /* vhu_vq.c: (re)translate ring addresses with dev->mem; recompute vq->active
  * and, when it becomes active, pick the burst functions. Caller holds guard. */
 int vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq);
+/*
+ * Has the guest made a buffer available on the active ring (see
+ * vhu_vring_has_buffers)? Caller holds the ring's guard closed.
+ */
+bool vhu_vq_has_buffers(const struct vhu_vq *vq);
 
 /* Datapath (vhu_net_tx.c): choose vq->dequeue / vq->enqueue for the
  * negotiated features, and reset the datapath's per-start state (broken,

@@ -14,6 +14,7 @@
 #include <rte_malloc.h>
 
 #include "vhu_ctrl.h"
+#include "vhu_packed_pvt.h"
 
 struct vhu_vq *
 vhu_vq_alloc(uint16_t index)
@@ -146,4 +147,27 @@ vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
 		vhu_vq_select_burst(dev, vq);
 	}
 	return rc;
+}
+
+bool
+vhu_vq_has_buffers(const struct vhu_vq *vq)
+{
+	uint16_t flags, avail;
+
+	if (!vq->active)
+		return false;
+	if (vq->packed) {
+		/* acquire: pairs with the driver's barrier before it publishes the flags */
+		flags = __atomic_load_n(
+				&vq->desc_packed[vq->last_avail_idx].flags, __ATOMIC_ACQUIRE);
+		return vhu_packed_is_avail(flags, vq->avail_wrap);
+	}
+	/*
+	 * Available now, or made available before: either index moved from 0.
+	 * A ring the driver filled and then stopped reading (its buffers all
+	 * used) is a guest that receives, only slowly. Acquire: pairs with the
+	 * driver's barrier before it stores avail->idx.
+	 */
+	avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	return avail != 0 || vq->last_avail_idx != 0;
 }

@@ -116,8 +116,8 @@ carrier_poll(void *arg)
 
 	/* never wait here: close cancels this alarm and waits for it to end */
 	if (pthread_mutex_trylock(&port->lock) != 0) {
-		if (rte_eal_alarm_set(1000, carrier_poll, port) != 0)
-			port->carrier_armed = false; /* racy but only a hint; close cancels */
+		/* carrier_armed stays set: this is the pending alarm, 1 ms later */
+		(void)rte_eal_alarm_set(1000, carrier_poll, port);
 		return;
 	}
 	port->carrier_armed = false;
@@ -281,8 +281,13 @@ cb_vring_state_changed(int vid, uint16_t vring, int enable)
 	pthread_mutex_lock(&port->lock);
 	changed = vring_state_record(port, vring, enable != 0);
 	/* a guest receive ring came or went: tx queues may be steered anew */
-	if (changed && !(vring & 1) && port->vid == vid)
+	if (changed && !(vring & 1) && port->vid == vid) {
 		vhu_eth_queues_sync(port);
+		if (!enable && port->txq[vring / 2] != NULL && !vhu_eth_tx_steer_on(port))
+			VHU_ETH_LOG(WARNING, port->iface,
+					"tx queue %u: the guest disabled queue pair %u: its frames are refused (tx-steer=1 sends them to an enabled pair)",
+					vring / 2, vring / 2);
+	}
 	/* A ring that (re)starts may come with a new kick fd, and starts with the library's
 	 * default notification setting. */
 	if ((vring & 1) && port->vid == vid) {

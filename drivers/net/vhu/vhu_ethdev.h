@@ -245,6 +245,13 @@ vhu_eth_queue_ctl_leave(struct vhu_eth_queue *q)
 	__atomic_fetch_sub(&q->busy, 1, __ATOMIC_RELEASE);
 }
 
+/* tx-steer: on unless tx-steer=0 (see tx_steer in vhu_rxtx.c). */
+static inline bool
+vhu_eth_tx_steer_on(const struct vhu_eth_port *port)
+{
+	return !port->args.given[VHU_ETH_ARG_TX_STEER] || port->args.val[VHU_ETH_ARG_TX_STEER] != 0;
+}
+
 /* The MAC of a port given no mac devarg: stable per socket path (vhu_ethdev.c). */
 void vhu_eth_default_mac(const char *iface, struct rte_ether_addr *mac);
 

@@ -86,13 +86,6 @@ rx_sw_csum(struct rte_mbuf **pkts, uint16_t nb)
 	}
 }
 
-/*
- * IPv4 header checksum, for an application that enabled
- * RTE_ETH_RX_OFFLOAD_IPV4_CKSUM (OVS asks for it with TCP and UDP). virtio
- * has no IPv4 header offload: a guest always fills the field itself, so
- * the port checks it as a NIC would (up to two VLAN tags; the header in the
- * first segment, as the library builds mbufs) and reports GOOD or BAD.
- */
 /* Does an IPv4 header of ihl bytes sum to all ones? The usual 20 bytes in five loads. */
 static __rte_always_inline bool
 ipv4_hdr_sums_ok(const void *h, uint32_t ihl)
@@ -112,6 +105,16 @@ ipv4_hdr_sums_ok(const void *h, uint32_t ihl)
 	return sum == 0xffff;
 }
 
+/*
+ * IPv4 header checksum, for an application that enabled
+ * RTE_ETH_RX_OFFLOAD_IPV4_CKSUM (OVS asks for it with TCP and UDP). virtio
+ * has no IPv4 header offload: a guest always fills the field itself, so
+ * the port checks it as a NIC would (up to two VLAN tags; the header in the
+ * first segment, as the library builds mbufs) and reports GOOD or BAD. The
+ * walk is written out rather than rte_net_get_ptype(): this runs for every
+ * received frame, and the general parser cost OVS's forwarding rate
+ * (paired vhu/OVS ratio 1.20 and 1.03 against 1.30 and 1.35).
+ */
 static void
 rx_ip_csum(struct rte_mbuf **pkts, uint16_t nb)
 {
@@ -285,8 +288,7 @@ tx_steer(struct vhu_eth_port *port)
 {
 	uint16_t enabled[VHU_MAX_QUEUE_PAIRS], users[VHU_MAX_QUEUE_PAIRS];
 	uint16_t vring[VHU_MAX_QUEUE_PAIRS];
-	bool steer = !port->args.given[VHU_ETH_ARG_TX_STEER] ||
-			port->args.val[VHU_ETH_ARG_TX_STEER] != 0;
+	bool steer = vhu_eth_tx_steer_on(port);
 	uint16_t i, n = 0, pair;
 	struct vhu_eth_queue *q;
 	rte_spinlock_t *lock;
@@ -326,12 +328,6 @@ tx_steer(struct vhu_eth_port *port)
 		q->vring = vring[i];
 		q->tx_lock = lock;
 	}
-	if (!steer && port->vid >= 0 && n > 0)
-		for (i = 0; i < port->max_queues; i++)
-			if (port->txq[i] != NULL && !port->vring_cur[2 * i])
-				VHU_ETH_LOG(WARNING, port->iface,
-						"tx queue %u: the guest has not enabled queue pair %u: its frames are refused (tx-steer=1 sends them to an enabled pair)",
-						i, i);
 }
 
 void
