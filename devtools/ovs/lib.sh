@@ -29,6 +29,7 @@
 ovs_dir=
 ovs_tag=${ovs_tag:-ovs}
 ovs_plugin=${ovs_plugin:-}
+ovs_plugin_dir=
 ovs_pmd_cpu=${ovs_pmd_cpu:-1}
 ovs_main_cpu=${ovs_main_cpu:-0}
 ovs_socket_mem=${ovs_socket_mem:-512}
@@ -92,6 +93,12 @@ ovs_init() {
 	trap ovs_cleanup EXIT
 	trap 'exit 130' INT TERM
 	ovs_vswitchd=$(ovs_find_vswitchd) || return 1
+	# EAL refuses a plugin below a world-writable directory (a clone under
+	# /tmp): OVS loads a copy from a private directory under /run.
+	if [ -n "$ovs_plugin" ] && ovs_plugin_dir=$(mktemp -d /run/vhu-ovs-plugin.XXXXXX 2>/dev/null); then
+		cp "$ovs_plugin" "$ovs_plugin_dir/" || return 1
+		ovs_plugin=$ovs_plugin_dir/$(basename "$ovs_plugin")
+	fi
 	export OVS_RUNDIR=$ovs_dir OVS_DBDIR=$ovs_dir OVS_LOGDIR=$ovs_dir
 	export OVS_SYSCONFDIR=$ovs_dir OVS_PKGDATADIR=/usr/share/openvswitch
 	ovs_prefix=vhuovs$$
@@ -222,6 +229,7 @@ ovs_cleanup() {
 		rm -f /dev/hugepages/"${p}"map_* /dev/hugepages/"${p}"seg_* 2>/dev/null
 		rm -rf "/var/run/dpdk/$p" 2>/dev/null
 	done
+	[ -n "$ovs_plugin_dir" ] && rm -rf "$ovs_plugin_dir"
 	if [ -n "$ovs_dir" ] && [ -d "$ovs_dir" ]; then
 		if [ "$ovs_keep" = 1 ]; then
 			ovs_say "files kept in $ovs_dir"
