@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The vhu authors
 #
@@ -76,4 +77,15 @@ testpmd_ask() {
 		sleep 0.1
 	done
 	echo "$out"
+}
+
+# eal_prefix_clean PREFIX...: remove the files EAL left behind for these
+# --file-prefix values (hugepage files, runtime directory); no others.
+eal_prefix_clean() {
+	local p
+	for p in "$@"; do
+		[ -n "$p" ] || continue
+		rm -f /dev/hugepages/"${p}"map_* /dev/hugepages/"${p}"seg_* 2>/dev/null
+		rm -rf "/var/run/dpdk/$p" 2>/dev/null
+	done
 }

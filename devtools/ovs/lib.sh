@@ -218,17 +218,14 @@ ovs_flow_packets() {
 }
 
 ovs_cleanup() {
-	local pid p
+	local pid
 	peer_stop_all
 	ovs_stop_switch term
 	for pid in "${ovs_pids[@]}"; do
 		proc_end "$pid" 5
 	done
 	ovs_pids=()
-	for p in "${ovs_prefixes[@]}"; do
-		rm -f /dev/hugepages/"${p}"map_* /dev/hugepages/"${p}"seg_* 2>/dev/null
-		rm -rf "/var/run/dpdk/$p" 2>/dev/null
-	done
+	eal_prefix_clean "${ovs_prefixes[@]}"
 	[ -n "$ovs_plugin_dir" ] && rm -rf "$ovs_plugin_dir"
 	if [ -n "$ovs_dir" ] && [ -d "$ovs_dir" ]; then
 		if [ "$ovs_keep" = 1 ]; then

@@ -26,16 +26,12 @@ vq_init() {
 }
 
 vq_cleanup() {
-	local pid p
+	local pid
 	for pid in "${vq_pids[@]}"; do
 		proc_end "$pid" 3
 	done
 	vq_pids=()
-	# Files EAL leaves behind for our own prefixes only.
-	for p in "${vq_prefixes[@]}"; do
-		rm -f /dev/hugepages/"${p}"map_* /dev/hugepages/"${p}"seg_* 2>/dev/null
-		rm -rf "/var/run/dpdk/$p" 2>/dev/null
-	done
+	eal_prefix_clean "${vq_prefixes[@]}"
 	if [ -n "$vq_dir" ] && [ -d "$vq_dir" ]; then
 		if [ "$vq_keep" = 1 ]; then
 			vq_say "logs kept in $vq_dir"
