@@ -47,7 +47,9 @@ if [ ! -f "$plugin_dir/librte_net_vhu.so" ]; then
 fi
 
 # perf_case NAME PEER_DELAY: dpdk-test first, its peer PEER_DELAY seconds later
-# (the test waits 3 s for the link, then primes the port at once)
+# (the test waits 3 s for the link, then primes the port at once). The peer
+# runs with --no-flush-rx: testpmd otherwise empties its rx queues when its
+# forwarding starts, dropping frames primed between its port start and then.
 perf_case() {
 	local name=$1 delay=$2 sock="$tmp/$1.sock" dlog="$tmp/$1-test.log" plog="$tmp/$1-peer.log"
 	local fifo="$tmp/$1.in" dt peer
@@ -65,7 +67,7 @@ perf_case() {
 	dpdk-testpmd --lcores 0@1,1@1 --no-huge -m 256 --no-pci \
 		--file-prefix "vhu-dtp-$$-$name" --log-level=lib.eal:error \
 		--vdev "net_virtio_user0,path=$sock,server=1,queues=1" -- \
-		--forward-mode=io --total-num-mbufs=8192 --stats-period=5 </dev/null >"$plog" 2>&1 &
+		--forward-mode=io --no-flush-rx --total-num-mbufs=8192 --stats-period=5 </dev/null >"$plog" 2>&1 &
 	peer=$!
 	pids+=("$peer")
 	if proc_wait_for "$dlog" '^Test (OK|Failed)' 180 "$dt"; then
