@@ -41,14 +41,17 @@
 
 #include "fuzz_harness.h"
 #include "fuzz_util.h"
-#include "vhu_ctrl.h"
+#include "vhu_conn.h"
+#include "vhu_msg.h"
 
 #define MSG_MAX_RECORDS 48
 #define MSG_SLOTS 4
 #define MSG_POOL_SIZE 255
 
 struct msg_run {
-	struct vhu_socket sock;
+	struct vhu_socket_conf conf; /* what the transport would pass */
+	uint64_t features;
+	uint64_t protocol_features;
 	struct vhu_conn *c;
 	int fe;                          /* front-end end of the socketpair */
 	int memfd[MSG_SLOTS];
@@ -361,23 +364,19 @@ vhu_fuzz_msg_run(const uint8_t *data, size_t len, const char **why)
 		r.memfd[i] = -1;
 
 	cfg = fz_u8(&in);
-	snprintf(r.sock.path, sizeof(r.sock.path), "fuzz-msg");
-	r.sock.conf.path = r.sock.path;
-	r.sock.conf.ops = &msg_ops;
-	r.sock.conf.max_queue_pairs = (uint16_t)(1 + (cfg & 3));
-	r.sock.conf.flags = (cfg & 4) ? VHU_SOCK_PACKED : 0;
-	r.sock.features = vhu_default_features() | VHU_BIT(VHU_F_PROTOCOL_FEATURES);
+	r.conf.path = "fuzz-msg";
+	r.conf.ops = &msg_ops;
+	r.conf.max_queue_pairs = (uint16_t)(1 + (cfg & 3));
+	r.conf.flags = (cfg & 4) ? VHU_SOCK_PACKED : 0;
+	r.features = vhu_default_features() | VHU_BIT(VHU_F_PROTOCOL_FEATURES);
 	if (cfg & 4)
-		r.sock.features |= VHU_BIT(VHU_F_RING_PACKED);
+		r.features |= VHU_BIT(VHU_F_RING_PACKED);
 	if (cfg & 8)
-		r.sock.features |= VHU_BIT(VHU_F_NET_MTU) | VHU_BIT(VHU_F_NET_MAC);
-	r.sock.protocol_features = vhu_default_protocol_features();
+		r.features |= VHU_BIT(VHU_F_NET_MTU) | VHU_BIT(VHU_F_NET_MAC);
+	r.protocol_features = vhu_default_protocol_features();
 	if (cfg & 16)
-		r.sock.protocol_features |= VHU_BIT(VHU_PF_INBAND_NOTIFICATIONS);
-	r.sock.conf.mtu = (cfg & 8) ? 1500 : 0;
-	r.sock.listen_fd = -1;
-	r.sock.timer_fd = -1;
-	TAILQ_INIT(&r.sock.conns);
+		r.protocol_features |= VHU_BIT(VHU_PF_INBAND_NOTIFICATIONS);
+	r.conf.mtu = (cfg & 8) ? 1500 : 0;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
 		*why = "socketpair";
@@ -390,7 +389,7 @@ vhu_fuzz_msg_run(const uint8_t *data, size_t len, const char **why)
 		return -1;
 	}
 	r.fe = sp[0];
-	r.c = vhu_conn_new(&r.sock, sp[1]);
+	r.c = vhu_conn_new(&r.conf, r.features, r.protocol_features, sp[1]);
 	if (r.c == NULL) {
 		close(sp[0]);
 		*why = "vhu_conn_new failed";

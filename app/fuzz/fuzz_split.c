@@ -10,7 +10,7 @@
  * Both rings live at the start of R0; the input is copied over R0, R1 and
  * R2, so descriptor tables, avail rings, indirect tables, virtio-net
  * headers and frames are all fuzzed bytes. The rings are started through
- * vhu_vq_refresh() (translation of their addresses, burst selection), then
+ * vhu_dev_vq_refresh() (translation of their addresses, burst selection), then
  * an lcore dequeues from the TX ring (vring 1) and enqueues into the RX
  * ring (vring 0) with packets whose offload requests the input also picks.
  *
@@ -39,7 +39,10 @@
 
 #include "fuzz_harness.h"
 #include "fuzz_util.h"
-#include "vhu_ctrl.h"
+#include "vhu_dev.h"
+#include "vhu_dev_table.h"
+#include "vhu_net_burst.h"
+#include "vhu_vq.h"
 #include "vhu_net.h"
 
 #define PG 4096u
@@ -353,11 +356,11 @@ ring_start(struct vhu_vq *vq, const struct layout *l, uint16_t n, uint16_t base,
 	vq->addr.used_user_addr = UVA_BASE + l->used;
 	vq->addr.log_guest_addr = l->used;
 	vq->addr.flags = 1u << VHU_VRING_F_LOG;
-	vhu_vq_refresh(S.dev, vq);
+	vhu_dev_vq_refresh(S.dev, vq);
 	if (!enabled && vq->desc != NULL) {
 		/* a started, disabled ring: the datapath drops what the guest sends */
 		vq->discard = true;
-		vhu_vq_select_burst(S.dev, vq);
+		vhu_net_select_burst(S.dev, vq);
 	}
 }
 

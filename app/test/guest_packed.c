@@ -14,6 +14,8 @@
 #include <rte_mbuf.h>
 
 #include "guest_packed.h"
+#include "vhu_dev_table.h"
+#include "vhu_net_burst.h"
 
 #define UVA_BASE     0x7f0000000000ull /* guest_split.c's front-end addresses: gpa + this */
 #define CROSS_WINDOW (64u * 1024u)     /* as guest_split.c keeps free at region ends */
@@ -296,7 +298,7 @@ penv_init(struct penv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 	if (rc != 0)
 		return rc;
 	for (q = 0; q < 2; q++)
-		vhu_vq_select_burst(e->dev, e->vq[q]);
+		vhu_net_select_burst(e->dev, e->vq[q]);
 	snprintf(name, sizeof(name), "tpacked%u", penv_seq++);
 	e->mp = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	snprintf(name, sizeof(name), "tpackedbig%u", penv_seq);
@@ -335,7 +337,7 @@ penv_restart(struct penv *e, int q)
 {
 	vhu_guard_close(&e->vq[q]->guard);
 	e->vq[q]->active = true;
-	vhu_vq_select_burst(e->dev, e->vq[q]);
+	vhu_net_select_burst(e->dev, e->vq[q]);
 	vhu_guard_open(&e->vq[q]->guard);
 }
 

@@ -20,7 +20,8 @@
 #include <rte_mempool.h>
 
 #include "guest_split.h"
-#include "vhu_dev.h"
+#include "vhu_mem.h"
+#include "vhu_obj.h"
 
 struct pbuf { /* an outstanding buffer, by id */
 	bool inuse;

@@ -15,6 +15,8 @@
 #include <rte_mbuf.h>
 
 #include "guest_split.h"
+#include "vhu_dev_table.h"
+#include "vhu_net_burst.h"
 
 #define CROSS_WINDOW (64u * 1024u) /* kept free on each side of a region boundary */
 #define GPA_BASE     0x100000ull
@@ -355,7 +357,7 @@ tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 	if (rc != 0)
 		return rc;
 	for (q = 0; q < 2; q++)
-		vhu_vq_select_burst(e->dev, e->vq[q]);
+		vhu_net_select_burst(e->dev, e->vq[q]);
 	snprintf(name, sizeof(name), "tsplit%u", tenv_seq++);
 	e->mp = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	snprintf(name, sizeof(name), "tsplitbig%u", tenv_seq);

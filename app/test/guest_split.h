@@ -19,7 +19,8 @@
 
 #include <rte_mempool.h>
 
-#include "vhu_dev.h"
+#include "vhu_mem.h"
+#include "vhu_obj.h"
 
 #define GMEM_MAX_REGIONS 4
 #define GBUF_MAX_SEG     16

@@ -17,7 +17,7 @@
 
 #include "hostile.h"
 #include "vhu.h"
-#include "vhu_dev.h"
+#include "vhu_dev_table.h"
 #include "vhu_test.h"
 
 /* ---- log lines ---- */
@@ -154,7 +154,7 @@ count_devices(void)
 	int vid, n = 0;
 
 	for (vid = 0; vid < VHU_MAX_DEVICES; vid++)
-		if (vhu_dev_get(vid) != NULL)
+		if (vhu_dev_table_get(vid) != NULL)
 			n++;
 	return n;
 }

@@ -20,7 +20,8 @@
 
 #include "mock_fe.h"
 #include "vhu.h"
-#include "vhu_dev.h"
+#include "vhu_dev_table.h"
+#include "vhu_mem.h"
 #include "vhu_test.h"
 
 #define MEM_SIZE (4ull << 20)
@@ -80,7 +81,7 @@ env_down(struct env *e)
 static struct vhu_dev *
 cur_dev(void)
 {
-	return vhu_dev_get(vhu_rec.conn_vid);
+	return vhu_dev_table_get(vhu_rec.conn_vid);
 }
 
 /* The request must close the connection; then connect a fresh mock. */

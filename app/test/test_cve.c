@@ -32,7 +32,8 @@
 #include "fuzz_harness.h"
 #include "hostile.h"
 #include "vhu.h"
-#include "vhu_dev.h"
+#include "vhu_dev_table.h"
+#include "vhu_mem.h"
 #include "vhu_test.h"
 
 #define F(b) VHU_BIT(VHU_F_ ## b)
@@ -1701,7 +1702,7 @@ body_packed_base(void)
 			close(kfd);
 			TEST_ASSERT_EQ(v, 0, "restarted");
 		}
-		vq = vhu_dev_get(p.a.vid)->vq[0];
+		vq = vhu_dev_table_get(p.a.vid)->vq[0];
 		TEST_ASSERT_EQ(vq->last_avail_idx, bases[i] & 0x7fff, "avail index of %#x", bases[i]);
 		TEST_ASSERT_EQ(vq->avail_wrap, (bases[i] >> 15) & 1, "avail wrap of %#x", bases[i]);
 		TEST_ASSERT(vq->last_used_idx < vq->size, "used index %u of %#x inside a ring of %u",

@@ -32,7 +32,7 @@
 
 #include "hostile.h"
 #include "vhu.h"
-#include "vhu_dev.h"
+#include "vhu_dev_table.h"
 #include "vhu_test.h"
 
 /* ---- the forwarding lcore ---- */
@@ -86,7 +86,7 @@ static volatile int f_disconn_unclean;
 static void
 f_destroy_connection(int vid)
 {
-	struct vhu_dev *dev = vhu_dev_get(vid);
+	struct vhu_dev *dev = vhu_dev_table_get(vid);
 	char name[VHU_PATH_MAX];
 
 	if (dev == NULL || dev->mem != NULL || dev->vq[0] != NULL || dev->vq[1] != NULL ||

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "mock_fe.h"
-#include "vhu_ctrl.h"
+#include "vhu_mem.h"
 #include "vhu_test.h"
 
 #define PG 4096ull

@@ -35,7 +35,7 @@
 #include "rte_pmd_vhu.h"
 #include "test_pmd.h"
 #include "vhu.h"
-#include "vhu_dev.h"
+#include "vhu_dev_table.h"
 #include "vhu_test.h"
 
 #define PEER_WAIT_MS 5000
@@ -463,7 +463,7 @@ VHU_TEST(driver, pmd_peer_traffic_stats)
 	TEST_RUN(traffic_both_ways(vhu, peer, 1, 1));
 	/* polled queues (no rx interrupts): the guest was told not to kick its TX rings */
 	{
-		struct vhu_dev *d = vhu_dev_get(vhu_eth_get_vid(vhu));
+		struct vhu_dev *d = vhu_dev_table_get(vhu_eth_get_vid(vhu));
 		uint16_t q;
 
 		TEST_ASSERT(d != NULL, "device");

@@ -18,6 +18,7 @@
 
 #include "guest_split.h"
 #include "vhu.h"
+#include "vhu_net_burst.h"
 #include "vhu_test.h"
 
 #define F(b)          VHU_BIT(VHU_F_##b)
@@ -437,7 +438,7 @@ VHU_TEST(fast, split_guest_notification_control)
 	/* a ring restarted keeps the setting */
 	TEST_ASSERT_EQ(vhu_enable_guest_notification(e.dev->vid, 0, 0), 0, "");
 	e.g[0].used->flags = 0;
-	vhu_vq_select_burst(e.dev, e.vq[0]);
+	vhu_net_select_burst(e.dev, e.vq[0]);
 	TEST_ASSERT_EQ(e.g[0].used->flags, VHU_USED_F_NO_NOTIFY, "re-applied at start");
 	tenv_fini(&e);
 

@@ -18,6 +18,7 @@
 
 #include "guest_split.h"
 #include "vhu.h"
+#include "vhu_net_burst.h"
 #include "vhu_test.h"
 
 #define F(b)         VHU_BIT(VHU_F_##b)
@@ -217,7 +218,7 @@ VHU_TEST(fast, split_hostile_avail_jump)
 	TEST_ASSERT_EQ(e.vq[1]->stats.errors, 1, "no storm of errors");
 	TEST_ASSERT_EQ(e.g[1].used->idx, 0, "ring untouched");
 	/* the front-end restarts the ring */
-	vhu_vq_select_burst(e.dev, e.vq[1]);
+	vhu_net_select_burst(e.dev, e.vq[1]);
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 1, "");
 	TEST_ASSERT(mbuf_cmp(pkts[0], frame, 100) == 0, "");
 	rte_pktmbuf_free(pkts[0]);
@@ -375,7 +376,7 @@ VHU_TEST(fast, split_hostile_random)
 		e.vq[q]->last_avail_idx = g->avail_idx;
 		g->used_idx = g->used->idx;
 		if (e.vq[q]->broken) {
-			vhu_vq_select_burst(e.dev, e.vq[q]);
+			vhu_net_select_burst(e.dev, e.vq[q]);
 			restarts++;
 		}
 	}

@@ -3,17 +3,10 @@
  */
 
 /*
- * Library-internal: the device and virtqueue objects shared by the control
- * plane (vhu_msg.c, vhu_dev.c, vhu_vq.c, vhu_sock.c, vhu_evloop.c) and the
- * datapath (vhu_net_*.c). Ownership rules:
- *  - the control thread creates, changes and frees devices and rings;
- *  - a datapath lcore touches a ring only inside vq->guard
- *    (vhu_guard_enter: a closed guard makes the burst return 0), and
- *    only when vq->active is set;
- *  - the control plane closes vq->guard (waiting for a burst inside to
- *    leave) before changing anything the datapath reads (ring pointers,
- *    indexes, dev->mem, dev->log_*, dev->features, vq->active) and opens
- *    it when done. See vhu_guard.h.
+ * The device as the control thread changes it: its rings (allocation,
+ * refresh with burst selection, quiescing all of them at once), readiness,
+ * reset, the memory and areas it holds. The public getters (vhu.h) are
+ * defined here too. Everything but the getters runs on the control thread.
  */
 
 #ifndef VHU_DEV_H
@@ -21,218 +14,45 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 
-#include <rte_atomic.h>
-#include <rte_log.h>
-#include <rte_spinlock.h>
+#include "vhu_obj.h"
 
-#include "vhu_guard.h"
-
-#include "vhu.h"
-#include "vhu_mem.h"
-#include "vhu_proto.h"
-
-struct vhu_dev;
-struct vhu_vq;
-struct vhu_socket;
-
-typedef uint16_t (*vhu_dequeue_fn)(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
-typedef uint16_t (*vhu_enqueue_fn)(struct vhu_dev *dev, struct vhu_vq *vq,
-		struct rte_mbuf **pkts, uint16_t count);
-
-struct vhu_vq {
-	/* ---- datapath: read under guard ---- */
-	struct vhu_guard guard;
-	bool active;                 /* started && enabled && rings translated */
-	bool discard;                /* started && !enabled && rings translated: dequeue
-	                              * consumes guest TX and drops it, enqueue supplies
-	                              * nothing (spec: disabled ring). Set by the control
-	                              * plane with active, under the guard. */
-	bool broken;                 /* datapath: a guest fault stopped the ring; cleared
-	                              * by vhu_vq_select_burst() when the ring restarts */
-	uint8_t guest_notify;        /* datapath: VHU_GUEST_NOTIFY_* asked through
-	                              * vhu_enable_guest_notification(), re-applied
-	                              * by vhu_vq_select_burst() when the ring starts */
-	bool packed;
-	uint16_t size;               /* ring size (entries) */
-	uint16_t last_avail_idx;     /* split: free-running; packed: slot in [0, size),
-	                              * its wrap counter in avail_wrap */
-	uint16_t last_used_idx;      /* packed: slot in [0, size), wrap in used_wrap */
-	union {
-		struct vhu_vring_desc *desc;
-		struct vhu_vring_packed_desc *desc_packed;
-	};
-	union {
-		struct vhu_vring_avail *avail;
-		struct vhu_vring_packed_event *driver_event;
-	};
-	union {
-		struct vhu_vring_used *used;
-		struct vhu_vring_packed_event *device_event;
-	};
-	bool avail_wrap;             /* packed ring wrap counters */
-	bool used_wrap;
-	uint16_t signalled_used;     /* EVENT_IDX: used idx at the last call (packed:
-	                              * slot + size when the wrap counter is 0) */
-	bool signalled_used_valid;
-	int callfd;                  /* -1: none */
-	vhu_dequeue_fn dequeue;      /* chosen once when the ring becomes active */
-	vhu_enqueue_fn enqueue;
-	uint64_t log_used_gpa;       /* GPA of the used ring for the dirty log (if log_used) */
-	bool log_used;
-	struct vhu_vq_stats stats;
-
-	/* ---- control plane only ---- */
-	uint16_t index;              /* vring index in the device */
-	bool started;                /* a kick fd arrived (or in-band kick); GET_VRING_BASE stops */
-	bool enabled;                /* SET_VRING_ENABLE, or all on without PROTOCOL_FEATURES */
-	bool was_enabled;            /* enabled at some point since it started: only
-	                              * then does disabling it make it discard */
-	bool addr_set;               /* SET_VRING_ADDR received */
-	bool num_set;
-	uint32_t num;                /* SET_VRING_NUM */
-	struct vhu_vring_addr addr;  /* as the front-end sent it (UVAs) */
-	int kickfd;                  /* -1: none */
-	int errfd;                   /* -1: none */
-	uint64_t err_rl_tsc;         /* rate limit for guest-fault logs */
-} __rte_cache_aligned;
-
-/* vq->guest_notify */
-#define VHU_GUEST_NOTIFY_DEFAULT 0   /* never asked: leave the ring as the guest set it up */
-#define VHU_GUEST_NOTIFY_ON      1
-#define VHU_GUEST_NOTIFY_OFF     2
+/* Ring index -> ring, allocating it; NULL when index >= 2 * max queue pairs or out of memory. */
+struct vhu_vq *vhu_dev_vq(struct vhu_dev *dev, uint32_t index);
 
 /*
- * Offloads the guest may ask of us in its TX headers. With none negotiated
- * the header carries nothing the device may act on (the driver must leave
- * it zero), so dequeue does not read it: that saves a cache line per frame
- * that the guest has just written.
+ * (Re)translate the ring with dev->mem and recompute its state
+ * (vhu_vq_update()); when it starts running, choose its burst functions
+ * for the negotiated features. Caller holds the ring's guard. 0, or
+ * -EFAULT when the ring's addresses do not translate.
  */
-#define VHU_HOST_OFFLOADS \
-	(VHU_BIT(VHU_F_NET_CSUM) | VHU_BIT(VHU_F_NET_HOST_TSO4) | VHU_BIT(VHU_F_NET_HOST_TSO6) | \
-			VHU_BIT(VHU_F_NET_HOST_UFO) | VHU_BIT(VHU_F_NET_HOST_USO))
+int vhu_dev_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq);
 
-/* dev->flags */
-#define VHU_DEV_READY        (1u << 0)   /* new_device delivered */
-#define VHU_DEV_OWNER        (1u << 1)   /* SET_OWNER seen */
-#define VHU_DEV_FEATURES_SET (1u << 2)
-#define VHU_DEV_CLOSING      (1u << 3)
-
-struct vhu_dev {
-	/* ---- datapath: read under a ring's guard ---- */
-	struct vhu_mem *mem;         /* current generation; never NULL once set */
-	uint64_t features;           /* negotiated virtio features */
-	uint64_t sock_flags;         /* VHU_SOCK_* of the registration */
-	uint16_t hdr_len;            /* virtio-net header size: 12 or 10 */
-	bool log_all;                /* LOG_ALL negotiated and a log is mapped */
-	uint8_t *log_base;           /* dirty bitmap */
-	uint64_t log_size;           /* bytes of bitmap */
-	volatile uint32_t rarp_pending;  /* SEND_RARP: inject a RARP on the next dequeue */
-	struct rte_ether_addr rarp_mac;
-	int vid;
-	char ifname[VHU_PATH_MAX];   /* socket path, for log lines */
-
-	/* ---- control plane ---- */
-	uint32_t flags;              /* VHU_DEV_* */
-	uint64_t protocol_features;
-	uint64_t offered_features;
-	uint64_t offered_protocol_features;
-	uint8_t status;              /* virtio device status (SET_STATUS) */
-	uint16_t mtu;
-	struct rte_ether_addr mac;
-	uint16_t max_queue_pairs;    /* what GET_QUEUE_NUM answers */
-	uint32_t nr_vring;           /* highest vring index seen + 1 */
-	struct vhu_vq *vq[VHU_MAX_VRINGS];
-	int connfd;
-	int backend_fd;              /* SET_BACKEND_REQ_FD, -1: none */
-	pid_t peer_pid;
-	uid_t peer_uid;
-	gid_t peer_gid;
-	void *log_map;               /* what mmap returned for the log */
-	size_t log_map_len;
-	void *inflight_map;          /* GET/SET_INFLIGHT_FD area */
-	size_t inflight_len;
-	int inflight_fd;
-	uint16_t inflight_queues;
-	uint16_t inflight_qsize;
-	int state_fd;                /* SET_DEVICE_STATE_FD transfer in progress */
-	int state_result;            /* for CHECK_DEVICE_STATE */
-	struct vhu_socket *sock;
-	const struct vhu_ops *ops;
-	void *ctx;
-};
-
-/* ---- device table (vhu_common.c) ---- */
-extern struct vhu_dev *vhu_devices[VHU_MAX_DEVICES];
-
-static inline struct vhu_dev *
-vhu_dev_get(int vid)
-{
-	if (unlikely((unsigned int)vid >= VHU_MAX_DEVICES))
-		return NULL;
-	return vhu_devices[vid];
-}
-
-/* Allocate a vid slot for dev (sets dev->vid); -ENOSPC when full. */
-int vhu_dev_table_add(struct vhu_dev *dev);
-void vhu_dev_table_del(struct vhu_dev *dev);
-
-/* ---- logging ---- */
-extern int vhu_logtype_config;
-extern int vhu_logtype_data;
-
-#define VHU_LOG_CONFIG(level, path, fmt, ...) \
-	rte_log(RTE_LOG_ ## level, vhu_logtype_config, \
-		"VHU_CONFIG: (%s) " fmt "\n", (path), ##__VA_ARGS__)
-
-#define VHU_LOG_DATA(level, path, fmt, ...) \
-	rte_log(RTE_LOG_ ## level, vhu_logtype_data, \
-		"VHU_DATA: (%s) " fmt "\n", (path), ##__VA_ARGS__)
+/* Take / release every ring's guard (datapath quiesced while held). */
+void vhu_dev_lock_all(struct vhu_dev *dev);
+void vhu_dev_unlock_all(struct vhu_dev *dev);
+/* Refresh every ring under its guard (after a memory/feature change). */
+int vhu_dev_refresh_all(struct vhu_dev *dev, const char **why);
+/* Is any ring started? */
+bool vhu_dev_any_started(const struct vhu_dev *dev);
+/* Every ring inactive: no lcore is inside one when this returns. */
+void vhu_dev_deactivate_all(struct vhu_dev *dev);
 
 /*
- * A guest fault on a ring: counted, logged at most once a second per ring,
- * and signalled on the ring's error eventfd when the front-end gave one.
+ * Can the device be handed to the application: memory mapped, features
+ * set, rings 0 and 1 active, and DRIVER_OK when the front-end speaks STATUS?
  */
-void vhu_vq_fault(struct vhu_dev *dev, struct vhu_vq *vq, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+bool vhu_dev_ready(const struct vhu_dev *dev);
 
-/* ---- dirty-page log (LOG_ALL) ---- */
-static inline void
-vhu_log_write(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
-{
-	uint64_t page, last;
-
-	if (likely(!dev->log_all) || len == 0)
-		return;
-	page = gpa / VHU_LOG_PAGE;
-	last = (gpa + len - 1) / VHU_LOG_PAGE;
-	if (unlikely(gpa + len - 1 < gpa))
-		return;
-	for (; page <= last; page++) {
-		if (unlikely(page / 8 >= dev->log_size))
-			return;
-		__atomic_fetch_or(&dev->log_base[page / 8],
-				  (uint8_t)(1u << (page % 8)), __ATOMIC_RELAXED);
-	}
-}
-
-/* ---- control-plane entry points used across files ---- */
-/* vhu_vq.c: (re)translate ring addresses with dev->mem; recompute vq->active
- * and, when it becomes active, pick the burst functions. Caller holds guard. */
-int vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq);
 /*
- * Has the guest made a buffer available on the active ring (see
- * vhu_vring_has_buffers)? Caller holds the ring's guard closed.
+ * RESET_OWNER / RESET_DEVICE, after the application was told: every ring
+ * reset (fds closed), features, status and memory dropped.
  */
-bool vhu_vq_has_buffers(const struct vhu_vq *vq);
+void vhu_dev_reset(struct vhu_dev *dev);
 
-/* Datapath (vhu_net_tx.c): choose vq->dequeue / vq->enqueue for the
- * negotiated features, and reset the datapath's per-start state (broken,
- * signalled_used_valid). Called by vhu_vq_refresh under the guard whenever
- * the ring becomes active or discarding; a split ring needs vq->size a
- * power of two, a packed ring any size up to VHU_MAX_RING_SIZE. */
-void vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq);
+/* Unmap guest memory, the dirty log and the inflight area (rings quiesced meanwhile). */
+void vhu_dev_drop_memory(struct vhu_dev *dev);
+/* Unmap and close the inflight area, if any. */
+void vhu_dev_drop_inflight(struct vhu_dev *dev);
 
 #endif /* VHU_DEV_H */

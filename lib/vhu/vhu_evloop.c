@@ -3,12 +3,13 @@
  */
 
 /*
- * The control thread: one epoll set holding every listening socket, every
- * connection, every client reconnect timer and every state-transfer pipe,
- * plus an eventfd through which application threads hand it work. It
- * blocks in epoll_wait with no timeout: an idle process costs no CPU.
+ * The control thread: one epoll set holding every fd the layers above
+ * watch (listening sockets, connections, client reconnect timers,
+ * state-transfer pipes), each with its own callback, plus an eventfd
+ * through which application threads hand it work. It blocks in
+ * epoll_wait with no timeout: an idle process costs no CPU.
  *
- * Events are taken one at a time, so a handler that closes and frees an
+ * Events are taken one at a time, so a callback that closes and frees an
  * object can never leave a stale pointer in a pending batch (each fd is
  * removed from the set before it is closed).
  */
@@ -23,14 +24,16 @@
 
 #include <rte_lcore.h>
 
-#include "vhu_ctrl.h"
+#include "vhu_evloop.h"
+#include "vhu_obj.h"
 
 static pthread_t ctrl_tid;
 static bool ctrl_running;
 static bool ctrl_stop;
 static int ctrl_epfd = -1;
 static int ctrl_cmdfd = -1;
-static struct vhu_ev ctrl_cmd_ev = { .type = VHU_EV_CMD, .obj = NULL };
+static void cmd_event(void *arg, uint32_t events);
+static struct vhu_evloop_cb ctrl_cmd_cb = { .fn = cmd_event, .arg = NULL };
 
 /* One command at a time (callers are serialised by the registration lock). */
 static pthread_mutex_t cmd_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -42,21 +45,11 @@ static uint64_t cmd_seq;
 static uint64_t cmd_done;
 
 int
-vhu_evloop_add(int fd, uint32_t events, struct vhu_ev *ev)
+vhu_evloop_add(int fd, uint32_t events, struct vhu_evloop_cb *cb)
 {
-	struct epoll_event e = { .events = events, .data.ptr = ev };
+	struct epoll_event e = { .events = events, .data.ptr = cb };
 
 	if (epoll_ctl(ctrl_epfd, EPOLL_CTL_ADD, fd, &e) != 0)
-		return -errno;
-	return 0;
-}
-
-int
-vhu_evloop_mod(int fd, uint32_t events, struct vhu_ev *ev)
-{
-	struct epoll_event e = { .events = events, .data.ptr = ev };
-
-	if (epoll_ctl(ctrl_epfd, EPOLL_CTL_MOD, fd, &e) != 0)
 		return -errno;
 	return 0;
 }
@@ -97,6 +90,19 @@ run_command(void)
 	pthread_mutex_unlock(&cmd_lock);
 }
 
+/* The wake-up eventfd: an application thread handed us a command. */
+static void
+cmd_event(void *arg, uint32_t events)
+{
+	uint64_t v;
+
+	RTE_SET_USED(arg);
+	RTE_SET_USED(events);
+	if (read(ctrl_cmdfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		VHU_LOG_CONFIG(ERR, "vhu", "control thread: eventfd: %s", strerror(errno));
+	run_command();
+}
+
 static void *
 ctrl_main(void *arg)
 {
@@ -110,7 +116,7 @@ ctrl_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	while (!ctrl_stop) {
 		struct epoll_event e;
-		struct vhu_ev *ev;
+		struct vhu_evloop_cb *cb;
 		int n;
 
 		n = epoll_wait(ctrl_epfd, &e, 1, -1);
@@ -123,24 +129,8 @@ ctrl_main(void *arg)
 		}
 		if (n == 0)
 			continue;
-		ev = e.data.ptr;
-		switch (ev->type) {
-		case VHU_EV_CMD: {
-			uint64_t v;
-
-			if (read(ctrl_cmdfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				VHU_LOG_CONFIG(ERR, "vhu", "control thread: eventfd: %s",
-					       strerror(errno));
-			run_command();
-			break;
-		}
-		case VHU_EV_XFER:
-			vhu_xfer_event(ev->obj, e.events);
-			break;
-		default:
-			vhu_sock_event(ev, e.events);
-			break;
-		}
+		cb = e.data.ptr;
+		cb->fn(cb->arg, e.events);
 	}
 	return NULL;
 }
@@ -160,7 +150,7 @@ vhu_evloop_start(void)
 		rc = -errno;
 		goto fail;
 	}
-	rc = vhu_evloop_add(ctrl_cmdfd, EPOLLIN, &ctrl_cmd_ev);
+	rc = vhu_evloop_add(ctrl_cmdfd, EPOLLIN, &ctrl_cmd_cb);
 	if (rc != 0)
 		goto fail;
 	ctrl_stop = false;

@@ -16,7 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vhu_ctrl.h"
+#include "vhu_codec.h"
+#include "vhu_mem.h"
 
 int
 vhu_map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,

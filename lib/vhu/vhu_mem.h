@@ -10,7 +10,8 @@
  * A table is immutable once published in dev->mem: SET_MEM_TABLE and
  * ADD/REM_MEM_REG build a new table, quiesce every ring (vq->guard), swap
  * the pointer and only then unmap what the old table held alone. The
- * datapath reads dev->mem only while holding a ring's guard.
+ * datapath reads dev->mem only while holding a ring's guard. Also the
+ * dirty-page log the datapath writes while the front-end migrates.
  */
 
 #ifndef VHU_MEM_H
@@ -21,6 +22,7 @@
 
 #include <rte_branch_prediction.h>
 
+#include "vhu_obj.h"
 #include "vhu_proto.h"
 
 struct vhu_mem_region {
@@ -118,9 +120,67 @@ vhu_gpa_to_host_part(const struct vhu_mem *m, uint64_t gpa, uint64_t *len)
 	return (void *)(uintptr_t)(r->host + (gpa - r->gpa));
 }
 
+/* ---- tables (control thread) ---- */
+
+/*
+ * Map one region from fd (which stays owned by the caller). Checks that fd
+ * is mmap-able and large enough for mmap_offset + memory_size.
+ * Returns 0 with *out set (refs = 0), or -errno with *why set.
+ */
+int vhu_mem_region_map(const struct vhu_mem_region_desc *d, int fd, struct vhu_mem_region **out,
+		const char **why);
+/* Unmap a region no table refers to any more. */
+void vhu_mem_region_unmap(struct vhu_mem_region *r);
+
+/* A new empty table that can hold capacity regions. */
+struct vhu_mem *vhu_mem_new(uint32_t capacity);
+/*
+ * A copy of old (may be NULL) plus r, sorted by GPA; refuses overlap with
+ * an existing region in GPA or front-end address space (-EEXIST) and a
+ * full table (-ENOSPC). Takes a reference on every region it holds.
+ */
+int vhu_mem_with(const struct vhu_mem *old, struct vhu_mem_region *r, uint32_t capacity,
+		struct vhu_mem **out, const char **why);
+/* The region of m with exactly this gpa, uva and size, or NULL. */
+struct vhu_mem_region *vhu_mem_find_exact(
+		const struct vhu_mem *m, uint64_t gpa, uint64_t uva, uint64_t size);
+/* A copy of old without the region matching gpa, uva and size (-ENOENT). */
+int vhu_mem_without(const struct vhu_mem *old, uint64_t gpa, uint64_t uva, uint64_t size,
+		struct vhu_mem **out);
+/* Drop a table: its references, and unmap regions no table holds. NULL ok. */
+void vhu_mem_free(struct vhu_mem *m);
+/* Bytes of guest memory in a table (for the dirty log size check). */
+uint64_t vhu_mem_top_gpa(const struct vhu_mem *m);
+
+/* Map [offset, offset + size) of fd shared read/write; -errno with *why. */
+int vhu_map_fd_range(int fd, uint64_t offset, uint64_t size, void **map, size_t *map_len,
+		void **start, const char **why);
+
 /* Front-end virtual address -> ours, whole range in one region (ring addresses). */
 void *vhu_mem_uva_to_host(const struct vhu_mem *m, uint64_t uva, uint64_t len);
 /* Front-end virtual address -> guest physical, whole range in one region (used ring log). */
 int vhu_mem_uva_to_gpa(const struct vhu_mem *m, uint64_t uva, uint64_t len, uint64_t *gpa);
+
+/* ---- dirty-page log (LOG_ALL) ---- */
+
+/* Mark the guest pages of [gpa, gpa + len) dirty in dev's log, when logging. */
+static inline void
+vhu_log_write(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
+{
+	uint64_t page, last;
+
+	if (likely(!dev->log_all) || len == 0)
+		return;
+	page = gpa / VHU_LOG_PAGE;
+	last = (gpa + len - 1) / VHU_LOG_PAGE;
+	if (unlikely(gpa + len - 1 < gpa))
+		return;
+	for (; page <= last; page++) {
+		if (unlikely(page / 8 >= dev->log_size))
+			return;
+		__atomic_fetch_or(&dev->log_base[page / 8], (uint8_t)(1u << (page % 8)),
+				__ATOMIC_RELAXED);
+	}
+}
 
 #endif /* VHU_MEM_H */

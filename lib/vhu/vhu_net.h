@@ -26,7 +26,10 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
-#include "vhu_dev.h"
+#include "vhu_dev_table.h"
+#include "vhu_mem.h"
+#include "vhu_obj.h"
+#include "vhu_vq.h"
 
 /*
  * Largest packet (without the virtio-net header) a guest may send us: a
@@ -57,12 +60,15 @@ vhu_prefetch_lines(const void *p, uint32_t len, uint32_t max, bool write)
 	}
 }
 
-/* Feature tests on dev->features. */
-static inline bool
-vhu_has(const struct vhu_dev *dev, unsigned int bit)
-{
-	return (dev->features & VHU_BIT(bit)) != 0;
-}
+/*
+ * Offloads the guest may ask of us in its TX headers. With none negotiated
+ * the header carries nothing the device may act on (the driver must leave
+ * it zero), so dequeue does not read it: that saves a cache line per frame
+ * that the guest has just written.
+ */
+#define VHU_HOST_OFFLOADS \
+	(VHU_BIT(VHU_F_NET_CSUM) | VHU_BIT(VHU_F_NET_HOST_TSO4) | VHU_BIT(VHU_F_NET_HOST_TSO6) | \
+			VHU_BIT(VHU_F_NET_HOST_UFO) | VHU_BIT(VHU_F_NET_HOST_USO))
 
 /* Dequeue reads the guest's virtio-net header (VHU_HOST_OFFLOADS says when). */
 static inline bool
@@ -312,9 +318,7 @@ uint16_t vhu_packed_enqueue(
 		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
 uint16_t vhu_packed_enqueue_mrg(
 		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
-/* The packed half of vhu_vq_select_burst() (caller reset the common state). */
+/* The packed half of vhu_net_select_burst() (caller reset the common state). */
 void vhu_packed_select_burst(struct vhu_dev *dev, struct vhu_vq *vq);
-/* Apply vq->guest_notify to a running packed ring (guard held). */
-void vhu_packed_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq);
 
 #endif /* VHU_NET_H */

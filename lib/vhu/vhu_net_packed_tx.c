@@ -262,32 +262,6 @@ vhu_packed_enqueue_mrg(
 }
 
 void
-vhu_packed_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
-{
-	uint16_t flags = vq->guest_notify == VHU_GUEST_NOTIFY_ON ? VHU_EVENT_F_ENABLE :
-								   VHU_EVENT_F_DISABLE;
-	uint64_t gpa;
-
-	/*
-	 * Unasked, a TX ring (odd) keeps what the guest set up; an RX ring
-	 * (even) needs no kicks from a polling back-end, so the guest is
-	 * spared one per refill.
-	 */
-	if (vq->guest_notify == VHU_GUEST_NOTIFY_DEFAULT && (vq->index & 1))
-		return;
-	__atomic_store_n(&vq->device_event->flags, flags, __ATOMIC_RELAXED);
-	if (unlikely(dev->log_all) && vq->log_used &&
-			vhu_mem_uva_to_gpa(dev->mem, vq->addr.used_user_addr,
-					sizeof(struct vhu_vring_packed_event), &gpa) == 0)
-		vhu_log_write(dev, gpa + offsetof(struct vhu_vring_packed_event, flags),
-				sizeof(uint16_t));
-	/* full fence: the guest must see the new setting before we look at
-	 * the ring again; pairs with the driver's full barrier between making
-	 * descriptors available and reading the device event structure */
-	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-
-void
 vhu_packed_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 {
 	/* positions are index + wrap bit; the control plane may hand us the
@@ -312,5 +286,5 @@ vhu_packed_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 						     vhu_packed_dequeue;
 	vq->enqueue = vhu_has(dev, VHU_F_NET_MRG_RXBUF) ? vhu_packed_enqueue_mrg :
 							  vhu_packed_enqueue;
-	vhu_packed_apply_notify(dev, vq);
+	vhu_vq_apply_notify(dev, vq);
 }

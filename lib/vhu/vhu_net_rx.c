@@ -376,7 +376,7 @@ VHU_API uint16_t
 vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte_mbuf **pkts,
 		uint16_t count)
 {
-	struct vhu_dev *dev = vhu_dev_get(vid);
+	struct vhu_dev *dev = vhu_dev_table_get(vid);
 	struct vhu_vq *vq;
 	uint16_t n = 0;
 
@@ -402,7 +402,7 @@ vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte
 VHU_API void
 vhu_count_kick(int vid, uint16_t queue_id)
 {
-	struct vhu_dev *dev = vhu_dev_get(vid);
+	struct vhu_dev *dev = vhu_dev_table_get(vid);
 
 	if (dev != NULL && queue_id < VHU_MAX_VRINGS && dev->vq[queue_id] != NULL)
 		dev->vq[queue_id]->stats.kicks++;
@@ -411,7 +411,7 @@ vhu_count_kick(int vid, uint16_t queue_id)
 VHU_API int
 vhu_vq_stats_get(int vid, uint16_t queue_id, struct vhu_vq_stats *stats)
 {
-	struct vhu_dev *dev = vhu_dev_get(vid);
+	struct vhu_dev *dev = vhu_dev_table_get(vid);
 
 	if (dev == NULL || queue_id >= VHU_MAX_VRINGS || dev->vq[queue_id] == NULL ||
 			stats == NULL) {
@@ -426,7 +426,7 @@ vhu_vq_stats_get(int vid, uint16_t queue_id, struct vhu_vq_stats *stats)
 VHU_API int
 vhu_vq_stats_reset(int vid, uint16_t queue_id)
 {
-	struct vhu_dev *dev = vhu_dev_get(vid);
+	struct vhu_dev *dev = vhu_dev_table_get(vid);
 
 	if (dev == NULL || queue_id >= VHU_MAX_VRINGS || dev->vq[queue_id] == NULL) {
 		rte_errno = EINVAL;

@@ -24,6 +24,7 @@
 #include <rte_prefetch.h>
 
 #include "vhu_net.h"
+#include "vhu_net_burst.h"
 #include "vhu_split_pvt.h"
 
 /* Offload requests that make a packet leave the batch path. */
@@ -383,7 +384,7 @@ vhu_split_enqueue_mrg_inorder(
 VHU_API uint16_t
 vhu_enqueue_burst(int vid, uint16_t queue_id, struct rte_mbuf **pkts, uint16_t count)
 {
-	struct vhu_dev *dev = vhu_dev_get(vid);
+	struct vhu_dev *dev = vhu_dev_table_get(vid);
 	struct vhu_vq *vq;
 	uint16_t n = 0;
 
@@ -400,47 +401,10 @@ vhu_enqueue_burst(int vid, uint16_t queue_id, struct rte_mbuf **pkts, uint16_t c
 	return n;
 }
 
-/* Apply vq->guest_notify to a split ring (caller holds the guard, ring translated). */
-static void
-split_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
-{
-	bool on = vq->guest_notify == VHU_GUEST_NOTIFY_ON;
-
-	/*
-	 * Unasked, a TX ring (odd) keeps what the guest set up; an RX ring
-	 * (even) needs no kicks from a polling back-end, so the guest is
-	 * spared one per refill.
-	 */
-	if (vq->guest_notify == VHU_GUEST_NOTIFY_DEFAULT && (vq->index & 1))
-		return;
-	if (vhu_has(dev, VHU_F_RING_EVENT_IDX)) {
-		/* on: kick at the next entry; off: not before the index wraps */
-		uint16_t ev = on ? vq->last_avail_idx : (uint16_t)(vq->last_avail_idx - 1);
-
-		__atomic_store_n(vhu_split_avail_event(vq), ev, __ATOMIC_RELAXED);
-		if (unlikely(dev->log_all) && vq->log_used)
-			vhu_log_write(dev,
-					vq->log_used_gpa + offsetof(struct vhu_vring_used, ring) +
-							(uint64_t)vq->size *
-									sizeof(struct vhu_vring_used_elem),
-					sizeof(uint16_t));
-	} else {
-		__atomic_store_n(&vq->used->flags, on ? 0 : VHU_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
-		if (unlikely(dev->log_all) && vq->log_used)
-			vhu_log_write(dev,
-					vq->log_used_gpa + offsetof(struct vhu_vring_used, flags),
-					sizeof(uint16_t));
-	}
-	/* full fence: the guest must see the new setting before we look at
-	 * the ring again; pairs with the driver's full barrier between its
-	 * avail->idx store and reading used->flags / avail_event */
-	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-
 VHU_API int
 vhu_enable_guest_notification(int vid, uint16_t queue_id, int enable)
 {
-	struct vhu_dev *dev = vhu_dev_get(vid);
+	struct vhu_dev *dev = vhu_dev_table_get(vid);
 	struct vhu_vq *vq;
 
 	if (dev == NULL || queue_id >= VHU_MAX_VRINGS || dev->vq[queue_id] == NULL) {
@@ -450,17 +414,16 @@ vhu_enable_guest_notification(int vid, uint16_t queue_id, int enable)
 	vq = dev->vq[queue_id];
 	vhu_guard_close(&vq->guard);
 	vq->guest_notify = enable ? VHU_GUEST_NOTIFY_ON : VHU_GUEST_NOTIFY_OFF;
-	/* a ring not running yet gets the setting when it starts */
-	if ((vq->active || vq->discard) && !vq->packed && vq->used != NULL)
-		split_apply_notify(dev, vq);
-	else if ((vq->active || vq->discard) && vq->packed && vq->device_event != NULL)
-		vhu_packed_apply_notify(dev, vq);
+	/* a ring not running yet gets the setting when it starts (used and
+	 * device_event share their place: either ring layout's third area) */
+	if ((vq->active || vq->discard) && vq->used != NULL)
+		vhu_vq_apply_notify(dev, vq);
 	vhu_guard_open(&vq->guard);
 	return 0;
 }
 
 void
-vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
+vhu_net_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 {
 	bool mrg = vhu_has(dev, VHU_F_NET_MRG_RXBUF);
 	bool inorder = vhu_has(dev, VHU_F_IN_ORDER);
@@ -486,7 +449,7 @@ vhu_vq_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 		vq->enqueue = inorder ? vhu_split_enqueue_mrg_inorder : vhu_split_enqueue_mrg;
 	else
 		vq->enqueue = inorder ? vhu_split_enqueue_inorder : vhu_split_enqueue;
-	split_apply_notify(dev, vq);
+	vhu_vq_apply_notify(dev, vq);
 }
 
 /* Shared with the packed ring (vhu_net.h): header and packet into known pieces. */

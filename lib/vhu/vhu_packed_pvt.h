@@ -33,7 +33,8 @@
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
 
-#include "vhu_dev.h"
+#include "vhu_obj.h"
+#include "vhu_vq.h"
 #include "vhu_mem.h"
 #include "vhu_net.h"
 #include "vhu_split_pvt.h" /* struct vhu_buf, vhu_split_map() */

@@ -25,7 +25,11 @@
 
 #include <rte_errno.h>
 
-#include "vhu_ctrl.h"
+#include "vhu_codec.h"
+#include "vhu_conn.h"
+#include "vhu_evloop.h"
+#include "vhu_msg.h"
+#include "vhu_obj.h"
 
 #define VHU_RECONNECT_DEFAULT_MS 100u
 #define VHU_RECONNECT_MAX_MS     1000u
@@ -34,6 +38,23 @@
 #define VHU_SOCK_KNOWN (VHU_SOCK_CLIENT | VHU_SOCK_NO_RECONNECT | VHU_SOCK_MULTI_CONN | \
 		VHU_SOCK_LINEAR_BUF | VHU_SOCK_EXT_BUF | VHU_SOCK_LEGACY_OL_FLAGS | \
 		VHU_SOCK_PACKED | VHU_SOCK_IOMMU | VHU_SOCK_POSTCOPY)
+
+/* A registered path, served in server or client mode. */
+struct vhu_socket {
+	char path[VHU_PATH_MAX];
+	struct vhu_socket_conf conf; /* conf.path points at path */
+	uint64_t features;           /* offered */
+	uint64_t protocol_features;  /* offered */
+	int listen_fd;               /* server, else -1 */
+	int timer_fd;                /* client reconnect timer, else -1 */
+	uint32_t backoff_ms;         /* client: next retry delay */
+	bool closing;
+	struct vhu_evloop_cb ev_listen;
+	struct vhu_evloop_cb ev_timer;
+	unsigned int nconn;
+	TAILQ_HEAD(, vhu_conn) conns;
+	TAILQ_ENTRY(vhu_socket) next;
+};
 
 static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, vhu_socket) sockets = TAILQ_HEAD_INITIALIZER(sockets);
@@ -77,17 +98,30 @@ vhu_default_protocol_features(void)
 
 /* ---- connections ---- */
 
+static void conn_event(void *arg, uint32_t events);
+
+/* A device became ready: a session that got this far resets the client's reconnect back-off. */
+static void
+conn_ready(void *owner)
+{
+	struct vhu_socket *s = owner;
+
+	s->backoff_ms = s->conf.reconnect_ms;
+}
+
 static void
 attach_conn(struct vhu_socket *s, int fd)
 {
 	struct vhu_conn *c;
 	int rc;
 
-	c = vhu_conn_new(s, fd);
+	c = vhu_conn_new(&s->conf, s->features, s->protocol_features, fd);
 	if (c == NULL)
 		return;   /* vhu_conn_new logged and closed fd */
-	c->ev.type = VHU_EV_CONN;
-	c->ev.obj = c;
+	c->owner = s;
+	c->on_ready = conn_ready;
+	c->ev.fn = conn_event;
+	c->ev.arg = c;
 	rc = vhu_evloop_add(fd, EPOLLIN, &c->ev);
 	if (rc != 0) {
 		VHU_LOG_CONFIG(ERR, s->path, "cannot watch connection: %s", strerror(-rc));
@@ -246,32 +280,35 @@ conn_input(struct vhu_socket *s, struct vhu_conn *c, uint32_t events)
 	}
 }
 
-void
-vhu_sock_event(struct vhu_ev *ev, uint32_t events)
+/* A connection's fd is readable (or hung up). */
+static void
+conn_event(void *arg, uint32_t events)
 {
-	switch (ev->type) {
-	case VHU_EV_LISTEN:
-		accept_conn(ev->obj);
-		break;
-	case VHU_EV_TIMER: {
-		struct vhu_socket *s = ev->obj;
-		uint64_t n;
+	struct vhu_conn *c = arg;
 
-		if (read(s->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			VHU_LOG_CONFIG(ERR, s->path, "timerfd: %s", strerror(errno));
-		if (!s->closing)
-			try_connect(s);
-		break;
-	}
-	case VHU_EV_CONN: {
-		struct vhu_conn *c = ev->obj;
+	conn_input(c->owner, c, events);
+}
 
-		conn_input(c->dev.sock, c, events);
-		break;
-	}
-	default:
-		break;
-	}
+/* A server socket has a connection to accept. */
+static void
+listen_event(void *arg, uint32_t events)
+{
+	RTE_SET_USED(events);
+	accept_conn(arg);
+}
+
+/* A client's reconnect timer expired. */
+static void
+timer_event(void *arg, uint32_t events)
+{
+	struct vhu_socket *s = arg;
+	uint64_t n;
+
+	RTE_SET_USED(events);
+	if (read(s->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		VHU_LOG_CONFIG(ERR, s->path, "timerfd: %s", strerror(errno));
+	if (!s->closing)
+		try_connect(s);
 }
 
 /* ---- registration ---- */
@@ -450,10 +487,10 @@ vhu_socket_register(const struct vhu_socket_conf *conf)
 		~conf->protocol_features_disable;
 	s->listen_fd = -1;
 	s->timer_fd = -1;
-	s->ev_listen.type = VHU_EV_LISTEN;
-	s->ev_listen.obj = s;
-	s->ev_timer.type = VHU_EV_TIMER;
-	s->ev_timer.obj = s;
+	s->ev_listen.fn = listen_event;
+	s->ev_listen.arg = s;
+	s->ev_timer.fn = timer_event;
+	s->ev_timer.arg = s;
 	TAILQ_INIT(&s->conns);
 
 	pthread_mutex_lock(&api_lock);

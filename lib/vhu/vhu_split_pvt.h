@@ -23,7 +23,8 @@
 #include <rte_common.h>
 #include <rte_prefetch.h>
 
-#include "vhu_dev.h"
+#include "vhu_obj.h"
+#include "vhu_vq.h"
 #include "vhu_mem.h"
 #include "vhu_net.h"
 

@@ -3,18 +3,26 @@
  */
 
 /*
- * Virtqueue control: allocation, translation of the ring addresses the
- * front-end gave (its virtual addresses) into ours, and the active state
- * the datapath obeys: active = started && enabled && translated.
+ * Virtqueue control: allocation and reset, translation of the ring
+ * addresses the front-end gave (its virtual addresses) into ours, the
+ * active state the datapath obeys (active = started && enabled &&
+ * translated), the guest's notification setting, and guest faults.
  */
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 
-#include "vhu_ctrl.h"
+#include "vhu_codec.h"
+#include "vhu_mem.h"
 #include "vhu_packed_pvt.h"
+#include "vhu_split_pvt.h"
+#include "vhu_vq.h"
 
 struct vhu_vq *
 vhu_vq_alloc(uint16_t index)
@@ -44,6 +52,45 @@ vhu_vq_free(struct vhu_vq *vq)
 	if (vq->errfd >= 0)
 		close(vq->errfd);
 	rte_free(vq);
+}
+
+void
+vhu_vq_reset(struct vhu_vq *vq)
+{
+	int kick, call, err;
+
+	kick = vq->kickfd;
+	call = vq->callfd;
+	err = vq->errfd;
+	vq->kickfd = -1;
+	vq->callfd = -1;
+	vq->errfd = -1;
+	vq->active = false;
+	vq->discard = false;
+	vq->started = false;
+	vq->enabled = false;
+	vq->was_enabled = false;
+	vq->addr_set = false;
+	vq->num_set = false;
+	vq->num = 0;
+	vq->size = 0;
+	vq->last_avail_idx = 0;
+	vq->last_used_idx = 0;
+	vq->avail_wrap = false;
+	vq->used_wrap = false;
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	vq->log_used = false;
+	vq->signalled_used_valid = false;
+	memset(&vq->addr, 0, sizeof(vq->addr));
+	/* no burst is inside: the fds can go now */
+	if (kick >= 0)
+		close(kick);
+	if (call >= 0)
+		close(call);
+	if (err >= 0)
+		close(err);
 }
 
 /* Translate the three ring areas; -EFAULT when one is not wholly mapped. */
@@ -101,12 +148,13 @@ resume_split_base(const struct vhu_dev *dev, struct vhu_vq *vq)
 }
 
 int
-vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
+vhu_vq_update(struct vhu_dev *dev, struct vhu_vq *vq, bool *start)
 {
 	bool was_running = vq->active || vq->discard;
 	bool ok = false;
 	int rc = 0;
 
+	*start = false;
 	vq->packed = (dev->features & VHU_BIT(VHU_F_RING_PACKED)) != 0;
 	if (vq->addr_set && vq->num_set && dev->mem != NULL) {
 		rc = translate(dev, vq);
@@ -144,7 +192,7 @@ vhu_vq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
 			resume_split_base(dev, vq);
 		}
 		vq->signalled_used_valid = false;
-		vhu_vq_select_burst(dev, vq);
+		*start = true;
 	}
 	return rc;
 }
@@ -170,4 +218,91 @@ vhu_vq_has_buffers(const struct vhu_vq *vq)
 	 */
 	avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
 	return avail != 0 || vq->last_avail_idx != 0;
+}
+
+/* vq->guest_notify into a split ring. */
+static void
+split_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	bool on = vq->guest_notify == VHU_GUEST_NOTIFY_ON;
+
+	if (vhu_has(dev, VHU_F_RING_EVENT_IDX)) {
+		/* on: kick at the next entry; off: not before the index wraps */
+		uint16_t ev = on ? vq->last_avail_idx : (uint16_t)(vq->last_avail_idx - 1);
+
+		__atomic_store_n(vhu_split_avail_event(vq), ev, __ATOMIC_RELAXED);
+		if (unlikely(dev->log_all) && vq->log_used)
+			vhu_log_write(dev,
+					vq->log_used_gpa + offsetof(struct vhu_vring_used, ring) +
+							(uint64_t)vq->size *
+									sizeof(struct vhu_vring_used_elem),
+					sizeof(uint16_t));
+	} else {
+		__atomic_store_n(&vq->used->flags, on ? 0 : VHU_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+		if (unlikely(dev->log_all) && vq->log_used)
+			vhu_log_write(dev,
+					vq->log_used_gpa + offsetof(struct vhu_vring_used, flags),
+					sizeof(uint16_t));
+	}
+	/* full fence: the guest must see the new setting before we look at
+	 * the ring again; pairs with the driver's full barrier between its
+	 * avail->idx store and reading used->flags / avail_event */
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* vq->guest_notify into a packed ring. */
+static void
+packed_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	uint16_t flags = vq->guest_notify == VHU_GUEST_NOTIFY_ON ? VHU_EVENT_F_ENABLE :
+								   VHU_EVENT_F_DISABLE;
+	uint64_t gpa;
+
+	__atomic_store_n(&vq->device_event->flags, flags, __ATOMIC_RELAXED);
+	if (unlikely(dev->log_all) && vq->log_used &&
+			vhu_mem_uva_to_gpa(dev->mem, vq->addr.used_user_addr,
+					sizeof(struct vhu_vring_packed_event), &gpa) == 0)
+		vhu_log_write(dev, gpa + offsetof(struct vhu_vring_packed_event, flags),
+				sizeof(uint16_t));
+	/* full fence: the guest must see the new setting before we look at
+	 * the ring again; pairs with the driver's full barrier between making
+	 * descriptors available and reading the device event structure */
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void
+vhu_vq_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	/*
+	 * Unasked, a TX ring (odd) keeps what the guest set up; an RX ring
+	 * (even) needs no kicks from a polling back-end, so the guest is
+	 * spared one per refill.
+	 */
+	if (vq->guest_notify == VHU_GUEST_NOTIFY_DEFAULT && (vq->index & 1))
+		return;
+	if (vq->packed)
+		packed_apply_notify(dev, vq);
+	else
+		split_apply_notify(dev, vq);
+}
+
+void
+vhu_vq_fault(struct vhu_dev *dev, struct vhu_vq *vq, const char *fmt, ...)
+{
+	uint64_t now = rte_get_timer_cycles();
+	uint64_t one = 1;
+	char msg[256];
+	va_list ap;
+
+	vq->stats.errors++;
+	if (vq->errfd >= 0 && write(vq->errfd, &one, sizeof(one)) < 0) {
+		/* the front-end's eventfd is full or gone: nothing more to tell it */
+	}
+	if (vq->err_rl_tsc != 0 && now - vq->err_rl_tsc < rte_get_timer_hz())
+		return;
+	vq->err_rl_tsc = now;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	VHU_LOG_DATA(ERR, dev->ifname, "vring %u: guest fault: %s", vq->index, msg);
 }
