@@ -41,9 +41,9 @@
 #include "fuzz_util.h"
 #include "vhu_dev.h"
 #include "vhu_dev_table.h"
+#include "vhu_mem.h"
 #include "vhu_net_burst.h"
 #include "vhu_vq.h"
-#include "vhu_net.h"
 
 #define PG 4096u
 #define NREG 3

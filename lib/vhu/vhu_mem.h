@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_common.h>
 
 #include "vhu_obj.h"
 #include "vhu_proto.h"
@@ -118,6 +119,41 @@ vhu_gpa_to_host_part(const struct vhu_mem *m, uint64_t gpa, uint64_t *len)
 	if (*len > r->gpa_end - gpa)
 		*len = r->gpa_end - gpa;
 	return (void *)(uintptr_t)(r->host + (gpa - r->gpa));
+}
+
+/* A guest-contiguous piece of a buffer, translated. */
+struct vhu_buf {
+	uint8_t *addr;
+	uint64_t gpa;
+	uint32_t len;
+};
+
+/*
+ * Translate [gpa, gpa + len) into pieces appended to bufs[*nb .. max), one
+ * per region it crosses. Returns NULL, or why not.
+ */
+static __rte_always_inline const char *
+vhu_gpa_to_bufs(const struct vhu_mem *mem, uint64_t gpa, uint32_t len, struct vhu_buf *bufs,
+		uint32_t *nb, uint32_t max)
+{
+	uint64_t rem = len;
+
+	while (rem != 0) {
+		uint64_t l = rem;
+		void *p = vhu_gpa_to_host_part(mem, gpa, &l);
+
+		if (unlikely(p == NULL))
+			return "buffer outside guest memory";
+		if (unlikely(*nb >= max))
+			return "buffer in too many pieces";
+		bufs[*nb].addr = p;
+		bufs[*nb].gpa = gpa;
+		bufs[*nb].len = (uint32_t)l;
+		(*nb)++;
+		gpa += l;
+		rem -= l;
+	}
+	return NULL;
 }
 
 /* ---- tables (control thread) ---- */

@@ -3,12 +3,12 @@
  */
 
 /*
- * Library-internal: what the net datapath files (vhu_net_hdr.c,
- * vhu_net_rx.c, vhu_net_tx.c, vhu_net_packed_rx.c, vhu_net_packed_tx.c)
- * share: the virtio-net header <-> mbuf offload translation, the RARP
- * frame, per-packet counters, the copy helpers both ring layouts use, and
- * the split- and packed-ring burst functions that vhu_vq_select_burst()
- * installs.
+ * Library-internal: the inline helpers and constants every net datapath
+ * file shares (the datapath's internal header; the functions of each
+ * datapath file are in that file's own header): packet and piece limits,
+ * which offloads make a dequeue read the header or an enqueue leave its
+ * batch path, per-packet counters, prefetching of guest buffers, and the
+ * four-buffer dequeue batch both ring layouts take.
  */
 
 #ifndef VHU_NET_H
@@ -26,10 +26,7 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
-#include "vhu_dev_table.h"
-#include "vhu_mem.h"
 #include "vhu_obj.h"
-#include "vhu_vq.h"
 
 /*
  * Largest packet (without the virtio-net header) a guest may send us: a
@@ -77,50 +74,12 @@ vhu_deq_reads_hdr(const struct vhu_dev *dev)
 	return (dev->features & VHU_HOST_OFFLOADS) != 0;
 }
 
-/* ---- vhu_net_hdr.c ---- */
+/* Offload requests on an mbuf that make an enqueue leave the batch path. */
+#define VHU_ENQ_OL_WORK \
+	(RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG | \
+			RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_OUTER_IP_CKSUM)
 
-/* Guest offload bits that make the enqueue side fill the header. */
-#define VHU_GUEST_OFFLOADS \
-	(VHU_BIT(VHU_F_NET_GUEST_CSUM) | VHU_BIT(VHU_F_NET_GUEST_TSO4) | \
-			VHU_BIT(VHU_F_NET_GUEST_TSO6) | VHU_BIT(VHU_F_NET_GUEST_UFO) | \
-			VHU_BIT(VHU_F_NET_GUEST_USO4) | VHU_BIT(VHU_F_NET_GUEST_USO6))
-
-/*
- * Dequeue: apply a guest's virtio-net header (already copied into a local)
- * to the mbuf holding the packet that followed it. Sets ol_flags,
- * packet_type, l2/l3/l4_len and tso_segsz, in DPDK's compliant (Rx flags)
- * or legacy (Tx flags) semantics; may complete a checksum in software.
- * Returns 0, or -EINVAL when the header is invalid for this packet or for
- * the negotiated features (the caller drops the packet).
- */
-int vhu_net_hdr_to_mbuf(
-		const struct vhu_dev *dev, const struct vhu_net_hdr *hdr, struct rte_mbuf *m);
-
-/* Patches the enqueue side applies to the guest's copy of a packet. */
-struct vhu_csum_patch {
-	uint32_t off; /* byte offset in the packet (without virtio-net header) */
-	uint16_t val; /* value to store, network order already */
-};
-
-struct vhu_tx_offload {
-	uint8_t npatch;
-	struct vhu_csum_patch patch[4];
-};
-
-/*
- * Enqueue: fill hdr (all but num_buffers) from the mbuf's Tx offload
- * requests and the guest's negotiated offloads. Checksums the guest cannot
- * take partially are computed here and returned as patches to apply to the
- * guest's copy (the mbuf is never modified). Returns 0, or -EINVAL when the
- * packet cannot be delivered correctly (GSO frame the guest cannot take).
- */
-int vhu_net_hdr_from_mbuf(const struct vhu_dev *dev, const struct rte_mbuf *m,
-		struct vhu_net_hdr *hdr, struct vhu_tx_offload *ol);
-
-/* Build the gratuitous RARP frame (RFC 903) announcing mac into m. */
-int vhu_net_build_rarp(struct rte_mbuf *m, const struct rte_ether_addr *mac);
-
-/* ---- counters ---- */
+/* Count a packet moved: bytes, size bin, unicast/multicast/broadcast. */
 static inline void
 vhu_stats_count(struct vhu_vq_stats *st, const struct rte_mbuf *m)
 {
@@ -151,34 +110,6 @@ vhu_stats_count(struct vhu_vq_stats *st, const struct rte_mbuf *m)
 }
 
 /*
- * The header of a frame with no offload: all zero, num_buffers 1 when the
- * header has the field (hlen 12; else 10). Stored only where the guest's
- * buffer does not hold it already: a recycled buffer usually does, and
- * leaving its cache line unwritten spares the guest a miss when it next
- * reads or clears that header (its line stays shared instead of moving to
- * our core and back). Fixed-size accesses, no library call.
- */
-static __rte_always_inline void
-vhu_net_hdr_put_plain(uint8_t *dst, uint32_t hlen)
-{
-	static const uint8_t zero[sizeof(struct vhu_net_hdr) - 2];
-	const uint16_t one = rte_cpu_to_le_16(1);
-	uint64_t lo;
-	uint16_t mid, nb;
-
-	RTE_BUILD_BUG_ON(sizeof(zero) != sizeof(lo) + sizeof(mid));
-	memcpy(&lo, dst, sizeof(lo));
-	memcpy(&mid, dst + sizeof(lo), sizeof(mid));
-	if (unlikely((lo | mid) != 0))
-		memcpy(dst, zero, sizeof(zero));
-	if (hlen == sizeof(struct vhu_net_hdr)) {
-		memcpy(&nb, dst + sizeof(zero), sizeof(nb));
-		if (unlikely(nb != one))
-			memcpy(dst + sizeof(zero), &one, sizeof(one));
-	}
-}
-
-/*
  * Bytes of each frame a batch prefetches: eight lines. More than that for
  * each of a batch's four frames only queues behind the core's few
  * outstanding misses (h2g 1518 bytes, A/B: 2048 bytes cost 5 to 20% more
@@ -188,23 +119,24 @@ vhu_net_hdr_put_plain(uint8_t *dst, uint32_t hlen)
 #define VHU_PREFETCH_FRAME_MAX 512u
 
 /*
- * Prefetch a guest buffer about to get a header (hlen bytes, compared
- * before it is stored) and len bytes of frame: the header's line for
+ * Prefetch a guest receive buffer about to get a header (hlen bytes,
+ * compared before it is stored) and len bytes of frame (enqueue): the header's line for
  * reading, the frame's first lines for writing.
  */
 static __rte_always_inline void
-vhu_prefetch_rx_buf(const uint8_t *dst, uint32_t hlen, uint32_t len)
+vhu_prefetch_enq_buf(const uint8_t *dst, uint32_t hlen, uint32_t len)
 {
 	rte_prefetch0(dst);
 	vhu_prefetch_lines(dst + hlen, len, VHU_PREFETCH_FRAME_MAX, true);
 }
 
 /*
- * Prefetch a guest TX buffer of len bytes (header included) for reading:
+ * Prefetch a guest transmit buffer of len bytes (header included) for
+ * reading (dequeue):
  * from its header when the header is read (read_hdr), else from its frame.
  */
 static __rte_always_inline void
-vhu_prefetch_tx_buf(const uint8_t *src, uint32_t len, uint32_t hlen, bool read_hdr)
+vhu_prefetch_deq_buf(const uint8_t *src, uint32_t len, uint32_t hlen, bool read_hdr)
 {
 	if (read_hdr)
 		vhu_prefetch_lines(src, len, VHU_PREFETCH_FRAME_MAX, false);
@@ -232,7 +164,7 @@ static __rte_always_inline void
 vhu_deq_batch_set(struct vhu_deq_batch *b, uint32_t k, const uint8_t *src, uint32_t len,
 		uint32_t hlen, bool read_hdr)
 {
-	vhu_prefetch_tx_buf(src, len, hlen, read_hdr);
+	vhu_prefetch_deq_buf(src, len, hlen, read_hdr);
 	b->src[k] = src + hlen;
 	b->len[k] = len - hlen;
 }
@@ -268,57 +200,5 @@ vhu_deq_batch4_copy(const struct vhu_deq_batch *b, struct rte_mbuf **m)
 		m[k]->pkt_len = b->len[k];
 	}
 }
-
-/* ---- split-ring bursts (vhu_net_rx.c / vhu_net_tx.c) ---- */
-uint16_t vhu_split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
-		struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_split_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
-		struct rte_mbuf **pkts, uint16_t count);
-/* Started but disabled ring: consume the guest's TX and drop it. */
-void vhu_split_discard(struct vhu_dev *dev, struct vhu_vq *vq);
-uint16_t vhu_split_enqueue(
-		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_split_enqueue_mrg(
-		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_split_enqueue_inorder(
-		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_split_enqueue_mrg_inorder(
-		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
-
-/* ---- shared with the packed ring (defined in vhu_net_rx.c / vhu_net_tx.c) ---- */
-struct vhu_buf; /* vhu_split_pvt.h */
-
-/*
- * Dequeue: fill m (and more segments from mp, or an external buffer, as
- * the socket flags allow) with len bytes of the guest pieces, starting at
- * byte boff of bufs[bi]. 0; -ENOMEM when no mbuf/buffer was left (leave the
- * chain in the ring; the caller frees m and its segments); -EMSGSIZE when
- * the packet does not fit a linear mbuf (VHU_SOCK_LINEAR_BUF: drop it).
- */
-int vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf *m, uint32_t len,
-		const struct vhu_buf *bufs, uint32_t bi, uint32_t boff);
-
-/*
- * Enqueue: write hdr (dev->hdr_len bytes) then the packet, with the
- * checksum patches of ol applied, across the guest pieces bufs[0..nb),
- * logging what is written. The pieces must hold hdr_len + pkt_len bytes.
- * 0, or -EINVAL when the mbuf chain is shorter than its pkt_len.
- */
-int vhu_net_enq_copy(struct vhu_dev *dev, const struct rte_mbuf *m, const struct vhu_net_hdr *hdr,
-		const struct vhu_tx_offload *ol, const struct vhu_buf *bufs, uint32_t nb);
-
-/* ---- packed-ring bursts (vhu_net_packed_rx.c / vhu_net_packed_tx.c) ---- */
-uint16_t vhu_packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
-		struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
-		struct rte_mbuf **pkts, uint16_t count);
-/* Started but disabled ring: consume the guest's TX and drop it. */
-void vhu_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq);
-uint16_t vhu_packed_enqueue(
-		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
-uint16_t vhu_packed_enqueue_mrg(
-		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count);
-/* The packed half of vhu_net_select_burst() (caller reset the common state). */
-void vhu_packed_select_burst(struct vhu_dev *dev, struct vhu_vq *vq);
 
 #endif /* VHU_NET_H */

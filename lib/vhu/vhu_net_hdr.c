@@ -35,7 +35,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
-#include "vhu_net.h"
+#include "vhu_net_hdr.h"
 
 #define CSUM_OFF_TCP  offsetof(struct rte_tcp_hdr, cksum)
 #define CSUM_OFF_UDP  offsetof(struct rte_udp_hdr, dgram_cksum)

@@ -33,11 +33,9 @@
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
 
+#include "vhu_mem.h"
 #include "vhu_obj.h"
 #include "vhu_vq.h"
-#include "vhu_mem.h"
-#include "vhu_net.h"
-#include "vhu_split_pvt.h" /* struct vhu_buf, vhu_split_map() */
 
 #define VHU_PACKED_WRAP_BIT (1u << 15)
 
@@ -95,13 +93,6 @@ vhu_packed_lin(uint16_t size, uint16_t idx, bool wrap)
 	return wrap ? idx : (uint32_t)idx + size;
 }
 
-/* Stop a ring the guest made unusable (log rate-limited, error fd signalled). */
-#define vhu_packed_break(dev, vq, ...) \
-	do { \
-		(vq)->broken = true; \
-		vhu_vq_fault((dev), (vq), __VA_ARGS__); \
-	} while (0)
-
 /* What a chain walk found. */
 struct vhu_packed_chain {
 	uint16_t id;     /* buffer id, from the chain's last ring descriptor */
@@ -127,7 +118,7 @@ vhu_packed_elem(const struct vhu_mem *mem, uint64_t addr, uint32_t len, uint16_t
 	if (c->total >= want)
 		return NULL;
 	c->total += len;
-	return vhu_split_map(mem, addr, len, bufs, &c->nbufs, max);
+	return vhu_gpa_to_bufs(mem, addr, len, bufs, &c->nbufs, max);
 }
 
 /* An indirect table: checked, its entries appended. NULL, or why not. */

@@ -23,17 +23,9 @@
 #include <rte_common.h>
 #include <rte_prefetch.h>
 
+#include "vhu_mem.h"
 #include "vhu_obj.h"
 #include "vhu_vq.h"
-#include "vhu_mem.h"
-#include "vhu_net.h"
-
-/* A guest-contiguous piece of a buffer, translated. */
-struct vhu_buf {
-	uint8_t *addr;
-	uint64_t gpa;
-	uint32_t len;
-};
 
 static __rte_always_inline uint16_t
 vhu_split_mask(const struct vhu_vq *vq)
@@ -55,16 +47,6 @@ vhu_split_avail_event(const struct vhu_vq *vq)
 }
 
 /*
- * A guest fault that makes the ring unusable: log (rate-limited), signal
- * the error fd and stop touching the ring until it is started again.
- */
-#define vhu_split_break(dev, vq, ...) \
-	do { \
-		(vq)->broken = true; \
-		vhu_vq_fault((dev), (vq), __VA_ARGS__); \
-	} while (0)
-
-/*
  * Entries the guest made available since last_avail_idx, with *avail_idx
  * set to the guest's index. -1 (ring stopped) when the guest moved its
  * index further than the ring holds.
@@ -79,8 +61,8 @@ vhu_split_avail_count(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t *avail_id
 	uint16_t n = (uint16_t)(idx - vq->last_avail_idx);
 
 	if (unlikely(n > vq->size)) {
-		vhu_split_break(dev, vq, "avail idx %u is %u entries ahead of %u, ring holds %u",
-				idx, n, vq->last_avail_idx, vq->size);
+		vhu_vq_break(dev, vq, "avail idx %u is %u entries ahead of %u, ring holds %u", idx,
+				n, vq->last_avail_idx, vq->size);
 		return -1;
 	}
 	*avail_idx = idx;
@@ -118,34 +100,6 @@ vhu_desc_read(struct vhu_vring_desc *d, const struct vhu_vring_desc *src)
 	memcpy(d, src, sizeof(*d));
 	/* d is the only copy we use from here on: no second fetch from guest memory */
 	rte_compiler_barrier();
-}
-
-/*
- * Translate [gpa, gpa + len) into pieces appended to bufs[*nb .. max).
- * Returns NULL, or why not.
- */
-static __rte_always_inline const char *
-vhu_split_map(const struct vhu_mem *mem, uint64_t gpa, uint32_t len, struct vhu_buf *bufs,
-		uint32_t *nb, uint32_t max)
-{
-	uint64_t rem = len;
-
-	while (rem != 0) {
-		uint64_t l = rem;
-		void *p = vhu_gpa_to_host_part(mem, gpa, &l);
-
-		if (unlikely(p == NULL))
-			return "buffer outside guest memory";
-		if (unlikely(*nb >= max))
-			return "buffer in too many pieces";
-		bufs[*nb].addr = p;
-		bufs[*nb].gpa = gpa;
-		bufs[*nb].len = (uint32_t)l;
-		(*nb)++;
-		gpa += l;
-		rem -= l;
-	}
-	return NULL;
 }
 
 /*
@@ -200,7 +154,7 @@ vhu_split_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t head
 				       "write-only descriptor in a transmit buffer";
 		if (unlikely(d.len == 0))
 			return "zero-length descriptor";
-		why = vhu_split_map(mem, d.addr, d.len, bufs, &nb, max);
+		why = vhu_gpa_to_bufs(mem, d.addr, d.len, bufs, &nb, max);
 		if (unlikely(why != NULL))
 			return why;
 		len += d.len;

@@ -3,7 +3,8 @@
  */
 
 /*
- * Packed-ring dequeue: the guest's TX ring -> mbufs (the PMD's rx burst).
+ * Packed-ring dequeue: the guest's TX ring -> mbufs (the PMD's rx burst),
+ * and the discarding of a disabled TX ring.
  *
  * One burst: count the available slots ahead (no mbuf is allocated for an
  * idle ring), allocate that many mbufs at most, then take buffers four at
@@ -22,43 +23,17 @@
 #include <rte_prefetch.h>
 
 #include "vhu_net.h"
+#include "vhu_net_copy.h"
+#include "vhu_net_hdr.h"
+#include "vhu_net_packed_dequeue.h"
 #include "vhu_packed_pvt.h"
+#include "vhu_vq.h"
 
 #define DEQ_OK    0
 #define DEQ_BAD   1 /* guest fault: dropped, counted in errors */
 #define DEQ_DROP  2 /* our policy (linear only): dropped, counted in dropped */
 #define DEQ_NOMEM 3 /* no mbuf: leave the buffer for the next burst */
 #define DEQ_STOP  4 /* the ring cannot go on: a chain without an end */
-
-/*
- * Copy the virtio-net header out of the pieces into hdr (zeroed first), or
- * only step over it when read is false. *bi and *boff end just after it.
- */
-static __rte_always_inline void
-read_hdr(struct vhu_net_hdr *hdr, bool read, uint32_t hlen, const struct vhu_buf *bufs,
-		uint32_t *bi, uint32_t *boff)
-{
-	uint8_t *dst = read ? (uint8_t *)hdr : NULL;
-
-	memset(hdr, 0, sizeof(*hdr));
-	while (hlen != 0) {
-		const struct vhu_buf *b = &bufs[*bi];
-		uint32_t l = RTE_MIN(hlen, b->len - *boff);
-
-		if (dst != NULL) {
-			memcpy(dst, b->addr + *boff, l);
-			dst += l;
-		}
-		hlen -= l;
-		*boff += l;
-		if (*boff == b->len) {
-			(*bi)++;
-			*boff = 0;
-		}
-	}
-	/* hdr is our only copy of the header */
-	rte_compiler_barrier();
-}
 
 /* One buffer of any shape at slot pos (seen available with flags) into m. */
 static int
@@ -72,7 +47,7 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 
 	if (unlikely(vhu_packed_walk(dev, vq, pos, flags, false, UINT64_MAX, bufs, VHU_MAX_BUFS,
 				     c) != 0)) {
-		vhu_packed_break(dev, vq, "tx chain at %u: no end within the ring (%u slots)", pos,
+		vhu_vq_break(dev, vq, "tx chain at %u: no end within the ring (%u slots)", pos,
 				vq->size);
 		return DEQ_STOP;
 	}
@@ -87,7 +62,7 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 		return DEQ_BAD;
 	}
 	/* without a host offload the header means nothing: step over it */
-	read_hdr(&hdr, vhu_deq_reads_hdr(dev), hlen, bufs, &bi, &boff);
+	vhu_net_deq_hdr(&hdr, vhu_deq_reads_hdr(dev), hlen, bufs, &bi, &boff);
 	rc = vhu_net_deq_fill(dev, mp, m, (uint32_t)(c->total - hlen), bufs, bi, boff);
 	if (unlikely(rc != 0))
 		return rc == -EMSGSIZE ? DEQ_DROP : DEQ_NOMEM;
@@ -146,27 +121,6 @@ deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap,
 	return !read_hdr || vhu_deq_batch4_hdrs_plain(b, hlen);
 }
 
-/* SEND_RARP: the next dequeue on any queue announces the guest's MAC. */
-static uint16_t
-deq_rarp(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf **pkts)
-{
-	struct rte_mbuf *m;
-
-	/* acquire: rarp_mac is read after the flag; pairs with the control
-	 * thread's release store of rarp_pending after it wrote rarp_mac */
-	if (__atomic_exchange_n(&dev->rarp_pending, 0, __ATOMIC_ACQUIRE) == 0)
-		return 0;
-	m = rte_pktmbuf_alloc(mp);
-	if (m == NULL || vhu_net_build_rarp(m, &dev->rarp_mac) != 0) {
-		rte_pktmbuf_free(m);
-		/* try again on the next burst */
-		__atomic_store_n(&dev->rarp_pending, 1, __ATOMIC_RELAXED);
-		return 0;
-	}
-	pkts[0] = m;
-	return 1;
-}
-
 /* Is slot pos + k (k < size) available, given (pos, wrap)? */
 static __rte_always_inline bool
 slot_avail(const struct vhu_vq *vq, uint16_t pos, bool wrap, uint32_t k)
@@ -213,7 +167,7 @@ static __rte_always_inline uint16_t
 packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 		struct rte_mbuf **pkts, uint16_t count, bool inorder)
 {
-	uint32_t hlen = dev->hdr_len, room, got = 0, rarp = 0, stage, end, j, n;
+	uint32_t hlen = dev->hdr_len, room, got = 0, stage, end, j, n;
 	struct vhu_vq_stats *st = &vq->stats;
 	uint16_t pos = vq->last_avail_idx, size = vq->size;
 	bool wrap = vq->avail_wrap, empty = false;
@@ -222,14 +176,12 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	struct vhu_deq_batch b[2];
 	unsigned int cur = 0;
 
-	if (unlikely(__atomic_load_n(&dev->rarp_pending, __ATOMIC_RELAXED) != 0))
-		got = rarp = deq_rarp(dev, mp, pkts);
-	if (got >= count)
-		return (uint16_t)got;
+	if (count == 0)
+		return 0;
 	/* every buffer takes one slot at least: no more mbufs than slots */
-	n = avail_slots(vq, pos, wrap, (uint32_t)(count - got));
+	n = avail_slots(vq, pos, wrap, count);
 	if (n == 0)
-		return (uint16_t)got;
+		return 0;
 	/* stage the fresh mbufs in pkts[got..got+n): a packet taken moves
 	 * down to pkts[got], a dropped one is freed in place */
 	while (unlikely(rte_pktmbuf_alloc_bulk(mp, &pkts[got], n) != 0)) {
@@ -316,7 +268,7 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	}
 	if (unlikely(stage < end))
 		rte_pktmbuf_free_bulk(&pkts[stage], end - stage);
-	st->packets += got - rarp;
+	st->packets += got;
 	vq->last_avail_idx = pos;
 	vq->avail_wrap = wrap;
 	if (!empty && !vq->broken)
@@ -328,21 +280,21 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 }
 
 uint16_t
-vhu_packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+vhu_net_packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 		struct rte_mbuf **pkts, uint16_t count)
 {
 	return packed_dequeue(dev, vq, mp, pkts, count, false);
 }
 
 uint16_t
-vhu_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
+vhu_net_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 		struct rte_mbuf **pkts, uint16_t count)
 {
 	return packed_dequeue(dev, vq, mp, pkts, count, true);
 }
 
 void
-vhu_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq)
+vhu_net_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq)
 {
 	uint16_t pos = vq->last_avail_idx, size = vq->size;
 	bool wrap = vq->avail_wrap;
@@ -359,9 +311,8 @@ vhu_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq)
 			break;
 		/* want 0: follow the chain for its length and id, map nothing */
 		if (vhu_packed_walk(dev, vq, pos, flags, false, 0, NULL, 0, &c) != 0) {
-			vhu_packed_break(dev, vq,
-					"tx chain at %u: no end within the ring (%u slots)", pos,
-					size);
+			vhu_vq_break(dev, vq, "tx chain at %u: no end within the ring (%u slots)",
+					pos, size);
 			break;
 		}
 		vhu_packed_used_put(vq, &u, c.id, 0, c.ndesc);

@@ -3,8 +3,7 @@
  */
 
 /*
- * Packed-ring enqueue: mbufs -> the guest's RX ring (the PMD's tx burst),
- * plus the packed half of burst selection and guest notification control.
+ * Packed-ring enqueue: mbufs -> the guest's RX ring (the PMD's tx burst).
  *
  * One burst: place packets four at a time while four single-descriptor
  * writable buffers sit side by side and each packet is one segment without
@@ -24,13 +23,13 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
+#include "vhu_mem.h"
 #include "vhu_net.h"
+#include "vhu_net_copy.h"
+#include "vhu_net_hdr.h"
+#include "vhu_net_packed_enqueue.h"
 #include "vhu_packed_pvt.h"
-
-/* Offload requests that make a packet leave the batch path (as the split ring). */
-#define TX_OL_WORK \
-	(RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG | \
-			RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_OUTER_IP_CKSUM)
+#include "vhu_vq.h"
 
 /* Pieces one packet may be scattered to, over all its mergeable buffers. */
 #define ENQ_MAX_BUFS (2u * VHU_MAX_BUFS)
@@ -93,9 +92,8 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, struc
 			return ENQ_DROP; /* spread too thin for us: the buffers stay */
 		if (unlikely(vhu_packed_walk(dev, vq, pos, flags, true, need - have, &bufs[nb],
 					     ENQ_MAX_BUFS - nb, &c) != 0)) {
-			vhu_packed_break(dev, vq,
-					"rx chain at %u: no end within the ring (%u slots)", pos,
-					size);
+			vhu_vq_break(dev, vq, "rx chain at %u: no end within the ring (%u slots)",
+					pos, size);
 			return ENQ_STOP;
 		}
 		if (likely(c.why == NULL) && nheld == 0 && unlikely(c.total < hlen))
@@ -159,7 +157,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, ui
 	uint32_t k;
 
 	for (k = 0; k < 4; k++)
-		if (unlikely(m[k]->nb_segs != 1 || (m[k]->ol_flags & TX_OL_WORK)))
+		if (unlikely(m[k]->nb_segs != 1 || (m[k]->ol_flags & VHU_ENQ_OL_WORK)))
 			return false;
 	for (k = 0; k < 4; k++)
 		fl[k] = __atomic_load_n(&vq->desc_packed[pos + k].flags, __ATOMIC_RELAXED);
@@ -179,7 +177,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, ui
 		dst[k] = vhu_gpa_to_host(mem, d[k].addr, m[k]->pkt_len + hlen);
 		if (unlikely(dst[k] == NULL))
 			return false;
-		vhu_prefetch_rx_buf(dst[k], hlen, m[k]->pkt_len);
+		vhu_prefetch_enq_buf(dst[k], hlen, m[k]->pkt_len);
 	}
 	for (k = 0; k < 4; k++) {
 		uint32_t len = m[k]->pkt_len;
@@ -249,42 +247,15 @@ packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, u
 }
 
 uint16_t
-vhu_packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
+vhu_net_packed_enqueue(
+		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	return packed_enqueue(dev, vq, pkts, count, false);
 }
 
 uint16_t
-vhu_packed_enqueue_mrg(
+vhu_net_packed_enqueue_mrg(
 		struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count)
 {
 	return packed_enqueue(dev, vq, pkts, count, true);
-}
-
-void
-vhu_packed_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
-{
-	/* positions are index + wrap bit; the control plane may hand us the
-	 * wire form with the wrap counter still in bit 15 */
-	vq->last_avail_idx &= (uint16_t)~VHU_PACKED_WRAP_BIT;
-	vq->last_used_idx &= (uint16_t)~VHU_PACKED_WRAP_BIT;
-	if (vq->size == 0 || vq->size > VHU_MAX_RING_SIZE ||
-			(dev->hdr_len != 10 && dev->hdr_len != 12) || dev->mem == NULL ||
-			vq->desc_packed == NULL || vq->driver_event == NULL ||
-			vq->device_event == NULL) {
-		VHU_LOG_DATA(ERR, dev->ifname, "vring %u: cannot run (size %u, header %u bytes)",
-				vq->index, vq->size, dev->hdr_len);
-		vq->broken = true;
-		return;
-	}
-	if (vq->last_avail_idx >= vq->size || vq->last_used_idx >= vq->size) {
-		vhu_packed_break(dev, vq, "ring base avail %u / used %u outside a ring of %u",
-				vq->last_avail_idx, vq->last_used_idx, vq->size);
-		return;
-	}
-	vq->dequeue = vhu_has(dev, VHU_F_IN_ORDER) ? vhu_packed_dequeue_inorder :
-						     vhu_packed_dequeue;
-	vq->enqueue = vhu_has(dev, VHU_F_NET_MRG_RXBUF) ? vhu_packed_enqueue_mrg :
-							  vhu_packed_enqueue;
-	vhu_vq_apply_notify(dev, vq);
 }
