@@ -38,7 +38,8 @@ vhu_dev_vq(struct vhu_dev *dev, uint32_t index)
 	if (vq == NULL)
 		return NULL;
 	vq->enabled = dev->enable_new_rings;
-	/* pairs with the datapath's acquire load of dev->vq[] */
+	/* VQ: release, a burst or getter that loads the pointer sees the ring
+	 * initialised (guard, fds); pairs with VQ in vhu_obj_vq() */
 	__atomic_store_n(&dev->vq[index], vq, __ATOMIC_RELEASE);
 	if (index + 1 > dev->nr_vring)
 		dev->nr_vring = index + 1;
@@ -342,7 +343,7 @@ get_vq(int vid, uint16_t queue_id)
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	vq = __atomic_load_n(&dev->vq[queue_id], __ATOMIC_ACQUIRE);
+	vq = vhu_obj_vq(dev, queue_id);
 	if (vq == NULL)
 		rte_errno = ENOENT;
 	return vq;
@@ -360,8 +361,10 @@ vhu_vring_is_active(int vid, uint16_t queue_id)
 		rte_errno = EINVAL;
 		return -1;
 	}
-	vq = __atomic_load_n(&dev->vq[queue_id], __ATOMIC_ACQUIRE);
-	return vq != NULL && __atomic_load_n(&vq->active, __ATOMIC_ACQUIRE);
+	vq = vhu_obj_vq(dev, queue_id);
+	/* relaxed: a snapshot of a flag the control thread stores plainly
+	 * under the guard; nothing read after it depends on it */
+	return vq != NULL && __atomic_load_n(&vq->active, __ATOMIC_RELAXED);
 }
 
 VHU_API int

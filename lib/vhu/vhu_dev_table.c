@@ -22,7 +22,8 @@ vhu_dev_table_add(struct vhu_dev *dev)
 	for (vid = 0; vid < VHU_MAX_DEVICES; vid++) {
 		if (vhu_dev_table[vid] == NULL) {
 			dev->vid = vid;
-			/* pairs with the acquire load in bursts via vhu_dev_get() users */
+			/* DT: release, whoever looks the vid up sees the device
+			 * set up; pairs with DT in vhu_dev_table_get() */
 			__atomic_store_n(&vhu_dev_table[vid], dev, __ATOMIC_RELEASE);
 			rte_spinlock_unlock(&vhu_dev_table_lock);
 			return 0;
@@ -37,6 +38,8 @@ vhu_dev_table_del(struct vhu_dev *dev)
 {
 	rte_spinlock_lock(&vhu_dev_table_lock);
 	if (dev->vid >= 0 && dev->vid < VHU_MAX_DEVICES && vhu_dev_table[dev->vid] == dev)
-		__atomic_store_n(&vhu_dev_table[dev->vid], NULL, __ATOMIC_RELEASE);
+		/* relaxed: NULL publishes nothing; no thread uses the vid any
+		 * more (the application was told: destroy_connection) */
+		__atomic_store_n(&vhu_dev_table[dev->vid], NULL, __ATOMIC_RELAXED);
 	rte_spinlock_unlock(&vhu_dev_table_lock);
 }

@@ -23,7 +23,9 @@ vhu_dev_table_get(int vid)
 {
 	if (unlikely((unsigned int)vid >= VHU_MAX_DEVICES))
 		return NULL;
-	return vhu_dev_table[vid];
+	/* DT: acquire, the device's fields are seen with its pointer; pairs
+	 * with DT in vhu_dev_table_add() */
+	return __atomic_load_n(&vhu_dev_table[vid], __ATOMIC_ACQUIRE);
 }
 
 /* Allocate a vid slot for dev (sets dev->vid); -ENOSPC when full. */

@@ -67,10 +67,11 @@ vhu_guard_close_n(struct vhu_guard *const *g, unsigned int n)
 		rte_spinlock_lock(&g[i]->ctl);
 		__atomic_store_n(&g[i]->closed, 1, __ATOMIC_RELAXED);
 	}
-	/* store closed, then load in_burst: pairs with vhu_fence_light() in vhu_guard_enter() */
+	/* GF: store closed, then load in_burst; pairs with GF in vhu_guard_enter() */
 	vhu_fence_heavy();
 	for (i = 0; i < n; i++)
-		/* acquire: pairs with the release store in vhu_guard_leave() */
+		/* GL: acquire, the burst's ring accesses are done before we go
+		 * on; pairs with GL in vhu_guard_leave() */
 		while (__atomic_load_n(&g[i]->in_burst, __ATOMIC_ACQUIRE) != 0)
 			rte_pause();
 }
@@ -78,7 +79,8 @@ vhu_guard_close_n(struct vhu_guard *const *g, unsigned int n)
 void
 vhu_guard_open(struct vhu_guard *g)
 {
-	/* release: the ring's new state is seen by the next burst's acquire of closed */
+	/* GO: release, the ring's new state is seen by the next burst; pairs
+	 * with GO in vhu_guard_enter() */
 	__atomic_store_n(&g->closed, 0, __ATOMIC_RELEASE);
 	rte_spinlock_unlock(&g->ctl);
 }

@@ -24,6 +24,15 @@
  * sides use a full fence.
  *
  * The same two fences serve the PMD's per-queue vid guard.
+ *
+ * Barrier pairs, each side labelled where it stands:
+ *   GF  store-load: vhu_fence_light() in vhu_guard_enter() /
+ *       vhu_fence_heavy() in vhu_guard_close_n();
+ *   GL  in_burst: release store to 0 in vhu_guard_leave() (and in
+ *       vhu_guard_enter() when it gives up) / acquire load in
+ *       vhu_guard_close_n();
+ *   GO  closed: release store to 0 in vhu_guard_open() / acquire load in
+ *       vhu_guard_enter().
  */
 
 #ifndef VHU_GUARD_H
@@ -72,12 +81,14 @@ static __rte_always_inline bool
 vhu_guard_enter(struct vhu_guard *g)
 {
 	__atomic_store_n(&g->in_burst, 1, __ATOMIC_RELAXED);
-	/* store in_burst, then load closed: pairs with vhu_fence_heavy() in
-	 * vhu_guard_close_n() between its store of closed and load of in_burst */
+	/* GF: store in_burst, then load closed; pairs with GF in
+	 * vhu_guard_close_n() (its store of closed, then load of in_burst) */
 	vhu_fence_light();
-	/* acquire: what the closer wrote before reopening is seen by the burst */
+	/* GO: acquire, what the closer wrote before reopening is seen by the
+	 * burst; pairs with GO in vhu_guard_open() */
 	if (likely(__atomic_load_n(&g->closed, __ATOMIC_ACQUIRE) == 0))
 		return true;
+	/* GL: release (nothing was touched); pairs with GL in vhu_guard_close_n() */
 	__atomic_store_n(&g->in_burst, 0, __ATOMIC_RELEASE);
 	return false;
 }
@@ -85,8 +96,8 @@ vhu_guard_enter(struct vhu_guard *g)
 static __rte_always_inline void
 vhu_guard_leave(struct vhu_guard *g)
 {
-	/* release: every ring access of the burst happens before a closer,
-	 * whose acquire load of in_burst sees 0, goes on */
+	/* GL: release, every ring access of the burst happens before a closer
+	 * that sees 0 goes on; pairs with GL in vhu_guard_close_n() */
 	__atomic_store_n(&g->in_burst, 0, __ATOMIC_RELEASE);
 }
 

@@ -130,7 +130,8 @@ vhu_msg_send_rarp(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	if (!rte_is_unicast_ether_addr(&mac) || rte_is_zero_ether_addr(&mac))
 		return vhu_msg_refuse(c, "SEND_RARP with a non-unicast MAC");
 	c->dev.rarp_mac = mac;
-	/* pairs with the datapath's acquire load of rarp_pending */
+	/* RA: release, rarp_mac is written before the flag is seen; pairs
+	 * with RA in vhu_net_burst.c's dequeue_rarp() */
 	__atomic_store_n(&c->dev.rarp_pending, 1, __ATOMIC_RELEASE);
 	return VHU_MSG_OK;
 }

@@ -104,8 +104,8 @@ dequeue_rarp(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf **pkts
 {
 	struct rte_mbuf *m;
 
-	/* acquire: rarp_mac is read after the flag; pairs with the control
-	 * thread's release store of rarp_pending after it wrote rarp_mac */
+	/* RA: acquire, rarp_mac is read after the flag; pairs with RA in
+	 * vhu_msg_send_rarp() */
 	if (__atomic_exchange_n(&dev->rarp_pending, 0, __ATOMIC_ACQUIRE) == 0)
 		return 0;
 	m = rte_pktmbuf_alloc(mp);
@@ -130,7 +130,7 @@ vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte
 	if (unlikely(dev == NULL || queue_id >= VHU_MAX_VRINGS || !(queue_id & 1) || count == 0 ||
 			    mp == NULL || pkts == NULL))
 		return 0;
-	vq = dev->vq[queue_id];
+	vq = vhu_obj_vq(dev, queue_id);
 	if (unlikely(vq == NULL) || unlikely(!vhu_guard_enter(&vq->guard)))
 		return 0;
 	if (likely(vq->active && !vq->broken)) {
@@ -161,7 +161,7 @@ vhu_enqueue_burst(int vid, uint16_t queue_id, struct rte_mbuf **pkts, uint16_t c
 	if (unlikely(dev == NULL || queue_id >= VHU_MAX_VRINGS || (queue_id & 1) || count == 0 ||
 			    pkts == NULL))
 		return 0;
-	vq = dev->vq[queue_id];
+	vq = vhu_obj_vq(dev, queue_id);
 	if (unlikely(vq == NULL) || unlikely(!vhu_guard_enter(&vq->guard)))
 		return 0;
 	/* a disabled (discarding) ring supplies no RX: nothing goes in */
@@ -177,13 +177,14 @@ VHU_API int
 vhu_enable_guest_notification(int vid, uint16_t queue_id, int enable)
 {
 	struct vhu_dev *dev = vhu_dev_table_get(vid);
-	struct vhu_vq *vq;
+	struct vhu_vq *vq = NULL;
 
-	if (dev == NULL || queue_id >= VHU_MAX_VRINGS || dev->vq[queue_id] == NULL) {
+	if (dev != NULL && queue_id < VHU_MAX_VRINGS)
+		vq = vhu_obj_vq(dev, queue_id);
+	if (vq == NULL) {
 		rte_errno = EINVAL;
 		return -1;
 	}
-	vq = dev->vq[queue_id];
 	vhu_guard_close(&vq->guard);
 	vq->guest_notify = enable ? VHU_GUEST_NOTIFY_ON : VHU_GUEST_NOTIFY_OFF;
 	/* a ring not running yet gets the setting when it starts (used and
@@ -198,23 +199,29 @@ VHU_API void
 vhu_count_kick(int vid, uint16_t queue_id)
 {
 	struct vhu_dev *dev = vhu_dev_table_get(vid);
+	struct vhu_vq *vq;
 
-	if (dev != NULL && queue_id < VHU_MAX_VRINGS && dev->vq[queue_id] != NULL)
-		dev->vq[queue_id]->stats.kicks++;
+	if (dev == NULL || queue_id >= VHU_MAX_VRINGS)
+		return;
+	vq = vhu_obj_vq(dev, queue_id);
+	if (vq != NULL)
+		vq->stats.kicks++;
 }
 
 VHU_API int
 vhu_vq_stats_get(int vid, uint16_t queue_id, struct vhu_vq_stats *stats)
 {
 	struct vhu_dev *dev = vhu_dev_table_get(vid);
+	struct vhu_vq *vq = NULL;
 
-	if (dev == NULL || queue_id >= VHU_MAX_VRINGS || dev->vq[queue_id] == NULL ||
-			stats == NULL) {
+	if (dev != NULL && queue_id < VHU_MAX_VRINGS)
+		vq = vhu_obj_vq(dev, queue_id);
+	if (vq == NULL || stats == NULL) {
 		rte_errno = EINVAL;
 		return -1;
 	}
 	/* plain counters: a reader racing the datapath may see one burst late */
-	*stats = dev->vq[queue_id]->stats;
+	*stats = vq->stats;
 	return 0;
 }
 
@@ -222,11 +229,14 @@ VHU_API int
 vhu_vq_stats_reset(int vid, uint16_t queue_id)
 {
 	struct vhu_dev *dev = vhu_dev_table_get(vid);
+	struct vhu_vq *vq = NULL;
 
-	if (dev == NULL || queue_id >= VHU_MAX_VRINGS || dev->vq[queue_id] == NULL) {
+	if (dev != NULL && queue_id < VHU_MAX_VRINGS)
+		vq = vhu_obj_vq(dev, queue_id);
+	if (vq == NULL) {
 		rte_errno = EINVAL;
 		return -1;
 	}
-	memset(&dev->vq[queue_id]->stats, 0, sizeof(dev->vq[queue_id]->stats));
+	memset(&vq->stats, 0, sizeof(vq->stats));
 	return 0;
 }

@@ -160,6 +160,19 @@ struct vhu_dev {
 };
 /* clang-format on */
 
+/*
+ * dev->vq[index] (index < VHU_MAX_VRINGS) from any thread, NULL when the
+ * ring was never set up. The control thread publishes a new ring once
+ * (vhu_dev_vq()) and frees it only with the device.
+ */
+static inline struct vhu_vq *
+vhu_obj_vq(const struct vhu_dev *dev, uint16_t index)
+{
+	/* VQ: acquire, the ring's initialisation is seen with its pointer;
+	 * pairs with VQ in vhu_dev_vq() */
+	return __atomic_load_n(&dev->vq[index], __ATOMIC_ACQUIRE);
+}
+
 /* Feature tests on dev->features. */
 static inline bool
 vhu_has(const struct vhu_dev *dev, unsigned int bit)

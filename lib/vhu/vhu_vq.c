@@ -188,7 +188,10 @@ vhu_vq_update(struct vhu_dev *dev, struct vhu_vq *vq, bool *start)
 		 * SET_VRING_BASE).
 		 */
 		if (!vq->packed) {
-			vq->last_used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+			/* relaxed: only a device writes this index (our bursts,
+			 * which the closed guard has made visible, or the
+			 * back-end before a migration); nothing is read through it */
+			vq->last_used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_RELAXED);
 			resume_split_base(dev, vq);
 		}
 		vq->signalled_used_valid = false;
