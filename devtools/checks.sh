@@ -19,7 +19,8 @@
 #              port and the port's vhost-user socket appears
 #   install    after `meson install` (to a DESTDIR, laid over DPDK's plugin
 #              directory in a private mount namespace) testpmd creates the
-#              port with no -d at all
+#              port with no -d at all; vhu.h and rte_pmd_vhu.h are installed
+#              and compile alone
 #   all        every check above
 #
 # Exit status: 0 when every requested check passed.
@@ -336,6 +337,31 @@ check_testpmd() {
 }
 
 # ------------------------------------------------------------------ install
+# check_installed_headers STAGE: the public headers (vhu.h, rte_pmd_vhu.h)
+# were installed side by side, and a C file including them alone, in
+# either order, compiles warning-free against the installed DPDK.
+check_installed_headers() {
+	local stage=$1 inc h order src
+	inc=$(find "$stage" -name vhu.h -type f | head -n 1)
+	[ -n "$inc" ] || { echo "  meson install did not install vhu.h"; return 1; }
+	inc=$(dirname "$inc")
+	[ -f "$inc/rte_pmd_vhu.h" ] || { echo "  rte_pmd_vhu.h is not installed next to vhu.h ($inc)"; return 1; }
+	for order in "vhu.h rte_pmd_vhu.h" "rte_pmd_vhu.h vhu.h"; do
+		src=""
+		for h in $order; do
+			src="$src#include <$h>"$'\n'
+		done
+		src="${src}int f(void);"$'\n'"int f(void) { return vhu_eth_get_vid(0) + vhu_get_vring_count(0); }"
+		# shellcheck disable=SC2046
+		if ! echo "$src" | ${CC:-cc} -fsyntax-only -Wall -Wextra -Werror $(pkg-config --cflags libdpdk) \
+			-I"$inc" -x c - 2>&1 | sed 's/^/    /'; then
+			echo "  the installed headers do not compile alone ($order)"
+			return 1
+		fi
+	done
+	echo "  headers: ${inc#"$stage"}/vhu.h, rte_pmd_vhu.h (compile alone)"
+}
+
 # `meson install` puts the plugin where EAL loads plugins from by itself, so
 # testpmd needs no -d. Checked without touching the system: install into a
 # DESTDIR, then, in a private mount namespace, lay that directory (with
@@ -363,6 +389,7 @@ check_install() {
 		return 1
 	fi
 	echo "  meson install: $pmds/librte_net_vhu.so"
+	check_installed_headers "$stage" || { rm -rf "$stage"; return 1; }
 	cp -an "$pmds/." "$stage$pmds/"
 	eal_extra=()
 	port_check unshare --mount --propagation private \

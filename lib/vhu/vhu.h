@@ -72,27 +72,69 @@ extern "C" {
 /** Offer postcopy live migration. Refused while unimplemented. */
 #define VHU_SOCK_POSTCOPY        (1ull << 8)
 
-/** Application callbacks. Every one is optional. They run on the control thread. */
+/**
+ * Application callbacks. Every one is optional. They run on the control
+ * thread, outside every library lock, and may call the vhu_get_*()
+ * functions; they must not call vhu_socket_register() or
+ * vhu_socket_unregister().
+ */
 struct vhu_ops {
-	/** Device ready: memory mapped, first rings started. Return non-zero to refuse. */
+	/**
+	 * Device ready: memory mapped, rings 0 and 1 started and enabled.
+	 * @param vid the device
+	 * @return 0 to accept it; non-zero refuses it (the connection closes)
+	 */
 	int (*new_device)(int vid);
-	/** Device going away. After return, the vid must not be used by any lcore. */
+	/**
+	 * Device going away. After return, the vid must not be used by any lcore.
+	 * @param vid the device
+	 */
 	void (*destroy_device)(int vid);
-	/** A ring was enabled (enable = 1) or disabled (0). */
+	/**
+	 * After new_device: a ring became active (enable = 1) or stopped
+	 * being active (0).
+	 * @param vid the device
+	 * @param queue_id the vring index
+	 * @param enable 1 active, 0 inactive
+	 * @return ignored
+	 */
 	int (*vring_state_changed)(int vid, uint16_t queue_id, int enable);
-	/** Negotiated features changed (for example LOG_ALL toggled). */
+	/**
+	 * After new_device: the negotiated features changed (for example
+	 * LOG_ALL toggled).
+	 * @param vid the device
+	 * @param features the new virtio feature bits
+	 * @return ignored
+	 */
 	int (*features_changed)(int vid, uint64_t features);
-	/** A front-end connected; the device exists but is not ready. */
+	/**
+	 * A front-end connected; the device exists but is not ready.
+	 * @param vid the device
+	 * @return 0 to keep the connection; non-zero closes it
+	 */
 	int (*new_connection)(int vid);
-	/** The connection closed. Comes after destroy_device when the device was ready. */
+	/**
+	 * The connection closed; after destroy_device when the device was
+	 * ready. The vid is free for reuse once this returns.
+	 * @param vid the device
+	 */
 	void (*destroy_connection)(int vid);
 	/**
 	 * Migration source: write the application's state of this device
-	 * (counters, settings) into buf, at most len bytes. Return the number
-	 * of bytes written, or a negative errno.
+	 * (counters, settings) into buf.
+	 * @param vid the device
+	 * @param buf where to write
+	 * @param len at most this many bytes (64 KiB)
+	 * @return the number of bytes written, or a negative errno
 	 */
 	int (*save_state)(int vid, void *buf, size_t len);
-	/** Migration destination: restore what save_state wrote. 0 or a negative errno. */
+	/**
+	 * Migration destination: restore what save_state wrote.
+	 * @param vid the device
+	 * @param buf what the source's save_state wrote
+	 * @param len its length
+	 * @return 0, or a negative errno (the transfer fails)
+	 */
 	int (*load_state)(int vid, const void *buf, size_t len);
 };
 
@@ -114,9 +156,14 @@ struct vhu_socket_conf {
 
 /**
  * Register a socket path and start serving it (the control thread starts
- * with the first registration).
- * @return 0, or -1 with rte_errno (EINVAL bad conf, EEXIST path already
- * registered, EADDRINUSE a live process serves the path, other errno).
+ * with the first registration). Not from a vhu callback.
+ * @param conf how to serve it; copied (conf->path too)
+ * @return 0, or -1 with rte_errno: EINVAL (bad conf), EEXIST (path already
+ * registered here), EADDRINUSE (a live process serves the path), ENOTSOCK
+ * (a file that is not a socket is at the path), ENOTSUP (IOMMU or
+ * postcopy asked), EDEADLK (called from a vhu callback), ENOMEM, or the
+ * error of socket(), bind() or listen() (server mode) or of connect()
+ * (client mode with VHU_SOCK_NO_RECONNECT).
  */
 VHU_API int vhu_socket_register(const struct vhu_socket_conf *conf);
 
@@ -124,63 +171,187 @@ VHU_API int vhu_socket_register(const struct vhu_socket_conf *conf);
  * Stop serving a path: every device on it is destroyed (callbacks
  * delivered), every fd closed, guest memory unmapped and, in server mode,
  * the socket file removed. The control thread is joined with the last
- * registration gone. Must not be called from a vhu callback.
+ * registration gone. Not from a vhu callback.
+ * @param path the path given to vhu_socket_register()
+ * @return 0, or -1 with rte_errno: EINVAL (path NULL), EDEADLK (called
+ * from a vhu callback), ENOENT (not registered)
  */
 VHU_API int vhu_socket_unregister(const char *path);
 
-/** The virtio features vhu offers by default. */
+/**
+ * The virtio features vhu offers by default (before a registration's
+ * features_enable and features_disable).
+ * @return the feature bits
+ */
 VHU_API uint64_t vhu_default_features(void);
-/** The vhost-user protocol features vhu offers by default. */
+
+/**
+ * The vhost-user protocol features vhu offers by default (before a
+ * registration's protocol_features_disable).
+ * @return the protocol feature bits
+ */
 VHU_API uint64_t vhu_default_protocol_features(void);
 
 /* ---- device identity and negotiated state ---- */
-/** Copy the socket path the device was connected on. */
+
+/**
+ * Copy the socket path the device was connected on.
+ * @param vid the device
+ * @param buf where to copy it
+ * @param len size of buf
+ * @return 0, or -1 with rte_errno: ENODEV (no such device), EINVAL (buf
+ * NULL or len 0), ERANGE (len too small for the path and its NUL)
+ */
 VHU_API int vhu_get_ifname(int vid, char *buf, size_t len);
-/** Peer credentials from SO_PEERCRED (pid 0 when unknown). */
+
+/**
+ * Peer credentials from SO_PEERCRED (pid 0 when unknown).
+ * @param vid the device
+ * @param pid the peer's process id, or NULL
+ * @param uid its user id, or NULL
+ * @param gid its group id, or NULL
+ * @return 0, or -1 with rte_errno ENODEV (no such device)
+ */
 VHU_API int vhu_get_peer(int vid, pid_t *pid, uid_t *uid, gid_t *gid);
+
+/**
+ * The virtio features negotiated (SET_FEATURES; 0 before it).
+ * @param vid the device
+ * @param features where to store them
+ * @return 0, or -1 with rte_errno ENODEV (no such device) or EINVAL
+ * (features NULL)
+ */
 VHU_API int vhu_get_features(int vid, uint64_t *features);
+
+/**
+ * The vhost-user protocol features negotiated (SET_PROTOCOL_FEATURES).
+ * @param vid the device
+ * @param features where to store them
+ * @return 0, or -1 with rte_errno ENODEV (no such device) or EINVAL
+ * (features NULL)
+ */
 VHU_API int vhu_get_protocol_features(int vid, uint64_t *features);
+
+/**
+ * The device's MTU: the registration's, or what NET_SET_MTU or a state
+ * transfer set.
+ * @param vid the device
+ * @param mtu where to store it
+ * @return 0, or -1 with rte_errno ENODEV (no such device), EINVAL (mtu
+ * NULL) or ENODATA (no MTU configured)
+ */
 VHU_API int vhu_get_mtu(int vid, uint16_t *mtu);
+
+/**
+ * The device's MAC address: the registration's, or what the driver wrote
+ * into the config space or a state transfer set.
+ * @param vid the device
+ * @param mac where to store it
+ * @return 0, or -1 with rte_errno ENODEV (no such device), EINVAL (mac
+ * NULL) or ENODATA (no MAC configured)
+ */
 VHU_API int vhu_get_mac(int vid, struct rte_ether_addr *mac);
-/** Number of vrings the front-end set up (2 x queue pairs). */
+
+/**
+ * Number of vrings the front-end set up (2 x queue pairs): the highest
+ * vring index seen, plus one.
+ * @param vid the device
+ * @return the count, or -1 with rte_errno ENODEV (no such device)
+ */
 VHU_API int vhu_get_vring_count(int vid);
-/** The registration's ctx pointer. */
+
+/**
+ * The registration's ctx pointer (vhu_socket_conf.ctx).
+ * @param vid the device
+ * @return ctx, or NULL with rte_errno ENODEV (no such device)
+ */
 VHU_API void *vhu_get_ctx(int vid);
-/** Is the ring started and enabled (so bursts move packets)? */
+
+/**
+ * Is the ring started, enabled and translated (so bursts move packets)?
+ * A snapshot, from any thread.
+ * @param vid the device
+ * @param queue_id the vring index
+ * @return 1 yes, 0 no (or never set up), -1 with rte_errno ENODEV (no such
+ * device) or EINVAL (queue_id >= VHU_MAX_VRINGS)
+ */
 VHU_API int vhu_vring_is_active(int vid, uint16_t queue_id);
+
 /**
  * Has the guest made a buffer available on the ring (for a guest RX ring:
  * does the guest receive)? A packed ring: one is available now. A split
  * ring: one is available now, or its avail index moved from 0 (the guest
- * filled it before and is only slow to read). 1 yes, 0 no (or the ring is
- * not active), -1 with rte_errno on a bad vid or index. For a control
- * thread: it waits for a burst in progress on the ring to end. The caller
- * keeps vid alive (the PMD: under the lock its destroy_device takes).
+ * filled it before and is only slow to read). For a control thread: it
+ * waits for a burst in progress on the ring to end. The caller keeps vid
+ * alive (the PMD: under the lock its destroy_device takes).
+ * @param vid the device
+ * @param queue_id the vring index
+ * @return 1 yes, 0 no (or the ring is not active, or never set up), -1
+ * with rte_errno ENODEV (no such device) or EINVAL (queue_id >=
+ * VHU_MAX_VRINGS)
  */
 VHU_API int vhu_vring_has_buffers(int vid, uint16_t queue_id);
 
 /* ---- notifications (rx interrupts) ---- */
-/** The ring's kick eventfd, or -1 (for rx-interrupt mode). */
+
+/**
+ * The ring's kick eventfd, for rx-interrupt mode (the guest writes it when
+ * it adds buffers, if asked to: vhu_enable_guest_notification()).
+ * @param vid the device
+ * @param queue_id the vring index
+ * @return the fd (owned by vhu), or -1: the ring has no kick fd (a polling
+ * front-end), or rte_errno ENODEV (no such device), EINVAL (queue_id >=
+ * VHU_MAX_VRINGS) or ENOENT (ring never set up)
+ */
 VHU_API int vhu_get_kickfd(int vid, uint16_t queue_id);
-/** Ask the guest to kick (enable = 1) or not (0) when it adds buffers. */
+
+/**
+ * Ask the guest to kick (enable = 1) or not (0) when it adds buffers to
+ * the ring. A ring not running yet gets the setting when it starts. Waits
+ * for a burst in progress on the ring to end.
+ * @param vid the device
+ * @param queue_id the vring index
+ * @param enable non-zero: kick; 0: do not
+ * @return 0, or -1 with rte_errno EINVAL (no such device or ring)
+ */
 VHU_API int vhu_enable_guest_notification(int vid, uint16_t queue_id, int enable);
-/** Account a kick read from the kick eventfd (for the kicks counter). */
+
+/**
+ * Account a kick read from the kick eventfd (the ring's kicks counter).
+ * Nothing happens for a device or ring that does not exist.
+ * @param vid the device
+ * @param queue_id the vring index
+ */
 VHU_API void vhu_count_kick(int vid, uint16_t queue_id);
 
 /* ---- datapath ---- */
+
 /**
- * Guest TX -> host: take up to count packets from vring queue_id (odd).
- * Mbufs come from mp; the caller owns the returned mbufs.
- * Returns the number of packets stored in pkts.
+ * Guest TX -> host: take up to count packets from the guest's transmit
+ * ring queue_id. One lcore at a time per ring. A pending RARP (SEND_RARP)
+ * comes first.
+ * @param vid the device
+ * @param queue_id the vring index (odd: 2q + 1 for the guest's TX queue q)
+ * @param mp where the mbufs come from
+ * @param pkts where to store them; the caller owns the returned mbufs
+ * @param count at most this many
+ * @return the number of packets stored in pkts (0 also for a bad vid,
+ * queue, argument, or a ring that is not active)
  */
 VHU_API uint16_t vhu_dequeue_burst(int vid, uint16_t queue_id,
 		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
 
 /**
- * Host -> guest RX: copy up to count packets into vring queue_id (even).
- * Returns how many were consumed (copied, or dropped and counted because
- * they can never fit the guest's buffers). The caller still owns every
+ * Host -> guest RX: copy up to count packets into the guest's receive ring
+ * queue_id. One lcore at a time per ring. The caller still owns every
  * mbuf, sent or not, and frees the consumed ones.
+ * @param vid the device
+ * @param queue_id the vring index (even: 2q for the guest's RX queue q)
+ * @param pkts the packets, in order
+ * @param count how many
+ * @return how many were consumed, from the first on: copied, or dropped
+ * and counted because they can never fit the guest's buffers (0 also for
+ * a bad vid, queue, argument, or a ring that is not active)
  */
 VHU_API uint16_t vhu_enqueue_burst(int vid, uint16_t queue_id,
 		struct rte_mbuf **pkts, uint16_t count);
@@ -200,7 +371,24 @@ struct vhu_vq_stats {
 	uint64_t calls_suppressed; /**< notifications skipped because the guest asked */
 };
 
+/**
+ * Copy a ring's counters. Plain counters: a reader racing the datapath may
+ * see one burst late.
+ * @param vid the device
+ * @param queue_id the vring index
+ * @param stats where to copy them
+ * @return 0, or -1 with rte_errno EINVAL (no such device or ring, or
+ * stats NULL)
+ */
 VHU_API int vhu_vq_stats_get(int vid, uint16_t queue_id, struct vhu_vq_stats *stats);
+
+/**
+ * Zero a ring's counters (while no burst runs on it, or counts of a burst
+ * in progress may survive).
+ * @param vid the device
+ * @param queue_id the vring index
+ * @return 0, or -1 with rte_errno EINVAL (no such device or ring)
+ */
 VHU_API int vhu_vq_stats_reset(int vid, uint16_t queue_id);
 
 #ifdef __cplusplus

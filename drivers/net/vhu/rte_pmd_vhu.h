@@ -37,6 +37,7 @@ struct vhu_eth_queue_event {
 
 /**
  * The vid of the device connected on a port's socket.
+ * @param port_id the ethdev port
  * @return the vid (>= 0), or -1 with rte_errno ENODEV (not a net_vhu port)
  * or ENOTCONN (no front-end ready on the socket).
  */
@@ -44,6 +45,9 @@ VHU_API int vhu_eth_get_vid(uint16_t port_id);
 
 /**
  * Copy the port's socket path (the iface devarg) into buf.
+ * @param port_id the ethdev port
+ * @param buf where to copy it
+ * @param len size of buf
  * @return 0, or -1 with rte_errno ENODEV, EINVAL (buf NULL) or ERANGE
  * (len too small for the path and its terminating NUL).
  */
@@ -55,6 +59,8 @@ VHU_API int vhu_eth_get_iface(uint16_t port_id, char *buf, size_t len);
  * may stand for several changes. A queue that changed twice between two
  * reads is reported once, with its current state; a queue back in the
  * state last read is not reported.
+ * @param port_id the ethdev port
+ * @param ev where to store the change
  * @return 0 with *ev filled, or -1 with rte_errno ENODEV, EINVAL (ev NULL)
  * or EAGAIN (nothing changed).
  */
