@@ -21,6 +21,11 @@
 #              directory in a private mount namespace) testpmd creates the
 #              port with no -d at all; vhu.h and rte_pmd_vhu.h are installed
 #              and compile alone
+#   layers     devtools/check_layers.py: every C file under lib/ and
+#              drivers/ has a layer in devtools/layers.txt (the layer order,
+#              bottom up); no include runs up that order, no include circle
+#              joins modules (a .c and its .h); no C file there has more
+#              than 1000 lines; vhu_lib.rst's file map agrees with the table
 #   all        every check above
 #
 # Exit status: 0 when every requested check passed.
@@ -399,15 +404,20 @@ check_install() {
 	return $rc
 }
 
+# ------------------------------------------------------------------ layers
+check_layers() {
+	"$pyelf" devtools/check_layers.py devtools/layers.txt doc/guides/prog_guide/vhu_lib.rst
+}
+
 status=0
 for c in "$@"; do
 	case "$c" in
-	all) set -- forbidden symbols format pmdinfo testpmd install ;;
+	all) set -- forbidden symbols format pmdinfo testpmd install layers ;;
 	esac
 done
 for c in "$@"; do
 	case "$c" in
-	forbidden | symbols | format | pmdinfo | testpmd | install)
+	forbidden | symbols | format | pmdinfo | testpmd | install | layers)
 		echo "check $c:"
 		if "check_$c"; then
 			echo "check $c: ok"

@@ -122,7 +122,7 @@ gcc_ok=$?
 build clang "$clangdir" clang
 
 # ---------------------------------------------------------------- checks
-for c in forbidden symbols format pmdinfo testpmd install; do
+for c in forbidden symbols format pmdinfo testpmd install layers; do
 	t0=$(date +%s)
 	banner "check $c"
 	if bash devtools/checks.sh -B "$builddir" "$c" </dev/null; then

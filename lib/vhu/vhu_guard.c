@@ -14,7 +14,7 @@
 #include <rte_common.h>
 
 #include "vhu_guard.h"
-#include "vhu_obj.h"
+#include "vhu_log.h"
 
 bool vhu_fence_asym;
 

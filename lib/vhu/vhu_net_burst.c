@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 
 #include "vhu_dev_table.h"
+#include "vhu_fault.h"
 #include "vhu_guard.h"
 #include "vhu_net.h"
 #include "vhu_net_burst.h"
@@ -72,7 +73,7 @@ select_packed(struct vhu_dev *dev, struct vhu_vq *vq)
 		return;
 	}
 	if (vq->last_avail_idx >= vq->size || vq->last_used_idx >= vq->size) {
-		vhu_vq_break(dev, vq, "ring base avail %u / used %u outside a ring of %u",
+		vhu_fault_break(dev, vq, "ring base avail %u / used %u outside a ring of %u",
 				vq->last_avail_idx, vq->last_used_idx, vq->size);
 		return;
 	}

@@ -22,12 +22,12 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
+#include "vhu_fault.h"
 #include "vhu_net.h"
 #include "vhu_net_copy.h"
 #include "vhu_net_hdr.h"
 #include "vhu_net_packed_dequeue.h"
 #include "vhu_packed_pvt.h"
-#include "vhu_vq.h"
 
 #define DEQ_OK    0
 #define DEQ_BAD   1 /* guest fault: dropped, counted in errors */
@@ -47,17 +47,17 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 
 	if (unlikely(vhu_packed_walk(dev, vq, pos, flags, false, UINT64_MAX, bufs, VHU_MAX_BUFS,
 				     c) != 0)) {
-		vhu_vq_break(dev, vq, "tx chain at %u: no end within the ring (%u slots)", pos,
+		vhu_fault_break(dev, vq, "tx chain at %u: no end within the ring (%u slots)", pos,
 				vq->size);
 		return DEQ_STOP;
 	}
 	if (unlikely(c->why != NULL)) {
-		vhu_vq_fault(dev, vq, "tx buffer at %u (id %u): %s", pos, c->id, c->why);
+		vhu_fault(dev, vq, "tx buffer at %u (id %u): %s", pos, c->id, c->why);
 		return DEQ_BAD;
 	}
 	if (unlikely(c->total < hlen + RTE_ETHER_HDR_LEN ||
 			    c->total - hlen > VHU_DEQ_MAX_PKT_LEN)) {
-		vhu_vq_fault(dev, vq, "tx buffer at %u (id %u): %" PRIu64 " bytes is no frame", pos,
+		vhu_fault(dev, vq, "tx buffer at %u (id %u): %" PRIu64 " bytes is no frame", pos,
 				c->id, c->total);
 		return DEQ_BAD;
 	}
@@ -68,7 +68,7 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 		return rc == -EMSGSIZE ? DEQ_DROP : DEQ_NOMEM;
 	if (unlikely(hdr.flags != 0 || hdr.gso_type != 0) &&
 			vhu_net_hdr_to_mbuf(dev, &hdr, m) != 0) {
-		vhu_vq_fault(dev, vq,
+		vhu_fault(dev, vq,
 				"tx buffer at %u (id %u): bad virtio-net header (flags %#x "
 				"gso %#x csum %u+%u, %u bytes)",
 				pos, c->id, hdr.flags, hdr.gso_type, hdr.csum_start,
@@ -311,8 +311,9 @@ vhu_net_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq)
 			break;
 		/* want 0: follow the chain for its length and id, map nothing */
 		if (vhu_packed_walk(dev, vq, pos, flags, false, 0, NULL, 0, &c) != 0) {
-			vhu_vq_break(dev, vq, "tx chain at %u: no end within the ring (%u slots)",
-					pos, size);
+			vhu_fault_break(dev, vq,
+					"tx chain at %u: no end within the ring (%u slots)", pos,
+					size);
 			break;
 		}
 		vhu_packed_used_put(vq, &u, c.id, 0, c.ndesc);

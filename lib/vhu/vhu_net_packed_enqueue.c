@@ -23,13 +23,13 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
+#include "vhu_fault.h"
 #include "vhu_mem.h"
 #include "vhu_net.h"
 #include "vhu_net_copy.h"
 #include "vhu_net_hdr.h"
 #include "vhu_net_packed_enqueue.h"
 #include "vhu_packed_pvt.h"
-#include "vhu_vq.h"
 
 /* Pieces one packet may be scattered to, over all its mergeable buffers. */
 #define ENQ_MAX_BUFS (2u * VHU_MAX_BUFS)
@@ -92,14 +92,15 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, struc
 			return ENQ_DROP; /* spread too thin for us: the buffers stay */
 		if (unlikely(vhu_packed_walk(dev, vq, pos, flags, true, need - have, &bufs[nb],
 					     ENQ_MAX_BUFS - nb, &c) != 0)) {
-			vhu_vq_break(dev, vq, "rx chain at %u: no end within the ring (%u slots)",
-					pos, size);
+			vhu_fault_break(dev, vq,
+					"rx chain at %u: no end within the ring (%u slots)", pos,
+					size);
 			return ENQ_STOP;
 		}
 		if (likely(c.why == NULL) && nheld == 0 && unlikely(c.total < hlen))
 			c.why = "receive buffer smaller than the virtio-net header";
 		if (unlikely(c.why != NULL)) {
-			vhu_vq_fault(dev, vq, "rx buffer at %u (id %u): %s", pos, c.id, c.why);
+			vhu_fault(dev, vq, "rx buffer at %u (id %u): %s", pos, c.id, c.why);
 			/* hand back what this packet held and the bad buffer, empty */
 			enq_return(vq, u, held, nheld);
 			vhu_packed_used_put(vq, u, c.id, 0, c.ndesc);

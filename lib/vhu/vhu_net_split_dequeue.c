@@ -20,12 +20,12 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
+#include "vhu_fault.h"
 #include "vhu_net.h"
 #include "vhu_net_copy.h"
 #include "vhu_net_hdr.h"
 #include "vhu_net_split_dequeue.h"
 #include "vhu_split_pvt.h"
-#include "vhu_vq.h"
 
 /* What became of one chain. */
 #define DEQ_OK    0
@@ -46,16 +46,16 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 	int rc;
 
 	if (unlikely(head >= vq->size)) {
-		vhu_vq_fault(dev, vq, "avail head %u out of range (ring size %u)", head, vq->size);
+		vhu_fault(dev, vq, "avail head %u out of range (ring size %u)", head, vq->size);
 		return DEQ_BAD;
 	}
 	why = vhu_split_walk(dev, vq, head, false, UINT64_MAX, bufs, VHU_MAX_BUFS, &nb, &total);
 	if (unlikely(why != NULL)) {
-		vhu_vq_fault(dev, vq, "tx chain at %u: %s", head, why);
+		vhu_fault(dev, vq, "tx chain at %u: %s", head, why);
 		return DEQ_BAD;
 	}
 	if (unlikely(total < hlen + RTE_ETHER_HDR_LEN || total - hlen > VHU_DEQ_MAX_PKT_LEN)) {
-		vhu_vq_fault(dev, vq, "tx chain at %u: %" PRIu64 " bytes is no frame", head, total);
+		vhu_fault(dev, vq, "tx chain at %u: %" PRIu64 " bytes is no frame", head, total);
 		return DEQ_BAD;
 	}
 	/* the header, copied once into a local wherever the guest put it;
@@ -69,7 +69,7 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 		return rc == -EMSGSIZE ? DEQ_DROP : DEQ_NOMEM;
 	if (unlikely(hdr.flags != 0 || hdr.gso_type != 0) &&
 			vhu_net_hdr_to_mbuf(dev, &hdr, m) != 0) {
-		vhu_vq_fault(dev, vq,
+		vhu_fault(dev, vq,
 				"tx chain at %u: bad virtio-net header (flags %#x gso %#x "
 				"csum %u+%u, %u bytes)",
 				head, hdr.flags, hdr.gso_type, hdr.csum_start, hdr.csum_offset,

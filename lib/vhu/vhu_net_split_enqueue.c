@@ -21,13 +21,13 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
+#include "vhu_fault.h"
 #include "vhu_mem.h"
 #include "vhu_net.h"
 #include "vhu_net_copy.h"
 #include "vhu_net_hdr.h"
 #include "vhu_net_split_enqueue.h"
 #include "vhu_split_pvt.h"
-#include "vhu_vq.h"
 
 #define ENQ_OK   0
 #define ENQ_DROP 1 /* dropped and counted: the caller may free it */
@@ -77,7 +77,7 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m, uint16_t *po
 		if (likely(why == NULL) && nheads == 0 && unlikely(total < hlen))
 			why = "receive buffer smaller than the virtio-net header";
 		if (unlikely(why != NULL)) {
-			vhu_vq_fault(dev, vq, "rx buffer at %u: %s", head, why);
+			vhu_fault(dev, vq, "rx buffer at %u: %s", head, why);
 			if (nheads != 0) {
 				/* half placed: hand its buffers back empty, drop it */
 				uint16_t u;

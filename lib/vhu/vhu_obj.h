@@ -4,9 +4,9 @@
 
 /*
  * The object model every layer shares: the device and virtqueue objects,
- * feature tests on them, and the log types (registered in vhu_obj.c).
- * Nothing here does anything; each layer above owns its part of these
- * objects and the functions that change it.
+ * feature tests on them, and (vhu_log.h) the log types. Nothing here does
+ * anything, so there is no vhu_obj.c; each layer above owns its part of
+ * these objects and the functions that change it.
  *
  * Ownership rules:
  *  - the control thread creates, changes and frees devices and rings;
@@ -29,10 +29,9 @@
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
 #include <rte_ether.h>
-#include <rte_log.h>
-
 #include "vhu.h"
 #include "vhu_guard.h"
+#include "vhu_log.h"
 #include "vhu_proto.h"
 
 struct vhu_dev;
@@ -179,17 +178,5 @@ vhu_has(const struct vhu_dev *dev, unsigned int bit)
 {
 	return (dev->features & VHU_BIT(bit)) != 0;
 }
-
-/* ---- logging ---- */
-extern int vhu_logtype_config;
-extern int vhu_logtype_data;
-
-#define VHU_LOG_CONFIG(level, path, fmt, ...) \
-	rte_log(RTE_LOG_##level, vhu_logtype_config, "VHU_CONFIG: (%s) " fmt "\n", (path), \
-			##__VA_ARGS__)
-
-#define VHU_LOG_DATA(level, path, fmt, ...) \
-	rte_log(RTE_LOG_##level, vhu_logtype_data, "VHU_DATA: (%s) " fmt "\n", (path), \
-			##__VA_ARGS__)
 
 #endif /* VHU_OBJ_H */

@@ -33,9 +33,9 @@
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
 
+#include "vhu_fault.h"
 #include "vhu_mem.h"
 #include "vhu_obj.h"
-#include "vhu_vq.h"
 
 #define VHU_PACKED_WRAP_BIT (1u << 15)
 

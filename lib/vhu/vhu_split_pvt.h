@@ -23,9 +23,9 @@
 #include <rte_common.h>
 #include <rte_prefetch.h>
 
+#include "vhu_fault.h"
 #include "vhu_mem.h"
 #include "vhu_obj.h"
-#include "vhu_vq.h"
 
 static __rte_always_inline uint16_t
 vhu_split_mask(const struct vhu_vq *vq)
@@ -61,8 +61,8 @@ vhu_split_avail_count(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t *avail_id
 	uint16_t n = (uint16_t)(idx - vq->last_avail_idx);
 
 	if (unlikely(n > vq->size)) {
-		vhu_vq_break(dev, vq, "avail idx %u is %u entries ahead of %u, ring holds %u", idx,
-				n, vq->last_avail_idx, vq->size);
+		vhu_fault_break(dev, vq, "avail idx %u is %u entries ahead of %u, ring holds %u",
+				idx, n, vq->last_avail_idx, vq->size);
 		return -1;
 	}
 	*avail_idx = idx;

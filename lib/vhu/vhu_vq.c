@@ -6,16 +6,13 @@
  * Virtqueue control: allocation and reset, translation of the ring
  * addresses the front-end gave (its virtual addresses) into ours, the
  * active state the datapath obeys (active = started && enabled &&
- * translated), the guest's notification setting, and guest faults.
+ * translated) and the guest's notification setting.
  */
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <rte_cycles.h>
 #include <rte_malloc.h>
 
 #include "vhu_codec.h"
@@ -287,25 +284,4 @@ vhu_vq_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
 		packed_apply_notify(dev, vq);
 	else
 		split_apply_notify(dev, vq);
-}
-
-void
-vhu_vq_fault(struct vhu_dev *dev, struct vhu_vq *vq, const char *fmt, ...)
-{
-	uint64_t now = rte_get_timer_cycles();
-	uint64_t one = 1;
-	char msg[256];
-	va_list ap;
-
-	vq->stats.errors++;
-	if (vq->errfd >= 0 && write(vq->errfd, &one, sizeof(one)) < 0) {
-		/* the front-end's eventfd is full or gone: nothing more to tell it */
-	}
-	if (vq->err_rl_tsc != 0 && now - vq->err_rl_tsc < rte_get_timer_hz())
-		return;
-	vq->err_rl_tsc = now;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	VHU_LOG_DATA(ERR, dev->ifname, "vring %u: guest fault: %s", vq->index, msg);
 }

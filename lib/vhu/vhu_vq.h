@@ -5,9 +5,9 @@
 /*
  * Virtqueue control: allocation and reset of a ring, translation of the
  * ring addresses the front-end gave, the state the datapath obeys
- * (active = started && enabled && translated; discard), the guest's
- * notification setting, and guest faults. The split and packed layouts'
- * inline helpers are in vhu_split_pvt.h and vhu_packed_pvt.h.
+ * (active = started && enabled && translated; discard) and the guest's
+ * notification setting. The split and packed layouts' inline helpers are
+ * in vhu_split_pvt.h and vhu_packed_pvt.h, guest faults in vhu_fault.h.
  */
 
 #ifndef VHU_VQ_H
@@ -46,22 +46,5 @@ bool vhu_vq_has_buffers(const struct vhu_vq *vq);
  * holds the guard, or is the burst selection.
  */
 void vhu_vq_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq);
-
-/*
- * A guest fault on a ring: counted, logged at most once a second per ring,
- * and signalled on the ring's error eventfd when the front-end gave one.
- */
-void vhu_vq_fault(struct vhu_dev *dev, struct vhu_vq *vq, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
-
-/*
- * A guest fault that makes the ring unusable: as vhu_vq_fault(), and the
- * datapath stops touching the ring until it is started again.
- */
-#define vhu_vq_break(dev, vq, ...) \
-	do { \
-		(vq)->broken = true; \
-		vhu_vq_fault((dev), (vq), __VA_ARGS__); \
-	} while (0)
 
 #endif /* VHU_VQ_H */
