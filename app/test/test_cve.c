@@ -1357,7 +1357,7 @@ body_2026_runt_rx(void)
 	return pair_down(&p);
 }
 
-VHU_TEST(fast, cve_2026_runt_rx_descriptors)
+VHU_TEST(fast, cve_2026_runt_enq_descriptors)
 {
 	return hlog_run(body_2026_runt_rx);
 }

@@ -252,7 +252,7 @@ each_variant(int (*fn)(bool packed, uint64_t features))
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, hdr_rx_plain_not_rewritten)
+VHU_TEST(fast, hdr_enq_plain_not_rewritten)
 {
 	return each_variant(rx_case);
 }
@@ -314,7 +314,7 @@ tx_case(bool packed, uint64_t features)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, hdr_tx_unread_without_host_offloads)
+VHU_TEST(fast, hdr_deq_unread_without_host_offloads)
 {
 	return each_variant(tx_case);
 }

@@ -65,7 +65,7 @@ tx_round(struct penv *e, enum tx_layout layout, bool indirect, uint32_t seed)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_tx_frames)
+VHU_TEST(fast, packed_deq_frames)
 {
 	static const uint64_t feats[] = {
 		BASE_FEATURES,
@@ -96,7 +96,7 @@ VHU_TEST(fast, packed_tx_frames)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_tx_linear_and_extbuf)
+VHU_TEST(fast, packed_deq_linear_and_extbuf)
 {
 	struct rte_mbuf *pkts[4];
 	struct penv e;
@@ -175,7 +175,7 @@ rx_round(struct penv *e, uint32_t buf_len, uint32_t nseg, bool indirect, uint32_
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_rx_frames)
+VHU_TEST(fast, packed_enq_frames)
 {
 	struct penv e;
 	uint32_t ind, mseg;
@@ -402,7 +402,7 @@ VHU_TEST(fast, packed_inorder_one_used)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_rx_full_ring_partial)
+VHU_TEST(fast, packed_enq_full_ring_partial)
 {
 	struct rte_mbuf *pkts[20];
 	struct vhu_net_hdr hdr;
@@ -448,7 +448,7 @@ VHU_TEST(fast, packed_rx_full_ring_partial)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_rx_too_big_dropped)
+VHU_TEST(fast, packed_enq_too_big_dropped)
 {
 	struct rte_mbuf *pkts[2];
 	struct vhu_net_hdr hdr;
@@ -631,7 +631,7 @@ make_l4(uint8_t *buf, uint32_t payload, bool udp)
 	return len;
 }
 
-VHU_TEST(fast, packed_offload_tx)
+VHU_TEST(fast, packed_offload_deq)
 {
 	struct rte_mbuf *pkts[4];
 	struct vhu_net_hdr hdr;
@@ -683,7 +683,7 @@ VHU_TEST(fast, packed_offload_tx)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_offload_rx)
+VHU_TEST(fast, packed_offload_enq)
 {
 	struct vhu_net_hdr hdr;
 	struct rte_mbuf *m;
@@ -880,7 +880,7 @@ VHU_TEST(fast, packed_rarp_and_stats)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_tx_pool_low)
+VHU_TEST(fast, packed_deq_pool_low)
 {
 	struct rte_mbuf *pkts[64], *hold[4095];
 	unsigned int held = 0, i, total = 0;

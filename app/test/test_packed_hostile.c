@@ -129,7 +129,7 @@ expect_tx_drop(struct penv *e, const struct vhu_vring_packed_desc *d, uint32_t n
 	return still_works(e);
 }
 
-VHU_TEST(fast, packed_hostile_tx_buffers)
+VHU_TEST(fast, packed_hostile_deq_buffers)
 {
 	struct vhu_vring_packed_desc d[4];
 	struct penv e;
@@ -334,7 +334,7 @@ VHU_TEST(fast, packed_hostile_ring_stops)
 }
 
 /* Receive side: bad buffers come back empty, the packet goes to the next good one. */
-VHU_TEST(fast, packed_hostile_rx_buffers)
+VHU_TEST(fast, packed_hostile_enq_buffers)
 {
 	struct vhu_vring_packed_desc d[2];
 	struct vhu_net_hdr hdr;

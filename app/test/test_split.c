@@ -61,7 +61,7 @@ tx_round(struct tenv *e, enum tx_layout layout, bool indirect, uint32_t seed)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_tx_frames)
+VHU_TEST(fast, split_deq_frames)
 {
 	static const uint64_t feats[] = {
 		BASE_FEATURES,
@@ -92,7 +92,7 @@ VHU_TEST(fast, split_tx_frames)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_tx_linear_and_extbuf)
+VHU_TEST(fast, split_deq_linear_and_extbuf)
 {
 	struct rte_mbuf *pkts[4];
 	struct tenv e;
@@ -167,7 +167,7 @@ rx_round(struct tenv *e, uint32_t buf_len, uint32_t nseg, bool indirect, uint32_
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_rx_frames)
+VHU_TEST(fast, split_enq_frames)
 {
 	struct tenv e;
 	uint32_t ind, mseg;
@@ -273,7 +273,7 @@ VHU_TEST(fast, split_inorder)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_rx_full_ring_partial)
+VHU_TEST(fast, split_enq_full_ring_partial)
 {
 	struct rte_mbuf *pkts[20];
 	struct vhu_net_hdr hdr;
@@ -321,7 +321,7 @@ VHU_TEST(fast, split_rx_full_ring_partial)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_rx_too_big_dropped)
+VHU_TEST(fast, split_enq_too_big_dropped)
 {
 	struct rte_mbuf *pkts[2];
 	struct vhu_net_hdr hdr;
@@ -609,17 +609,17 @@ tx_offload_case(uint64_t sock_flags)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_offload_tx_compliant)
+VHU_TEST(fast, split_offload_deq_compliant)
 {
 	return tx_offload_case(0);
 }
 
-VHU_TEST(fast, split_offload_tx_legacy)
+VHU_TEST(fast, split_offload_deq_legacy)
 {
 	return tx_offload_case(VHU_SOCK_LEGACY_OL_FLAGS);
 }
 
-VHU_TEST(fast, split_offload_rx)
+VHU_TEST(fast, split_offload_enq)
 {
 	struct rte_mbuf *m;
 	struct vhu_net_hdr hdr;
@@ -919,7 +919,7 @@ VHU_TEST(fast, split_stats)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_tx_pool_low)
+VHU_TEST(fast, split_deq_pool_low)
 {
 	struct rte_mbuf *pkts[64], *hold[4095];
 	unsigned int held = 0, i, total = 0;
@@ -957,7 +957,7 @@ VHU_TEST(fast, split_tx_pool_low)
 }
 
 /* The header split over several receive descriptors, frames over many small pieces. */
-VHU_TEST(fast, split_rx_header_split)
+VHU_TEST(fast, split_enq_header_split)
 {
 	static const uint32_t pieces[] = { 5, 3, 1, 700, 2000, 7000 };
 	struct vhu_net_hdr hdr;

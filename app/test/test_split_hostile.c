@@ -88,7 +88,7 @@ expect_tx_drop(struct tenv *e, uint16_t head, const char *what)
 	return still_works(e);
 }
 
-VHU_TEST(fast, split_hostile_tx_chains)
+VHU_TEST(fast, split_hostile_deq_chains)
 {
 	struct vhu_vring_desc *d, *t;
 	struct tenv e;
@@ -236,7 +236,7 @@ VHU_TEST(fast, split_hostile_avail_jump)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_hostile_rx_buffers)
+VHU_TEST(fast, split_hostile_enq_buffers)
 {
 	struct vhu_vring_desc *d;
 	struct vhu_net_hdr hdr;
