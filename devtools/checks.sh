@@ -74,7 +74,7 @@ check_forbidden() {
 		}' $files)
 	if [ -n "$hits" ]; then
 		echo "$hits" | sed 's/^/  forbidden call: /'
-		echo "  lib/ and drivers/ must log (vhu_dev.h macros, the PMD log type) and return -errno"
+		echo "  lib/ and drivers/ must log (vhu_log.h macros, the PMD log type) and return -errno"
 		return 1
 	fi
 	echo "  $(echo "$files" | wc -l) files clean"
