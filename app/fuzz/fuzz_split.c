@@ -356,12 +356,8 @@ ring_start(struct vhu_vq *vq, const struct layout *l, uint16_t n, uint16_t base,
 	vq->addr.used_user_addr = UVA_BASE + l->used;
 	vq->addr.log_guest_addr = l->used;
 	vq->addr.flags = 1u << VHU_VRING_F_LOG;
+	/* a started, disabled ring: the control thread's sweep drops what the guest sends */
 	vhu_dev_vq_refresh(S.dev, vq);
-	if (!enabled && vq->desc != NULL) {
-		/* a started, disabled ring: the datapath drops what the guest sends */
-		vq->discard = true;
-		vhu_net_select_burst(S.dev, vq);
-	}
 }
 
 static int
@@ -498,8 +494,13 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 	/* ---- the lcore ---- */
 	calls = 1 + (deq_cfg >> 7);
 	for (k = 0; k < calls; k++) {
-		uint16_t got = vhu_dequeue_burst(S.dev->vid, 1, deq_mp, pkts,
-						 (uint16_t)(1 + (deq_cfg & 31)));
+		uint32_t marks[VHU_MAX_VRINGS];
+		uint16_t got;
+
+		/* what the control thread does for a disabled ring, between bursts */
+		if (vhu_dev_sweep_observe(S.dev, marks) != 0)
+			vhu_dev_sweep(S.dev, marks);
+		got = vhu_dequeue_burst(S.dev->vid, 1, deq_mp, pkts, (uint16_t)(1 + (deq_cfg & 31)));
 
 		for (i = 0; i < got; i++) {
 			if (rc == 0 && fz_mbuf_bad(pkts[i], why))

@@ -230,7 +230,7 @@ VHU_TEST(fast, ctrl_mock_ring_states)
 	vid = dev->vid;
 	TEST_ASSERT(dev->vq[0]->started && !dev->vq[0]->enabled, "started, disabled");
 	TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 0, "disabled ring inactive");
-	TEST_ASSERT(!dev->vq[0]->discard, "never enabled yet: left alone, frames wait");
+	TEST_ASSERT(dev->vq[0]->discard, "started, disabled: its TX is the sweep's to drop");
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e.fe, 0, 1), 0, "enable 0");
 	TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 1, "ring 0 active");
 	TEST_ASSERT(!dev->vq[0]->discard, "enabled: not discarding");
@@ -244,7 +244,7 @@ VHU_TEST(fast, ctrl_mock_ring_states)
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e.fe, 1, 0), 0, "disable 1");
 	TEST_ASSERT_EQ(vhu_rec.state[1], 0, "ring 1 reported disabled");
 	TEST_ASSERT(dev->vq[1]->started, "still started");
-	TEST_ASSERT(dev->vq[1]->discard, "started+disabled after use: TX discarded, no RX");
+	TEST_ASSERT(dev->vq[1]->discard, "started+disabled after use: TX dropped, no RX");
 	TEST_ASSERT(dev->vq[1]->enqueue != NULL, "burst functions kept for discarding");
 	/* LOG_ALL toggled by SET_FEATURES never disables a ring */
 	f = e.fe.features | VHU_BIT(VHU_F_LOG_ALL);

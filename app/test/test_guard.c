@@ -86,6 +86,7 @@ struct pair {
 	struct vhu_guard g;
 	volatile uint64_t a, b;
 	volatile int stop;
+	volatile int running; /* the reader has started */
 	uint64_t bursts, torn, backoffs;
 };
 
@@ -94,6 +95,7 @@ reader_main(void *arg)
 {
 	struct pair *p = arg;
 
+	__atomic_store_n(&p->running, 1, __ATOMIC_RELEASE);
 	while (!p->stop) {
 		uint64_t x, y;
 
@@ -131,6 +133,9 @@ contend(unsigned int changes, int cpu)
 	rc = pthread_create(&t, &attr, reader_main, &p);
 	pthread_attr_destroy(&attr);
 	TEST_ASSERT_EQ(rc, 0, "thread");
+	/* on a loaded machine the reader may take a while to be scheduled */
+	for (i = 0; i < 2000 && !__atomic_load_n(&p.running, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
 	for (i = 1; i <= changes; i++) {
 		vhu_guard_close(&p.g);
 		p.a = i;

@@ -18,6 +18,7 @@
 
 #include "guest_split.h"
 #include "vhu.h"
+#include "vhu_dev.h"
 #include "vhu_net_burst.h"
 #include "vhu_test.h"
 
@@ -802,6 +803,7 @@ VHU_TEST(fast, split_dirty_log)
 /* ---- ring states, RARP, stats ---- */
 VHU_TEST(fast, split_disabled_ring)
 {
+	uint32_t marks[VHU_MAX_VRINGS];
 	struct rte_mbuf *pkts[4];
 	struct tenv e;
 	uint32_t id, len;
@@ -813,9 +815,17 @@ VHU_TEST(fast, split_disabled_ring)
 	make_frame(frame, 100, 1);
 	TEST_ASSERT(tx_send(&e, frame, 100, NULL, TXL_ONE, false) >= 0, "");
 	TEST_ASSERT(tx_send(&e, frame, 100, NULL, TXL_ONE, false) >= 0, "");
-	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 0, "TX discarded");
-	TEST_ASSERT_EQ(gring_pop(&e.g[1], &id, &len), 1, "but returned to the guest");
+	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4), 0, "TX not delivered");
+	TEST_ASSERT_EQ(gring_pop(&e.g[1], &id, &len), 0, "the burst leaves a disabled ring alone");
+	/* the control thread's sweep drops it: returned to the guest unread */
+	e.dev->max_queue_pairs = 1;
+	TEST_ASSERT_EQ(vhu_dev_sweep_observe(e.dev, marks), 1, "the sweep sees one ring");
+	TEST_ASSERT_EQ(marks[1], 2, "two buffers available");
+	vhu_dev_sweep(e.dev, marks);
+	TEST_ASSERT_EQ(gring_pop(&e.g[1], &id, &len), 1, "returned to the guest");
+	TEST_ASSERT_EQ(len, 0, "unread");
 	TEST_ASSERT_EQ(gring_pop(&e.g[1], &id, &len), 1, "");
+	TEST_ASSERT_EQ(e.vq[1]->stats.dropped, 2, "counted");
 	TEST_ASSERT(rx_post(&e, 2048, 1, false) >= 0, "");
 	pkts[0] = mbuf_make(e.mp, frame, 100, 0);
 	TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, pkts, 1), 0, "no RX supplied");

@@ -34,6 +34,7 @@ union vhu_payload {
 	struct vhu_inflight_desc inflight;
 	struct vhu_iotlb_msg iotlb;
 	struct vhu_device_state_xfer xfer;
+	struct vhu_shmem_config shmem;
 	uint8_t raw[VHU_MAX_PAYLOAD];
 };
 

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -70,6 +71,35 @@ vhu_conn_update(struct vhu_conn *c)
 	return 0;
 }
 
+bool
+vhu_conn_sweep_wanted(const struct vhu_conn *c)
+{
+	return vhu_dev_sweep_wanted(&c->dev);
+}
+
+bool
+vhu_conn_sweep(struct vhu_conn *c)
+{
+	uint32_t marks[VHU_MAX_VRINGS];
+	int unread = 0;
+
+	/* first what the guest has made available ... */
+	if (vhu_dev_sweep_observe(&c->dev, marks) == 0)
+		return false;
+	/*
+	 * ... then the socket: the front-end sends SET_VRING_ENABLE before
+	 * it makes buffers available on the ring, so a buffer seen above was
+	 * made available with the enable either handled already (the ring
+	 * would not be disabled) or still unread here. Nothing unread: every
+	 * buffer marked is the disabled ring's to drop. Something unread:
+	 * handle it first, sweep another time.
+	 */
+	if (c->rx.got != 0 || ioctl(c->dev.connfd, FIONREAD, &unread) != 0 || unread != 0)
+		return true;
+	vhu_dev_sweep(&c->dev, marks);
+	return true;
+}
+
 /* Leave the ready state: rings inactive first, then destroy_device. */
 static void
 unready(struct vhu_conn *c)
@@ -129,6 +159,7 @@ vhu_conn_new(const struct vhu_socket_conf *conf, uint64_t features, uint64_t pro
 		dev->peer_uid = cred.uid;
 		dev->peer_gid = cred.gid;
 	}
+	c->sweep_fd = -1;
 	vhu_rx_reset(&c->rx);
 	vhu_xfer_init(&c->xfer, dev);
 	if (vhu_dev_table_add(dev) != 0) {

@@ -39,6 +39,10 @@ struct vhu_conn {
 	TAILQ_ENTRY(vhu_conn) next;    /* in the serving socket's list */
 	void *owner;                   /* the serving socket */
 	void (*on_ready)(void *owner); /* a device became ready (NULL: nobody asks) */
+	int sweep_fd;                  /* timerfd of the sweep (-1: none yet) */
+	bool sweep_on;                 /* sweep_fd is armed */
+	unsigned int sweep_ms;         /* its next period */
+	struct vhu_evloop_cb ev_sweep; /* its watch */
 };
 
 static inline struct vhu_conn *
@@ -63,6 +67,15 @@ void vhu_conn_free(struct vhu_conn *c);
  * -1 (c->fatal set) when the application refused the device.
  */
 int vhu_conn_update(struct vhu_conn *c);
+/*
+ * Started but disabled TX rings (vhu_dev_sweep_wanted()): while there are
+ * some, the transport calls vhu_conn_sweep() now and then. It drops what
+ * the guest made available on them, only when no message that could
+ * enable a ring is waiting on the connection's socket. True when the
+ * guest had made something available (dropped now or at the next call).
+ */
+bool vhu_conn_sweep_wanted(const struct vhu_conn *c);
+bool vhu_conn_sweep(struct vhu_conn *c);
 /* RESET_OWNER / RESET_DEVICE: back to the initial state, connection kept. */
 void vhu_conn_reset(struct vhu_conn *c);
 

@@ -8,6 +8,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include "vhu_guard.h"
 #include "vhu_mem.h"
 #include "vhu_net_burst.h"
+#include "vhu_net_packed_dequeue.h"
+#include "vhu_net_split_dequeue.h"
 #include "vhu_vq.h"
 
 /* ---- rings of a device ---- */
@@ -127,6 +130,64 @@ vhu_dev_deactivate_all(struct vhu_dev *dev)
 		vq->discard = false;
 	}
 	vhu_dev_unlock_all(dev);
+}
+
+/* A ring the sweep serves: the guest's TX ring, started and disabled. */
+static bool
+sweepable(const struct vhu_vq *vq)
+{
+	return vq != NULL && (vq->index & 1) && vq->discard && !vq->broken;
+}
+
+bool
+vhu_dev_sweep_wanted(const struct vhu_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 1; i < 2u * dev->max_queue_pairs; i += 2)
+		if (sweepable(dev->vq[i]))
+			return true;
+	return false;
+}
+
+unsigned int
+vhu_dev_sweep_observe(const struct vhu_dev *dev, uint32_t *marks)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < 2u * dev->max_queue_pairs; i++) {
+		marks[i] = sweepable(dev->vq[i]) ? vhu_vq_avail_mark(dev->vq[i]) : 0;
+		n += marks[i] != 0;
+	}
+	return n;
+}
+
+void
+vhu_dev_sweep(struct vhu_dev *dev, const uint32_t *marks)
+{
+	unsigned int i;
+
+	for (i = 1; i < 2u * dev->max_queue_pairs; i += 2) {
+		struct vhu_vq *vq = dev->vq[i];
+		uint64_t before;
+
+		if (marks[i] == 0 || !sweepable(vq))
+			continue;
+		/*
+		 * No guard: a ring that is not active is left alone by the
+		 * bursts (they test vq->active under the guard, and the ring
+		 * stopped being active with its guard closed), and only this
+		 * thread makes it active again.
+		 */
+		before = vq->stats.dropped;
+		if (vq->packed)
+			vhu_net_packed_discard(dev, vq, marks[i]);
+		else
+			vhu_net_split_discard(dev, vq, marks[i]);
+		VHU_LOG_CONFIG(DEBUG, dev->ifname,
+				"vring %u started but disabled: %" PRIu64 " TX buffers dropped", i,
+				vq->stats.dropped - before);
+	}
 }
 
 bool

@@ -39,6 +39,22 @@ bool vhu_dev_any_started(const struct vhu_dev *dev);
 void vhu_dev_deactivate_all(struct vhu_dev *dev);
 
 /*
+ * Started but disabled rings (vhost-user spec, "Ring states"): the
+ * back-end processes them without side effects, dropping the guest's TX.
+ * Front-ends send SET_VRING_ENABLE without waiting for an answer and
+ * transmit at once, so a buffer is dropped only when it was seen made
+ * available while no message that could enable its ring was waiting:
+ * the connection observes (vhu_dev_sweep_observe()), checks that nothing
+ * is unread on its socket, then sweeps up to the marks. Control thread only.
+ */
+/* Is a TX ring started and disabled (so the connection should sweep now and then)? */
+bool vhu_dev_sweep_wanted(const struct vhu_dev *dev);
+/* Read how much each such ring has available into marks[2 * max queue pairs]; how many have some. */
+unsigned int vhu_dev_sweep_observe(const struct vhu_dev *dev, uint32_t *marks);
+/* Drop what the marks cover on rings still started and disabled. */
+void vhu_dev_sweep(struct vhu_dev *dev, const uint32_t *marks);
+
+/*
  * Can the device be handed to the application: memory mapped, features
  * set, rings 0 and 1 active, and DRIVER_OK when the front-end speaks STATUS?
  */

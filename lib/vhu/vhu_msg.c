@@ -104,7 +104,8 @@ struct req_row {
 	X(SET_STATUS,            vhu_msg_set_status,            VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_ANY,      VHU_PF_STATUS,               false) \
 	X(GET_STATUS,            vhu_msg_get_status,            VHU_PL_NONE,       FD_NONE,  RP_DATA,   ST_ANY,      VHU_PF_STATUS,               true)  \
 	X(SET_DEVICE_STATE_FD,   vhu_msg_set_device_state_fd,   VHU_PL_XFER,       FD_ONE,   RP_U64ERR, ST_OWNER,    VHU_PF_DEVICE_STATE,         false) \
-	X(CHECK_DEVICE_STATE,    vhu_msg_check_device_state,    VHU_PL_NONE,       FD_NONE,  RP_U64ERR, ST_OWNER,    VHU_PF_DEVICE_STATE,         false)
+	X(CHECK_DEVICE_STATE,    vhu_msg_check_device_state,    VHU_PL_NONE,       FD_NONE,  RP_U64ERR, ST_OWNER,    VHU_PF_DEVICE_STATE,         false) \
+	X(GET_SHMEM_CONFIG,      vhu_msg_get_shmem_config,      VHU_PL_NONE,       FD_NONE,  RP_DATA,   ST_ANY,      PF_NONE,                     false)
 
 #define VHU_ROW(req, fn_, pl, fd, rp, st, pf_, off) \
 	[VHU_REQ_ ## req] = { .fn = fn_, .payload = pl, .fds = fd, .reply = rp, \

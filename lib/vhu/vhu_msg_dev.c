@@ -232,6 +232,25 @@ vhu_msg_get_status(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	return VHU_MSG_OK;
 }
 
+/*
+ * GET_SHMEM_CONFIG (request 44): a net device has no VIRTIO shared memory
+ * region, and SHMEM (protocol feature 22) is never offered, so a
+ * front-end should not ask. One that does anyway gets the one true
+ * answer, no region, rather than a closed connection or no reply at all
+ * (it would wait for one).
+ */
+int
+vhu_msg_get_shmem_config(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
+{
+	RTE_SET_USED(m);
+	if (!(c->dev.protocol_features & VHU_BIT(VHU_PF_SHMEM)))
+		VHU_LOG_CONFIG(NOTICE, c->dev.ifname,
+				"GET_SHMEM_CONFIG without SHMEM negotiated: answered, no region");
+	memset(&r->payload.shmem, 0, sizeof(r->payload.shmem));
+	r->hdr.size = sizeof(r->payload.shmem);
+	return VHU_MSG_OK;
+}
+
 /* ---- device state transfer ---- */
 
 int

@@ -29,6 +29,7 @@ int vhu_msg_get_config(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 int vhu_msg_set_config(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_set_status(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_get_status(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
+int vhu_msg_get_shmem_config(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_set_device_state_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_check_device_state(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_not_supported(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);

@@ -142,12 +142,8 @@ vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte
 			 * the ring's burst then moves nothing */
 			n += vq->dequeue(dev, vq, mp, pkts + n, count - n);
 		}
-	} else if (vq->discard && !vq->broken) {
-		if (vq->packed)
-			vhu_net_packed_discard(dev, vq);
-		else
-			vhu_net_split_discard(dev, vq);
 	}
+	/* a disabled ring's TX is the control thread's to drop (vhu_dev_sweep()) */
 	vhu_guard_leave(&vq->guard);
 	return n;
 }

@@ -294,7 +294,7 @@ vhu_net_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rt
 }
 
 void
-vhu_net_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq)
+vhu_net_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq, uint32_t budget)
 {
 	uint16_t pos = vq->last_avail_idx, size = vq->size;
 	bool wrap = vq->avail_wrap;
@@ -303,7 +303,9 @@ vhu_net_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq)
 
 	vhu_packed_used_init(vq, &u);
 	/* at most one lap: the driver cannot refill before the flush */
-	while (slots < size) {
+	if (budget > size)
+		budget = size;
+	while (slots < budget) {
 		uint16_t flags = vhu_packed_load_flags(vq, pos);
 		struct vhu_packed_chain c;
 
@@ -316,6 +318,9 @@ vhu_net_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq)
 					size);
 			break;
 		}
+		/* a chain that runs past what was seen available waits */
+		if (slots + c.ndesc > budget)
+			break;
 		vhu_packed_used_put(vq, &u, c.id, 0, c.ndesc);
 		vhu_packed_adv(size, &pos, &wrap, c.ndesc);
 		slots += c.ndesc;

@@ -20,6 +20,10 @@ uint16_t vhu_net_packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct r
 uint16_t vhu_net_packed_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
 		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
 /* Started but disabled ring: consume the guest's TX and drop it. */
-void vhu_net_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq);
+/*
+ * A started, disabled TX ring: return at most budget slots' worth of chains to the guest
+ * unread (used, length 0) and count them dropped. Control thread only.
+ */
+void vhu_net_packed_discard(struct vhu_dev *dev, struct vhu_vq *vq, uint32_t budget);
 
 #endif /* VHU_NET_PACKED_DEQUEUE_H */

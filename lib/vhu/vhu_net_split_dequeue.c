@@ -231,18 +231,20 @@ vhu_net_split_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte
 }
 
 void
-vhu_net_split_discard(struct vhu_dev *dev, struct vhu_vq *vq)
+vhu_net_split_discard(struct vhu_dev *dev, struct vhu_vq *vq, uint32_t budget)
 {
 	uint16_t avail_idx, used_start = vq->last_used_idx;
 	int avail = vhu_split_avail_count(dev, vq, &avail_idx);
+	uint32_t n;
 
 	if (avail <= 0)
 		return;
-	while (vq->last_avail_idx != avail_idx) {
+	for (n = 0; n < (uint32_t)avail && n < budget; n++) {
 		uint16_t head = vhu_split_avail_head(vq, vq->last_avail_idx++);
 
 		vhu_split_used_put(vq, vq->last_used_idx++, head, 0);
 		vq->stats.dropped++;
 	}
-	vhu_split_publish(dev, vq, used_start, true);
+	if (n > 0)
+		vhu_split_publish(dev, vq, used_start, true);
 }

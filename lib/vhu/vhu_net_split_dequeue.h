@@ -20,6 +20,10 @@ uint16_t vhu_net_split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rt
 uint16_t vhu_net_split_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq,
 		struct rte_mempool *mp, struct rte_mbuf **pkts, uint16_t count);
 /* Started but disabled ring: consume the guest's TX and drop it. */
-void vhu_net_split_discard(struct vhu_dev *dev, struct vhu_vq *vq);
+/*
+ * A started, disabled TX ring: return at most budget buffers to the guest
+ * unread (used, length 0) and count them dropped. Control thread only.
+ */
+void vhu_net_split_discard(struct vhu_dev *dev, struct vhu_vq *vq, uint32_t budget);
 
 #endif /* VHU_NET_SPLIT_DEQUEUE_H */

@@ -49,10 +49,11 @@ struct vhu_vq {
 	/* ---- datapath: read under guard ---- */
 	struct vhu_guard guard;
 	bool active;          /* started && enabled && rings translated */
-	bool discard;         /* started && !enabled && rings translated: dequeue
-	                              * consumes guest TX and drops it, enqueue supplies
-	                              * nothing (spec: disabled ring). Set by the control
-	                              * plane with active, under the guard. */
+	bool discard;         /* started && !enabled && rings translated (spec:
+	                              * started but disabled). The bursts leave such a
+	                              * ring alone; the control thread consumes and drops
+	                              * its guest TX (vhu_dev_sweep()). Set by the
+	                              * control plane with active, under the guard. */
 	bool broken;          /* datapath: a guest fault stopped the ring; cleared
 	                              * by vhu_net_select_burst() when the ring restarts */
 	uint8_t guest_notify; /* datapath: VHU_GUEST_NOTIFY_* asked through
@@ -91,8 +92,6 @@ struct vhu_vq {
 	uint16_t index;   /* vring index in the device */
 	bool started;     /* a kick fd arrived (or in-band kick); GET_VRING_BASE stops */
 	bool enabled;     /* SET_VRING_ENABLE, or all on without PROTOCOL_FEATURES */
-	bool was_enabled; /* enabled at some point since it started: only
-	                              * then does disabling it make it discard */
 	bool addr_set;    /* SET_VRING_ADDR received */
 	bool num_set;
 	uint32_t num;               /* SET_VRING_NUM */

@@ -60,7 +60,8 @@
 #define VHU_REQ_GET_SHARED_OBJECT      41
 #define VHU_REQ_SET_DEVICE_STATE_FD    42
 #define VHU_REQ_CHECK_DEVICE_STATE     43
-#define VHU_REQ_MAX                    44
+#define VHU_REQ_GET_SHMEM_CONFIG       44
+#define VHU_REQ_MAX                    45
 
 /* ---- back-end -> front-end requests (on the BACKEND_REQ fd) ---- */
 #define VHU_BREQ_IOTLB_MSG             1
@@ -97,6 +98,9 @@
 #define VHU_PF_XEN_MMAP              17
 #define VHU_PF_SHARED_OBJECT         18
 #define VHU_PF_DEVICE_STATE          19
+#define VHU_PF_GET_VRING_BASE_INFLIGHT 20
+#define VHU_PF_GPA_ADDRESSES         21
+#define VHU_PF_SHMEM                 22
 
 /* ---- virtio feature bits (virtio 1.2, net device + transport) ---- */
 #define VHU_F_NET_CSUM               0
@@ -247,6 +251,18 @@ struct vhu_device_state_xfer {
 static_assert(sizeof(struct vhu_device_state_xfer) == 8, "device state transfer");
 /* reply u64: bits 0..7 error (0 = ok), bit 8 = no fd (back-end uses the one given) */
 #define VHU_STATE_REPLY_NOFD (1ull << 8)
+
+/*
+ * GET_SHMEM_CONFIG reply: how many VIRTIO shared memory regions the device
+ * has and the size of each (the region id is the index).
+ */
+#define VHU_SHMEM_MAX_REGIONS 8
+struct vhu_shmem_config {
+	uint32_t nregions;
+	uint32_t padding;
+	uint64_t memory_sizes[VHU_SHMEM_MAX_REGIONS];
+};
+static_assert(sizeof(struct vhu_shmem_config) == 72, "shmem config");
 
 /* The largest payload any request may carry. */
 #define VHU_MAX_PAYLOAD 4096u

@@ -162,6 +162,11 @@ arm_retry(struct vhu_socket *s)
 static void
 close_conn(struct vhu_socket *s, struct vhu_conn *c)
 {
+	if (c->sweep_fd >= 0) {
+		vhu_evloop_del(c->sweep_fd);
+		close(c->sweep_fd);
+		c->sweep_fd = -1;
+	}
 	vhu_evloop_del(c->dev.connfd);
 	TAILQ_REMOVE(&s->conns, c, next);
 	s->nconn--;
@@ -242,6 +247,79 @@ accept_conn(struct vhu_socket *s)
 	attach_conn(s, fd);
 }
 
+/* ---- started but disabled rings: the sweep timer ---- */
+
+/* The first sweep after a ring is seen started and disabled, and after one that found buffers. */
+#define VHU_SWEEP_MIN_MS 10u
+/* The slowest pace, reached by doubling while the guest sends nothing on its disabled rings. */
+#define VHU_SWEEP_MAX_MS 320u
+
+static void sweep_event(void *arg, uint32_t events);
+
+static void
+sweep_arm(struct vhu_conn *c, unsigned int ms)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	if (timerfd_settime(c->sweep_fd, 0, &its, NULL) != 0)
+		VHU_LOG_CONFIG(ERR, c->dev.ifname, "cannot arm the disabled rings' timer: %s",
+				strerror(errno));
+	c->sweep_on = ms != 0;
+	c->sweep_ms = ms;
+}
+
+/* Arm the connection's sweep timer while it has a started, disabled TX ring; disarm otherwise. */
+static void
+sweep_update(struct vhu_socket *s, struct vhu_conn *c)
+{
+	bool want = vhu_conn_sweep_wanted(c);
+	int rc;
+
+	if (want == c->sweep_on)
+		return;
+	if (want && c->sweep_fd < 0) {
+		c->sweep_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (c->sweep_fd < 0) {
+			VHU_LOG_CONFIG(ERR, s->path,
+					"cannot create the disabled rings' timer: %s "
+					"(their TX is not dropped)", strerror(errno));
+			return;
+		}
+		c->ev_sweep.fn = sweep_event;
+		c->ev_sweep.arg = c;
+		rc = vhu_evloop_add(c->sweep_fd, EPOLLIN, &c->ev_sweep);
+		if (rc != 0) {
+			VHU_LOG_CONFIG(ERR, s->path, "cannot watch the disabled rings' timer: %s",
+					strerror(-rc));
+			close(c->sweep_fd);
+			c->sweep_fd = -1;
+			return;
+		}
+	}
+	sweep_arm(c, want ? VHU_SWEEP_MIN_MS : 0);
+}
+
+/*
+ * The sweep timer of a connection expired: sweep, then come back soon if
+ * the guest sent something on a disabled ring, later and later if not.
+ */
+static void
+sweep_event(void *arg, uint32_t events)
+{
+	struct vhu_conn *c = arg;
+	unsigned int ms;
+	uint64_t n;
+
+	RTE_SET_USED(events);
+	if (read(c->sweep_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		VHU_LOG_CONFIG(ERR, c->dev.ifname, "timerfd: %s", strerror(errno));
+	ms = vhu_conn_sweep(c) ? VHU_SWEEP_MIN_MS : RTE_MIN(2 * c->sweep_ms, VHU_SWEEP_MAX_MS);
+	sweep_arm(c, vhu_conn_sweep_wanted(c) ? ms : 0);
+}
+
 /* Read and handle what the front-end sent; at most a batch per wake-up. */
 static void
 conn_input(struct vhu_socket *s, struct vhu_conn *c, uint32_t events)
@@ -277,7 +355,9 @@ conn_input(struct vhu_socket *s, struct vhu_conn *c, uint32_t events)
 	if (i == 0 && (events & (EPOLLHUP | EPOLLERR))) {
 		VHU_LOG_CONFIG(INFO, s->path, "front-end hung up (vid %d)", c->dev.vid);
 		close_conn(s, c);
+		return;
 	}
+	sweep_update(s, c);
 }
 
 /* A connection's fd is readable (or hung up). */

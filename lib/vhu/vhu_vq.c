@@ -66,7 +66,6 @@ vhu_vq_reset(struct vhu_vq *vq)
 	vq->discard = false;
 	vq->started = false;
 	vq->enabled = false;
-	vq->was_enabled = false;
 	vq->addr_set = false;
 	vq->num_set = false;
 	vq->num = 0;
@@ -165,19 +164,14 @@ vhu_vq_update(struct vhu_dev *dev, struct vhu_vq *vq, bool *start)
 	vq->log_used = (vq->addr.flags & (1u << VHU_VRING_F_LOG)) != 0;
 	vq->log_used_gpa = vq->addr.log_guest_addr;
 	/*
-	 * Spec ring states: stopped (nothing), started+disabled (TX consumed
-	 * and dropped, no RX), started+enabled (normal). A ring that has not
-	 * been enabled since it started is left alone instead of discarding:
-	 * front-ends (DPDK virtio-user, QEMU) send SET_VRING_ENABLE without
-	 * waiting for an ack and transmit at once, so frames queued before we
-	 * read the enable would otherwise be lost at every start.
+	 * Spec ring states: stopped (nothing), started and disabled (TX
+	 * consumed and dropped, no RX), started and enabled. A disabled ring
+	 * is never touched by the bursts: the control thread drops its TX,
+	 * and only what it saw made available while no message that could
+	 * enable the ring was waiting (vhu_dev_sweep()).
 	 */
-	if (!vq->started)
-		vq->was_enabled = false;
-	else if (vq->enabled)
-		vq->was_enabled = true;
 	vq->active = vq->started && vq->enabled && ok;
-	vq->discard = vq->started && !vq->enabled && vq->was_enabled && ok;
+	vq->discard = vq->started && !vq->enabled && ok;
 	if ((vq->active || vq->discard) && !was_running) {
 		/*
 		 * A split ring resumes at the used index the guest sees in
@@ -218,6 +212,37 @@ vhu_vq_has_buffers(const struct vhu_vq *vq)
 	 */
 	avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
 	return avail != 0 || vq->last_avail_idx != 0;
+}
+
+uint32_t
+vhu_vq_avail_mark(const struct vhu_vq *vq)
+{
+	uint16_t pos, idx;
+	uint32_t n;
+	bool wrap;
+
+	if (!vq->discard || vq->broken)
+		return 0;
+	if (!vq->packed) {
+		/* acquire: pairs with the driver's barrier before it stores
+		 * avail->idx; a count past the ring is the discard's to judge */
+		idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+		return (uint16_t)(idx - vq->last_avail_idx);
+	}
+	pos = vq->last_avail_idx;
+	wrap = vq->avail_wrap;
+	for (n = 0; n < vq->size; n++) {
+		/* acquire: pairs with the driver's barrier before it publishes the flags */
+		uint16_t flags = __atomic_load_n(&vq->desc_packed[pos].flags, __ATOMIC_ACQUIRE);
+
+		if (!vhu_packed_is_avail(flags, wrap))
+			break;
+		if (++pos == vq->size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+	}
+	return n;
 }
 
 /* vq->guest_notify into a split ring. */

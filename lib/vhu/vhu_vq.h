@@ -5,9 +5,10 @@
 /*
  * Virtqueue control: allocation and reset of a ring, translation of the
  * ring addresses the front-end gave, the state the datapath obeys
- * (active = started && enabled && translated; discard) and the guest's
- * notification setting. The split and packed layouts' inline helpers are
- * in vhu_split_pvt.h and vhu_packed_pvt.h, guest faults in vhu_fault.h.
+ * (active = started && enabled && translated; discard = started,
+ * disabled and translated) and the guest's notification setting. The
+ * split and packed layouts' inline helpers are in vhu_split_pvt.h and
+ * vhu_packed_pvt.h, guest faults in vhu_fault.h.
  */
 
 #ifndef VHU_VQ_H
@@ -39,6 +40,15 @@ int vhu_vq_update(struct vhu_dev *dev, struct vhu_vq *vq, bool *start);
  * vhu_vring_has_buffers)? Caller holds the ring's guard closed.
  */
 bool vhu_vq_has_buffers(const struct vhu_vq *vq);
+
+/*
+ * How much the guest has made available on a started, disabled ring (0 for
+ * any other): split rings count avail entries past last_avail_idx (possibly
+ * more than the ring holds: a guest fault the discard reports), packed
+ * rings count the available slots from last_avail_idx, one lap at most.
+ * Control thread only.
+ */
+uint32_t vhu_vq_avail_mark(const struct vhu_vq *vq);
 
 /*
  * Write vq->guest_notify into a running ring (used->flags or avail_event
