@@ -203,3 +203,150 @@ VHU_TEST(fast, packed_inorder_hostile_laps)
 	TEST_RUN(packed_laps(false));
 	return packed_laps(true);
 }
+
+/*
+ * A random in-order session on an odd-sized packed ring, played by a raw
+ * guest: single buffers, chains of two or three descriptors, runts (a
+ * header and no frame), buffers whose id is out of the ring or repeats,
+ * and bursts cut at random counts (the batch of four taken or not). After
+ * each burst the device has written exactly one used descriptor, at the
+ * burst's first slot, with the id of the burst's last buffer; the other
+ * slots it consumed, and those it did not reach, hold what the guest wrote.
+ */
+#define PR_SIZE  10
+#define PR_ROUND 400
+
+struct pr_buf {
+	uint16_t slots;
+	uint16_t id;
+	bool good;
+	uint32_t len;
+	uint32_t seed;
+};
+
+VHU_TEST(fast, packed_inorder_hostile_random)
+{
+	struct pr_buf outst[PR_SIZE];
+	struct vhu_vring_packed_desc snap[PR_SIZE];
+	struct rte_mbuf *pkts[16];
+	uint32_t nout = 0, head = 0, taken = 0, dropped = 0, r, k;
+	uint16_t gp = 0, up = 0, free_slots = PR_SIZE;
+	bool gw = true, uw = true;
+	struct penv e;
+	uint64_t errors = 0;
+
+	TEST_ASSERT_EQ(penv_init(&e, INORD, 0, PR_SIZE, 1), 0, "env");
+	srand(19);
+	ptail_fill(&e, 1);
+	for (r = 0; r < PR_ROUND; r++) {
+		uint32_t cut = 1 + (uint32_t)rand() % 12, before, m, i, t = 0;
+		uint16_t n;
+
+		/* the guest fills the ring */
+		while (free_slots > 0 && nout < PR_SIZE) {
+			struct pr_buf *b = &outst[(head + nout) % PR_SIZE];
+			uint32_t kind = (uint32_t)rand() % 10, s;
+			uint64_t gpa;
+
+			b->slots = (uint16_t)(kind == 8 ? 3 : kind == 9 ? 2 : 1);
+			if (b->slots > free_slots)
+				b->slots = 1;
+			b->len = 60 + (uint32_t)rand() % 200;
+			b->seed = r * 16 + nout;
+			b->good = true;
+			b->id = gp; /* what an in-order driver uses */
+			if (kind == 5) {
+				b->id = (uint16_t)(PR_SIZE + (uint32_t)rand() % 100); /* out of the ring */
+				b->good = false;
+			} else if (kind == 6) {
+				b->id = (uint16_t)((uint32_t)rand() % PR_SIZE); /* any id in range */
+			}
+			gpa = tx_buf(&e.gm, b->len, b->seed);
+			if (kind == 7) {
+				b->len = 0; /* a runt: the header alone */
+				b->good = false;
+			}
+			/* later slots first, the first one's flags last */
+			for (s = b->slots; s-- > 0;) {
+				uint16_t slot = (uint16_t)((gp + s) % PR_SIZE);
+				bool w = gw ^ (gp + s >= PR_SIZE);
+				uint32_t part = (12 + b->len) / b->slots;
+				uint32_t off = part * s;
+				uint32_t len = s + 1 < b->slots ? part : 12 + b->len - off;
+
+				pdesc(&e, 1, slot, gpa + off, len,
+						s + 1 < b->slots ? 0xffff : b->id,
+						(uint16_t)(lap(w) |
+								(s + 1 < b->slots ? VHU_DESC_F_NEXT :
+										    0)));
+			}
+			for (s = 0; s < b->slots; s++)
+				if (++gp == PR_SIZE) {
+					gp = 0;
+					gw = !gw;
+				}
+			free_slots = (uint16_t)(free_slots - b->slots);
+			nout++;
+		}
+		memcpy(snap, e.g[1].desc, sizeof(snap));
+		before = e.vq[1]->last_avail_idx;
+		n = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, (uint16_t)cut);
+		/* the first cut buffers went, whole */
+		for (m = 0, i = 0; i < nout && i < cut; i++) {
+			const struct pr_buf *b = &outst[(head + i) % PR_SIZE];
+
+			m += b->slots;
+			if (b->good) {
+				make_frame(frame, b->len, b->seed);
+				TEST_ASSERT(t < n, "round %u: buffer %u dropped", r, i);
+				TEST_ASSERT_EQ(mbuf_cmp(pkts[t], frame, b->len), 0, "round %u: frame", r);
+				t++;
+			} else {
+				errors++;
+			}
+		}
+		TEST_ASSERT_EQ(t, n, "round %u: frames taken", r);
+		TEST_ASSERT_EQ(e.vq[1]->last_avail_idx, (before + m) % PR_SIZE,
+				"round %u: %u slots consumed", r, m);
+		TEST_ASSERT_EQ(e.vq[1]->stats.errors, errors, "round %u: drops counted", r);
+		rte_pktmbuf_free_bulk(pkts, n);
+		taken += n;
+		dropped += i - n;
+		/* one used descriptor at the burst's first slot, nothing else written */
+		for (k = 0; k < PR_SIZE; k++) {
+			const struct vhu_vring_packed_desc *d = &e.g[1].desc[k];
+
+			if (i > 0 && k == up) {
+				TEST_ASSERT_EQ(d->flags & (VHU_DESC_F_AVAIL | VHU_DESC_F_USED),
+						uw ? VHU_DESC_F_AVAIL | VHU_DESC_F_USED : 0,
+						"round %u: used at slot %u", r, k);
+				TEST_ASSERT_EQ(d->id, outst[(head + i - 1) % PR_SIZE].id,
+						"round %u: the last buffer's id", r);
+				continue;
+			}
+			TEST_ASSERT(memcmp(d, &snap[k], sizeof(*d)) == 0,
+					"round %u: slot %u written (used at %u)", r, k, up);
+		}
+		TEST_RUN(ptail_check(&e, 1));
+		/* the guest takes them back */
+		for (k = 0; k < i; k++) {
+			struct pr_buf *b = &outst[head];
+			uint16_t s;
+
+			for (s = 0; s < b->slots; s++)
+				if (++up == PR_SIZE) {
+					up = 0;
+					uw = !uw;
+				}
+			free_slots = (uint16_t)(free_slots + b->slots);
+			head = (head + 1) % PR_SIZE;
+			nout--;
+		}
+		TEST_ASSERT_EQ(e.vq[1]->last_used_idx, up, "round %u: used position", r);
+	}
+	TEST_LOG("%u rounds: %u frames taken, %u hostile buffers dropped", PR_ROUND, taken, dropped);
+	TEST_ASSERT(taken > PR_ROUND && dropped > PR_ROUND / 10, "a mix");
+	TEST_ASSERT(POOL_OK(e.mp), "mbuf leak");
+	penv_fini(&e);
+	return TEST_SUCCESS;
+}
