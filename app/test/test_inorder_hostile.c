@@ -350,3 +350,202 @@ VHU_TEST(fast, packed_inorder_hostile_random)
 	penv_fini(&e);
 	return TEST_SUCCESS;
 }
+
+/* ======================================================================== */
+/* Split ring.                                                               */
+
+#define SQ 16
+/* used entries, the avail_event after them and 62 more bytes */
+#define SUSED_AREA(g) (8u * (g)->size + 64u)
+
+static void
+sdesc(struct tenv *e, int q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		uint16_t next)
+{
+	struct vhu_vring_desc *d = &e->g[q].desc[i];
+
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+static void
+savail(struct tenv *e, int q, uint16_t head)
+{
+	struct gring *g = &e->g[q];
+
+	g->avail->ring[g->avail_idx & (g->size - 1)] = head;
+	g->avail_idx++;
+	gring_publish(g);
+}
+
+/*
+ * The used entries [from, from + n) of ring q hold (ids[k], lens[k]) and
+ * the index says from + n; every other entry and the bytes after the
+ * ring still hold the canary (then put back).
+ */
+static int
+sused_check(struct tenv *e, int q, uint16_t from, uint16_t n, const uint16_t *ids,
+		const uint32_t *lens)
+{
+	struct gring *g = &e->g[q];
+	uint8_t *raw = (uint8_t *)g->used->ring;
+	uint32_t k, b;
+
+	TEST_ASSERT_EQ(g->used->idx, (uint16_t)(from + n), "ring %d: used index", q);
+	for (k = 0; k < n; k++) {
+		const struct vhu_vring_used_elem *u = &g->used->ring[(from + k) & (g->size - 1)];
+
+		TEST_ASSERT_EQ(u->id, ids[k], "ring %d: used entry %u id", q, from + k);
+		TEST_ASSERT_EQ(u->len, lens[k], "ring %d: used entry %u len", q, from + k);
+	}
+	for (b = 0; b < SUSED_AREA(g); b++) {
+		uint32_t ent = b / 8;
+
+		if (ent < g->size && ((ent - from) & (g->size - 1u)) < n)
+			continue;
+		TEST_ASSERT_EQ(raw[b], CANARY, "ring %d: byte %u of the used area (entries %u+%u)",
+				q, b, from, n);
+	}
+	memset(raw, CANARY, SUSED_AREA(g));
+	g->used_idx = g->used->idx;
+	return TEST_SUCCESS;
+}
+
+/* A receive buffer of len bytes followed by 64 canary bytes, in region 1. */
+static uint64_t
+rx_buf(struct gmem *gm, uint32_t len)
+{
+	uint64_t gpa = gmem_alloc(gm, 1, len + 64, 64);
+
+	memset(gmem_host(gm, gpa), 0xa5, len);
+	memset(gmem_host(gm, gpa + len), CANARY, 64);
+	return gpa;
+}
+
+static int
+canary_ok(struct gmem *gm, uint64_t gpa, uint32_t len)
+{
+	const uint8_t *p = gmem_host(gm, gpa);
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		TEST_ASSERT_EQ(p[i], CANARY, "byte %u after a buffer at %#" PRIx64, i, gpa);
+	return TEST_SUCCESS;
+}
+
+/*
+ * Heads made available out of order, twice, not at all, and out of the
+ * ring, taken in bursts cut at every count, both ways: every head goes
+ * back in the order it came, once per time it was offered, with what was
+ * done with it, and nothing else is written into the used ring.
+ */
+VHU_TEST(fast, split_inorder_hostile_heads)
+{
+	static const uint16_t heads[SQ] = { 5, 2, 7, 0, 3, 3, 15, 16, 0xffff, 9, 9, 1, 4, 6, 8, 10 };
+	static const uint16_t cuts[] = { 3, 1, 5, 2, 4, 32 };
+	uint64_t txg[SQ], rxg[SQ], errors = 0;
+	uint32_t lens[SQ], plen[SQ], last[SQ];
+	uint16_t ids[SQ], from;
+	struct rte_mbuf *pkts[32];
+	uint32_t round, c, at, k, s;
+	struct tenv e;
+	uint8_t got[2048];
+
+	TEST_ASSERT_EQ(tenv_init(&e, INORD, 0, SQ, 2), 0, "env");
+	for (s = 0; s < SQ; s++) {
+		txg[s] = gmem_alloc(&e.gm, 1, 12 + 60 + s, 64);
+		memset(gmem_host(&e.gm, txg[s]), 0, 12);
+		make_frame(frame, 60 + s, 100 + s);
+		gmem_write(&e.gm, txg[s] + 12, frame, 60 + s);
+		sdesc(&e, 1, (uint16_t)s, txg[s], 12 + 60 + s, 0, 0);
+		rxg[s] = rx_buf(&e.gm, 1024);
+		sdesc(&e, 0, (uint16_t)s, rxg[s], 1024, VHU_DESC_F_WRITE, 0);
+	}
+	memset(e.g[0].used->ring, CANARY, SUSED_AREA(&e.g[0]));
+	memset(e.g[1].used->ring, CANARY, SUSED_AREA(&e.g[1]));
+
+	/* TX: two rounds of the ring, so the second one wraps the used ring */
+	for (round = 0; round < 2; round++) {
+		for (k = 0; k < SQ; k++)
+			savail(&e, 1, heads[k]);
+		for (c = 0, at = 0; at < SQ; c++) {
+			uint16_t n = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, cuts[c]);
+			uint32_t want = RTE_MIN((uint32_t)cuts[c], SQ - at), t = 0;
+
+			from = e.g[1].used_idx;
+			for (k = 0; k < want; k++) {
+				uint16_t h = heads[at + k];
+
+				ids[k] = h;
+				lens[k] = 0;
+				if (h >= SQ) {
+					errors++;
+					continue;
+				}
+				make_frame(frame, 60 + h, 100 + h);
+				TEST_ASSERT(t < n, "head %u taken", h);
+				TEST_ASSERT_EQ(mbuf_cmp(pkts[t], frame, 60 + h), 0, "head %u whole", h);
+				t++;
+			}
+			TEST_ASSERT_EQ(n, t, "TX burst of %u", cuts[c]);
+			TEST_ASSERT_EQ(e.vq[1]->stats.errors, errors, "bad heads counted");
+			rte_pktmbuf_free_bulk(pkts, n);
+			TEST_RUN(sused_check(&e, 1, from, (uint16_t)want, ids, lens));
+			at += want;
+		}
+	}
+
+	/* RX: a bad head is handed back empty and the packet goes to the next one */
+	for (round = 0; round < 2; round++) {
+		for (k = 0; k < SQ; k++)
+			savail(&e, 0, heads[k]);
+		for (k = 0; k < SQ; k++)
+			last[k] = 0;
+		for (c = 0, at = 0; at < SQ; c++) {
+			uint32_t want = 0, bad = 0, n;
+
+			from = e.g[0].used_idx;
+			/* packets for the good heads among the next cuts[c] entries */
+			for (k = 0; at + k < SQ && want < cuts[c]; k++) {
+				uint16_t h = heads[at + k];
+
+				ids[k] = h;
+				if (h >= SQ) {
+					lens[k] = 0;
+					bad++;
+					continue;
+				}
+				plen[want] = 60 + 10 * (at + k);
+				make_frame(frame, plen[want], 700 + at + k);
+				pkts[want] = mbuf_make(e.mp, frame, plen[want], 0);
+				TEST_ASSERT(pkts[want] != NULL, "mbuf");
+				lens[k] = 12 + plen[want];
+				last[h] = at + k + 1;
+				want++;
+			}
+			n = vhu_enqueue_burst(e.dev->vid, 0, pkts, (uint16_t)want);
+			TEST_ASSERT_EQ(n, want, "RX burst of %u", want);
+			rte_pktmbuf_free_bulk(pkts, want);
+			errors += bad;
+			TEST_ASSERT_EQ(e.vq[0]->stats.errors + e.vq[1]->stats.errors, errors,
+					"bad heads counted");
+			TEST_RUN(sused_check(&e, 0, from, (uint16_t)k, ids, lens));
+			at += k;
+		}
+		/* each buffer holds the last packet put in it, and nothing past it */
+		for (s = 0; s < SQ; s++) {
+			TEST_RUN(canary_ok(&e.gm, rxg[s] + 1024, 64));
+			if (last[s] == 0)
+				continue;
+			k = last[s] - 1;
+			make_frame(frame, 60 + 10 * k, 700 + k);
+			gmem_read(&e.gm, rxg[s] + 12, got, 60 + 10 * k);
+			TEST_ASSERT(memcmp(got, frame, 60 + 10 * k) == 0, "buffer %u content", s);
+		}
+	}
+	TEST_ASSERT(POOL_OK(e.mp), "mbuf leak");
+	tenv_fini(&e);
+	return TEST_SUCCESS;
+}
