@@ -96,11 +96,11 @@ ptail_check(struct penv *e, int q)
 	return TEST_SUCCESS;
 }
 
-/* A TX buffer in guest memory: header and frame (seeded), gpa returned. */
+/* A TX buffer in the last region (not by the rings): header and frame (seeded). */
 static uint64_t
 tx_buf(struct gmem *gm, uint32_t len, uint32_t seed)
 {
-	uint64_t gpa = gmem_alloc(gm, 0, 12 + len, 64);
+	uint64_t gpa = gmem_alloc(gm, gm->n - 1, 12 + len, 64);
 
 	memset(gmem_host(gm, gpa), 0, 12);
 	make_frame(frame, len, seed);
@@ -547,5 +547,157 @@ VHU_TEST(fast, split_inorder_hostile_heads)
 	}
 	TEST_ASSERT(POOL_OK(e.mp), "mbuf leak");
 	tenv_fini(&e);
+	return TEST_SUCCESS;
+}
+
+/*
+ * Short and overlong chains among good ones on an in-order split ring:
+ * a header without a frame, loops (in the ring and in an indirect table),
+ * a next index out of the ring, more pieces than a packet may have, more
+ * bytes than a frame may have, a write-only piece in a transmit chain; on
+ * the receive side buffers shorter than the header, loops and read-only
+ * pieces. Each bad one is returned once, empty, and counted; the good ones
+ * around it pass whole; nothing is written past a buffer.
+ */
+VHU_TEST(fast, split_inorder_hostile_chains)
+{
+	static const uint16_t txh[] = { 0, 1, 2, 3, 4, 5, 6, 8, 11, 12, 14 };
+	static const uint16_t rxh[] = { 0, 1, 2, 3, 4, 6, 7 };
+	static const uint32_t rxl[] = { 212, 0, 0, 0, 212, 212, 212 };
+	uint64_t g[4], t, big, r[8];
+	struct vhu_vring_desc *tab;
+	struct rte_mbuf *pkts[32];
+	uint32_t lens[RTE_DIM(txh)], k;
+	uint16_t n, n2, from;
+	struct tenv e;
+
+	TEST_ASSERT_EQ(tenv_init(&e, INORD, 0, SQ, 2), 0, "env");
+	memset(e.g[0].used->ring, CANARY, SUSED_AREA(&e.g[0]));
+	memset(e.g[1].used->ring, CANARY, SUSED_AREA(&e.g[1]));
+	for (k = 0; k < 4; k++)
+		g[k] = tx_buf(&e.gm, 300, k + 1);
+	sdesc(&e, 1, 0, g[0], 312, 0, 0);
+	sdesc(&e, 1, 1, g[1], 12, 0, 0);                     /* header alone */
+	sdesc(&e, 1, 2, g[1], 312, VHU_DESC_F_NEXT, 2);      /* loops on itself */
+	t = gmem_alloc(&e.gm, 1, 16 * 200, 16);
+	tab = gmem_host(&e.gm, t);
+	for (k = 0; k < 16; k++) /* an indirect table whose last entry goes back to 0 */
+		tab[k] = (struct vhu_vring_desc){ g[1], 20, VHU_DESC_F_NEXT, (uint16_t)((k + 1) % 16) };
+	sdesc(&e, 1, 3, t, 16 * 16, VHU_DESC_F_INDIRECT, 0);
+	sdesc(&e, 1, 4, g[1], 100, VHU_DESC_F_NEXT, SQ);     /* next out of the ring */
+	t = gmem_alloc(&e.gm, 1, 16 * 200, 16);
+	tab = gmem_host(&e.gm, t);
+	for (k = 0; k < 200; k++) /* 200 pieces of 10 bytes */
+		tab[k] = (struct vhu_vring_desc){ g[1] + 10 * (k % 30), 10,
+			(uint16_t)(k < 199 ? VHU_DESC_F_NEXT : 0), (uint16_t)(k + 1) };
+	sdesc(&e, 1, 5, t, 16 * 200, VHU_DESC_F_INDIRECT, 0);
+	/* a good chain on descriptors out of order: 6 -> 9 -> 7 */
+	sdesc(&e, 1, 6, g[2], 100, VHU_DESC_F_NEXT, 9);
+	sdesc(&e, 1, 9, g[2] + 100, 100, VHU_DESC_F_NEXT, 7);
+	sdesc(&e, 1, 7, g[2] + 200, 112, 0, 0);
+	big = gmem_alloc(&e.gm, 1, 40000, 64);                /* 80000 bytes: no frame */
+	sdesc(&e, 1, 8, big, 40000, VHU_DESC_F_NEXT, 10);
+	sdesc(&e, 1, 10, big, 40000, 0, 0);
+	sdesc(&e, 1, 11, g[3], 312, 0, 0);
+	sdesc(&e, 1, 12, g[0], 100, VHU_DESC_F_NEXT, 13);    /* then a write-only piece */
+	sdesc(&e, 1, 13, g[0] + 100, 212, VHU_DESC_F_WRITE, 0);
+	sdesc(&e, 1, 14, g[0], 312, 0, 0);
+	for (k = 0; k < RTE_DIM(txh); k++) {
+		savail(&e, 1, txh[k]);
+		lens[k] = 0;
+	}
+	from = e.g[1].used_idx;
+	n = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 4);
+	n2 = vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts + n, 32);
+	TEST_ASSERT_EQ(n, 1, "first burst: head 0 and three bad chains");
+	TEST_ASSERT_EQ(n2, 3, "second burst: the chain 6-9-7, heads 11 and 14");
+	make_frame(frame, 300, 1);
+	TEST_ASSERT_EQ(mbuf_cmp(pkts[0], frame, 300), 0, "head 0");
+	make_frame(frame, 300, 3);
+	TEST_ASSERT_EQ(mbuf_cmp(pkts[1], frame, 300), 0, "chain 6-9-7");
+	make_frame(frame, 300, 4);
+	TEST_ASSERT_EQ(mbuf_cmp(pkts[2], frame, 300), 0, "head 11");
+	make_frame(frame, 300, 1);
+	TEST_ASSERT_EQ(mbuf_cmp(pkts[3], frame, 300), 0, "head 14");
+	rte_pktmbuf_free_bulk(pkts, 4);
+	TEST_ASSERT_EQ(e.vq[1]->stats.errors, 7, "seven bad chains counted");
+	TEST_ASSERT(tenv_errs(&e, 1) > 0, "and signalled");
+	TEST_RUN(sused_check(&e, 1, from, RTE_DIM(txh), txh, lens));
+	/* the ring goes on */
+	savail(&e, 1, 0);
+	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, pkts, 32), 1, "still works");
+	rte_pktmbuf_free(pkts[0]);
+	TEST_RUN(sused_check(&e, 1, (uint16_t)(from + RTE_DIM(txh)), 1, txh, lens));
+
+	/* RX */
+	for (k = 0; k < 8; k++)
+		r[k] = rx_buf(&e.gm, k == 6 ? 212 : 2048);
+	sdesc(&e, 0, 0, r[0], 2048, VHU_DESC_F_WRITE, 0);
+	sdesc(&e, 0, 1, r[1], 8, VHU_DESC_F_WRITE, 0);                   /* < header */
+	/* a loop (walked only while the packet needs more room) */
+	sdesc(&e, 0, 2, r[2], 10, VHU_DESC_F_WRITE | VHU_DESC_F_NEXT, 2);
+	sdesc(&e, 0, 3, r[3], 2048, 0, 0);                                /* read-only */
+	sdesc(&e, 0, 4, r[4], 100, VHU_DESC_F_WRITE | VHU_DESC_F_NEXT, 5);
+	sdesc(&e, 0, 5, r[5], 200, VHU_DESC_F_WRITE, 0);
+	sdesc(&e, 0, 6, r[6], 212, VHU_DESC_F_WRITE, 0);                  /* exactly */
+	sdesc(&e, 0, 7, r[7], 2048, VHU_DESC_F_WRITE, 0);
+	for (k = 0; k < RTE_DIM(rxh); k++)
+		savail(&e, 0, rxh[k]);
+	for (k = 0; k < 4; k++) {
+		make_frame(frame, 200, 900 + k);
+		pkts[k] = mbuf_make(e.mp, frame, 200, 0);
+		TEST_ASSERT(pkts[k] != NULL, "mbuf");
+	}
+	from = e.g[0].used_idx;
+	TEST_ASSERT_EQ(vhu_enqueue_burst(e.dev->vid, 0, pkts, 4), 4, "four packets placed");
+	rte_pktmbuf_free_bulk(pkts, 4);
+	TEST_ASSERT_EQ(e.vq[0]->stats.errors, 3, "three bad buffers counted");
+	TEST_RUN(sused_check(&e, 0, from, RTE_DIM(rxh), rxh, rxl));
+	for (k = 0; k < 8; k++)
+		TEST_RUN(canary_ok(&e.gm, r[k] + (k == 6 ? 212 : 2048), 64));
+	TEST_ASSERT(POOL_OK(e.mp), "mbuf leak");
+	tenv_fini(&e);
+	return TEST_SUCCESS;
+}
+
+/*
+ * In-order packed: a chain with no end within the ring stops the ring with
+ * nothing written; ended at the ring's length it is taken in one piece and
+ * its one used descriptor covers the whole ring.
+ */
+VHU_TEST(fast, packed_inorder_hostile_chains)
+{
+	struct vhu_vring_packed_desc snap[8];
+	struct rte_mbuf *m;
+	uint64_t gpa;
+	struct penv e;
+	uint16_t s;
+
+	TEST_ASSERT_EQ(penv_init(&e, INORD, 0, 8, 1), 0, "env");
+	ptail_fill(&e, 1);
+	gpa = tx_buf(&e.gm, 8 * 100 - 12, 55);
+	for (s = 8; s-- > 0;)
+		pdesc(&e, 1, s, gpa + 100 * s, 100, 3, (uint16_t)(lap(true) | VHU_DESC_F_NEXT));
+	memcpy(snap, e.g[1].desc, sizeof(snap));
+	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, &m, 1), 0, "no end: nothing taken");
+	TEST_ASSERT(e.vq[1]->broken, "the ring stopped");
+	TEST_ASSERT(memcmp(snap, e.g[1].desc, sizeof(snap)) == 0, "nothing written");
+	TEST_RUN(ptail_check(&e, 1));
+	e.g[1].desc[7].flags = lap(true);
+	penv_restart(&e, 1);
+	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, &m, 1), 1, "the whole ring: one frame");
+	make_frame(frame, 8 * 100 - 12, 55);
+	TEST_ASSERT_EQ(mbuf_cmp(m, frame, 8 * 100 - 12), 0, "whole");
+	rte_pktmbuf_free(m);
+	TEST_ASSERT_EQ(e.g[1].desc[0].id, 3, "one used descriptor with the chain's id");
+	TEST_ASSERT_EQ(e.g[1].desc[0].flags & (VHU_DESC_F_AVAIL | VHU_DESC_F_USED),
+			VHU_DESC_F_AVAIL | VHU_DESC_F_USED, "used on lap 1");
+	TEST_ASSERT(memcmp(&snap[1], &e.g[1].desc[1], 6 * sizeof(snap[0])) == 0 &&
+			e.g[1].desc[7].flags == lap(true), "the other seven slots untouched");
+	TEST_ASSERT(e.vq[1]->last_used_idx == 0 && !e.vq[1]->used_wrap, "a lap on");
+	TEST_RUN(ptail_check(&e, 1));
+	TEST_RUN(pstill_works(&e));
+	TEST_ASSERT(POOL_OK(e.mp), "mbuf leak");
+	penv_fini(&e);
 	return TEST_SUCCESS;
 }
