@@ -28,6 +28,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_mbuf.h>
 
@@ -100,11 +101,32 @@ flip_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The guest thread runs on another CPU than the test's (an EAL lcore, pinned
+ * to one CPU that a plain pthread_create would share): on the same CPU it
+ * would only ever flip between two of the back-end's instructions when the
+ * scheduler preempts, and a second fetch a few cycles after the first would
+ * go unseen.
+ */
 static int
 flip_init(struct flip *f)
 {
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), c;
+	int self = sched_getcpu();
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int rc;
+
 	memset(f, 0, sizeof(*f));
-	TEST_ASSERT_EQ(pthread_create(&f->t, NULL, flip_main, f), 0, "guest thread");
+	CPU_ZERO(&set);
+	for (c = 0; c < ncpu && c < CPU_SETSIZE; c++)
+		if (c != self || ncpu == 1)
+			CPU_SET((int)c, &set);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	rc = pthread_create(&f->t, &attr, flip_main, f);
+	pthread_attr_destroy(&attr);
+	TEST_ASSERT_EQ(rc, 0, "guest thread");
 	return TEST_SUCCESS;
 }
 
