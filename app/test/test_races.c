@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "guest_packed.h"
@@ -816,5 +817,109 @@ VHU_TEST(fast, toctou_direct_len_addr)
 		TEST_RUN(run(&r, 0, rx_direct, RTE_DIM(rx_direct), ring));
 		TEST_RUN(race_fini(&r));
 	}
+	return TEST_SUCCESS;
+}
+
+/*
+ * A guest thread that offers every receive slot again, as a bad buffer for
+ * the next lap, as soon as the device has passed it: one packet's search
+ * for a buffer must end after a lap of the ring, not when the guest
+ * relents (an lcore held in one burst starves every other queue).
+ */
+static uint8_t frame_buf[256];
+
+struct reoffer {
+	struct penv *e;
+	int stop;
+	uint64_t offers, loops;
+};
+
+static void *
+reoffer_main(void *arg)
+{
+	struct reoffer *ro = arg;
+	struct pring *g = &ro->e->g[0];
+	struct vhu_vq *vq = ro->e->vq[0];
+
+	/*
+	 * Where the device is, as a guest sees it from the used descriptors it
+	 * writes: every slot from there on is available on this lap, every
+	 * slot before it on the next one; all of them read-only (bad).
+	 */
+	uint64_t t0 = rte_get_timer_cycles();
+
+	/* it relents after a second: a back-end without the bound is held that long */
+	while (!__atomic_load_n(&ro->stop, __ATOMIC_ACQUIRE) &&
+			rte_get_timer_cycles() - t0 < rte_get_timer_hz()) {
+		uint16_t p = __atomic_load_n(&vq->last_used_idx, __ATOMIC_ACQUIRE), i;
+		bool w = __atomic_load_n(&vq->used_wrap, __ATOMIC_ACQUIRE);
+
+		for (i = 0; i < g->size; i++) {
+			bool lapw = i >= p ? w : !w;
+			uint16_t want = lapw ? VHU_DESC_F_AVAIL : VHU_DESC_F_USED;
+
+			if (__atomic_load_n(&g->desc[i].flags, __ATOMIC_RELAXED) != want) {
+				__atomic_store_n(&g->desc[i].flags, want, __ATOMIC_RELEASE);
+				ro->offers++;
+			}
+		}
+		__atomic_store_n(&ro->loops, ro->loops + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+VHU_TEST(fast, packed_toctou_rx_reoffered)
+{
+	struct reoffer ro;
+	struct rte_mbuf *m;
+	struct penv e;
+	pthread_attr_t attr;
+	cpu_set_t set;
+	pthread_t t;
+	long c, ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t t0, dt, errors;
+	uint16_t i, n;
+
+	TEST_ASSERT_EQ(penv_init(&e, F(VERSION_1), 0, 8, 1), 0, "env");
+	for (i = 0; i < 8; i++) {
+		struct vhu_vring_packed_desc *d = &e.g[0].desc[i];
+
+		d->addr = gmem_alloc(&e.gm, 0, 2048, 64);
+		d->len = 2048;
+		d->id = i;
+		d->flags = VHU_DESC_F_AVAIL; /* lap 1, read-only */
+	}
+	memset(&ro, 0, sizeof(ro));
+	ro.e = &e;
+	CPU_ZERO(&set);
+	for (c = 0; c < ncpu && c < CPU_SETSIZE; c++)
+		if (c != sched_getcpu() || ncpu == 1)
+			CPU_SET((int)c, &set);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	TEST_ASSERT_EQ(pthread_create(&t, &attr, reoffer_main, &ro), 0, "guest thread");
+	pthread_attr_destroy(&attr);
+	make_frame(frame_buf, 100, 1);
+	m = mbuf_make(e.mp, frame_buf, 100, 0);
+	TEST_ASSERT(m != NULL, "mbuf");
+	for (c = 0; c < 1000000 && __atomic_load_n(&ro.loops, __ATOMIC_ACQUIRE) < 2; c++)
+		sched_yield();
+	t0 = rte_get_timer_cycles();
+	for (i = 0; i < 20; i++) {
+		/* dropped after a lap of bad buffers, or kept when the guest lags */
+		n = vhu_enqueue_burst(e.dev->vid, 0, &m, 1);
+		RTE_SET_USED(n);
+	}
+	dt = rte_get_timer_cycles() - t0;
+	__atomic_store_n(&ro.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	errors = e.vq[0]->stats.errors;
+	rte_pktmbuf_free(m);
+	TEST_LOG("20 bursts of one packet: %" PRIu64 " bad buffers returned, %" PRIu64
+			" offers by the guest, %" PRIu64 " ms", errors, ro.offers,
+			dt * 1000 / rte_get_timer_hz());
+	TEST_ASSERT(errors <= 20 * 8, "a packet looks at one lap of buffers at most");
+	TEST_ASSERT(e.vq[0]->last_avail_idx < 8 && e.vq[0]->last_used_idx < 8, "positions");
+	penv_fini(&e);
 	return TEST_SUCCESS;
 }
