@@ -120,7 +120,9 @@ struct flip_stack {
 static int
 fs_alloc(struct rte_mempool *mp)
 {
-	struct flip_stack *st = calloc(1, sizeof(*st) + sizeof(void *) * (mp->size + 1));
+	/* in DPDK's memory like the pool itself, which lives as long as the process */
+	struct flip_stack *st = rte_zmalloc_socket("fz_flip_stack",
+			sizeof(*st) + sizeof(void *) * (mp->size + 1), 0, mp->socket_id);
 
 	if (st == NULL)
 		return -ENOMEM;
@@ -132,7 +134,7 @@ fs_alloc(struct rte_mempool *mp)
 static void
 fs_free(struct rte_mempool *mp)
 {
-	free(mp->pool_data);
+	rte_free(mp->pool_data);
 }
 
 static int
