@@ -63,8 +63,8 @@ static const uint64_t reg_size[NREG] = { 0x4000, 0x4000, 0x2000 };
 #define DEQ_POOL 2047
 #define SMALL_POOL 16
 #define SRC_POOL 1023
-#define MAX_FLIPS 32
-#define FLIP_OPS "vhu_fuzz_flip"
+#define MAX_FLIPS  32
+#define FLIP_OPS   "vhu_fuzz_flip"
 
 static struct {
 	bool ready;
@@ -86,7 +86,14 @@ static struct {
  * at the points inside a dequeue burst, at its (at >> 3)-th allocation.
  */
 enum {
-	P_DEQ1, P_IN_DEQ1, P_DEQ2, P_IN_DEQ2, P_ENQ1, P_ENQ2, P_DEQ3, P_ENQ3,
+	P_DEQ1,
+	P_IN_DEQ1,
+	P_DEQ2,
+	P_IN_DEQ2,
+	P_ENQ1,
+	P_ENQ2,
+	P_DEQ3,
+	P_ENQ3,
 };
 
 struct flip_rec {
@@ -98,8 +105,8 @@ struct flip_rec {
 static struct {
 	struct flip_rec rec[MAX_FLIPS];
 	uint32_t n;
-	int point;       /* the dequeue burst in progress (P_IN_DEQ*), -1: none */
-	uint32_t allocs; /* its allocations so far */
+	int point;               /* the dequeue burst in progress (P_IN_DEQ*), -1: none */
+	uint32_t allocs;         /* its allocations so far */
 	const uint8_t *rx_table; /* the receive ring's descriptors, for the oracle */
 	uint16_t rx_n;
 	bool packed;
@@ -138,7 +145,7 @@ fs_free(struct rte_mempool *mp)
 }
 
 static int
-fs_enqueue(struct rte_mempool *mp, void * const *objs, unsigned int n)
+fs_enqueue(struct rte_mempool *mp, void *const *objs, unsigned int n)
 {
 	struct flip_stack *st = mp->pool_data;
 
@@ -247,9 +254,9 @@ setup(const char **why)
 		return -1;
 	}
 	S.deq = rte_pktmbuf_pool_create_by_ops("fz_split_deq", DEQ_POOL, 0, 0,
-					       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY, FLIP_OPS);
+			RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY, FLIP_OPS);
 	S.small = rte_pktmbuf_pool_create_by_ops("fz_split_small", SMALL_POOL, 0, 0,
-						 RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY, FLIP_OPS);
+			RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY, FLIP_OPS);
 	S.src = rte_pktmbuf_pool_create("fz_split_src", SRC_POOL, 0, 0,
 					RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (S.deq == NULL || S.small == NULL || S.src == NULL) {

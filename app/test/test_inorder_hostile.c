@@ -90,7 +90,7 @@ ptail_check(struct penv *e, int q)
 	for (i = 0; i < len; i++)
 		TEST_ASSERT_EQ(t[i], CANARY, "byte %u after the descriptors of ring %d", i, q);
 	TEST_ASSERT(e->vq[q]->last_used_idx < e->vq[q]->size &&
-			e->vq[q]->last_avail_idx < e->vq[q]->size,
+					e->vq[q]->last_avail_idx < e->vq[q]->size,
 			"ring %d positions avail %u used %u inside its %u slots", q,
 			e->vq[q]->last_avail_idx, e->vq[q]->last_used_idx, e->vq[q]->size);
 	return TEST_SUCCESS;
@@ -256,10 +256,12 @@ VHU_TEST(fast, packed_inorder_hostile_random)
 			b->good = true;
 			b->id = gp; /* what an in-order driver uses */
 			if (kind == 5) {
-				b->id = (uint16_t)(PR_SIZE + (uint32_t)rand() % 100); /* out of the ring */
+				b->id = (uint16_t)(PR_SIZE +
+						(uint32_t)rand() % 100); /* out of the ring */
 				b->good = false;
 			} else if (kind == 6) {
-				b->id = (uint16_t)((uint32_t)rand() % PR_SIZE); /* any id in range */
+				b->id = (uint16_t)((uint32_t)rand() %
+						PR_SIZE); /* any id in range */
 			}
 			gpa = tx_buf(&e.gm, b->len, b->seed);
 			if (kind == 7) {
@@ -299,7 +301,8 @@ VHU_TEST(fast, packed_inorder_hostile_random)
 			if (b->good) {
 				make_frame(frame, b->len, b->seed);
 				TEST_ASSERT(t < n, "round %u: buffer %u dropped", r, i);
-				TEST_ASSERT_EQ(mbuf_cmp(pkts[t], frame, b->len), 0, "round %u: frame", r);
+				TEST_ASSERT_EQ(mbuf_cmp(pkts[t], frame, b->len), 0,
+						"round %u: frame", r);
 				t++;
 			} else {
 				errors++;
@@ -344,7 +347,8 @@ VHU_TEST(fast, packed_inorder_hostile_random)
 		}
 		TEST_ASSERT_EQ(e.vq[1]->last_used_idx, up, "round %u: used position", r);
 	}
-	TEST_LOG("%u rounds: %u frames taken, %u hostile buffers dropped", PR_ROUND, taken, dropped);
+	TEST_LOG("%u rounds: %u frames taken, %u hostile buffers dropped", PR_ROUND, taken,
+			dropped);
 	TEST_ASSERT(taken > PR_ROUND && dropped > PR_ROUND / 10, "a mix");
 	TEST_ASSERT(POOL_OK(e.mp), "mbuf leak");
 	penv_fini(&e);
@@ -354,13 +358,12 @@ VHU_TEST(fast, packed_inorder_hostile_random)
 /* ======================================================================== */
 /* Split ring.                                                               */
 
-#define SQ 16
+#define SQ            16
 /* used entries, the avail_event after them and 62 more bytes */
 #define SUSED_AREA(g) (8u * (g)->size + 64u)
 
 static void
-sdesc(struct tenv *e, int q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
-		uint16_t next)
+sdesc(struct tenv *e, int q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
 	struct vhu_vring_desc *d = &e->g[q].desc[i];
 
@@ -443,7 +446,8 @@ canary_ok(struct gmem *gm, uint64_t gpa, uint32_t len)
  */
 VHU_TEST(fast, split_inorder_hostile_heads)
 {
-	static const uint16_t heads[SQ] = { 5, 2, 7, 0, 3, 3, 15, 16, 0xffff, 9, 9, 1, 4, 6, 8, 10 };
+	static const uint16_t heads[SQ] = { 5, 2, 7, 0, 3, 3, 15, 16, 0xffff, 9, 9, 1, 4, 6, 8,
+		10 };
 	static const uint16_t cuts[] = { 3, 1, 5, 2, 4, 32 };
 	uint64_t txg[SQ], rxg[SQ], errors = 0;
 	uint32_t lens[SQ], plen[SQ], last[SQ];
@@ -486,7 +490,8 @@ VHU_TEST(fast, split_inorder_hostile_heads)
 				}
 				make_frame(frame, 60 + h, 100 + h);
 				TEST_ASSERT(t < n, "head %u taken", h);
-				TEST_ASSERT_EQ(mbuf_cmp(pkts[t], frame, 60 + h), 0, "head %u whole", h);
+				TEST_ASSERT_EQ(mbuf_cmp(pkts[t], frame, 60 + h), 0, "head %u whole",
+						h);
 				t++;
 			}
 			TEST_ASSERT_EQ(n, t, "TX burst of %u", cuts[c]);
@@ -577,14 +582,15 @@ VHU_TEST(fast, split_inorder_hostile_chains)
 	for (k = 0; k < 4; k++)
 		g[k] = tx_buf(&e.gm, 300, k + 1);
 	sdesc(&e, 1, 0, g[0], 312, 0, 0);
-	sdesc(&e, 1, 1, g[1], 12, 0, 0);                     /* header alone */
-	sdesc(&e, 1, 2, g[1], 312, VHU_DESC_F_NEXT, 2);      /* loops on itself */
+	sdesc(&e, 1, 1, g[1], 12, 0, 0);                /* header alone */
+	sdesc(&e, 1, 2, g[1], 312, VHU_DESC_F_NEXT, 2); /* loops on itself */
 	t = gmem_alloc(&e.gm, 1, 16 * 200, 16);
 	tab = gmem_host(&e.gm, t);
 	for (k = 0; k < 16; k++) /* an indirect table whose last entry goes back to 0 */
-		tab[k] = (struct vhu_vring_desc){ g[1], 20, VHU_DESC_F_NEXT, (uint16_t)((k + 1) % 16) };
+		tab[k] = (struct vhu_vring_desc){ g[1], 20, VHU_DESC_F_NEXT,
+			(uint16_t)((k + 1) % 16) };
 	sdesc(&e, 1, 3, t, 16 * 16, VHU_DESC_F_INDIRECT, 0);
-	sdesc(&e, 1, 4, g[1], 100, VHU_DESC_F_NEXT, SQ);     /* next out of the ring */
+	sdesc(&e, 1, 4, g[1], 100, VHU_DESC_F_NEXT, SQ); /* next out of the ring */
 	t = gmem_alloc(&e.gm, 1, 16 * 200, 16);
 	tab = gmem_host(&e.gm, t);
 	for (k = 0; k < 200; k++) /* 200 pieces of 10 bytes */
@@ -595,11 +601,11 @@ VHU_TEST(fast, split_inorder_hostile_chains)
 	sdesc(&e, 1, 6, g[2], 100, VHU_DESC_F_NEXT, 9);
 	sdesc(&e, 1, 9, g[2] + 100, 100, VHU_DESC_F_NEXT, 7);
 	sdesc(&e, 1, 7, g[2] + 200, 112, 0, 0);
-	big = gmem_alloc(&e.gm, 1, 40000, 64);                /* 80000 bytes: no frame */
+	big = gmem_alloc(&e.gm, 1, 40000, 64); /* 80000 bytes: no frame */
 	sdesc(&e, 1, 8, big, 40000, VHU_DESC_F_NEXT, 10);
 	sdesc(&e, 1, 10, big, 40000, 0, 0);
 	sdesc(&e, 1, 11, g[3], 312, 0, 0);
-	sdesc(&e, 1, 12, g[0], 100, VHU_DESC_F_NEXT, 13);    /* then a write-only piece */
+	sdesc(&e, 1, 12, g[0], 100, VHU_DESC_F_NEXT, 13); /* then a write-only piece */
 	sdesc(&e, 1, 13, g[0] + 100, 212, VHU_DESC_F_WRITE, 0);
 	sdesc(&e, 1, 14, g[0], 312, 0, 0);
 	for (k = 0; k < RTE_DIM(txh); k++) {
@@ -633,13 +639,13 @@ VHU_TEST(fast, split_inorder_hostile_chains)
 	for (k = 0; k < 8; k++)
 		r[k] = rx_buf(&e.gm, k == 6 ? 212 : 2048);
 	sdesc(&e, 0, 0, r[0], 2048, VHU_DESC_F_WRITE, 0);
-	sdesc(&e, 0, 1, r[1], 8, VHU_DESC_F_WRITE, 0);                   /* < header */
+	sdesc(&e, 0, 1, r[1], 8, VHU_DESC_F_WRITE, 0); /* < header */
 	/* a loop (walked only while the packet needs more room) */
 	sdesc(&e, 0, 2, r[2], 10, VHU_DESC_F_WRITE | VHU_DESC_F_NEXT, 2);
-	sdesc(&e, 0, 3, r[3], 2048, 0, 0);                                /* read-only */
+	sdesc(&e, 0, 3, r[3], 2048, 0, 0); /* read-only */
 	sdesc(&e, 0, 4, r[4], 100, VHU_DESC_F_WRITE | VHU_DESC_F_NEXT, 5);
 	sdesc(&e, 0, 5, r[5], 200, VHU_DESC_F_WRITE, 0);
-	sdesc(&e, 0, 6, r[6], 212, VHU_DESC_F_WRITE, 0);                  /* exactly */
+	sdesc(&e, 0, 6, r[6], 212, VHU_DESC_F_WRITE, 0); /* exactly */
 	sdesc(&e, 0, 7, r[7], 2048, VHU_DESC_F_WRITE, 0);
 	for (k = 0; k < RTE_DIM(rxh); k++)
 		savail(&e, 0, rxh[k]);
@@ -685,7 +691,8 @@ VHU_TEST(fast, packed_inorder_hostile_chains)
 	TEST_RUN(ptail_check(&e, 1));
 	e.g[1].desc[7].flags = lap(true);
 	penv_restart(&e, 1);
-	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, &m, 1), 1, "the whole ring: one frame");
+	TEST_ASSERT_EQ(vhu_dequeue_burst(e.dev->vid, 1, e.mp, &m, 1), 1,
+			"the whole ring: one frame");
 	make_frame(frame, 8 * 100 - 12, 55);
 	TEST_ASSERT_EQ(mbuf_cmp(m, frame, 8 * 100 - 12), 0, "whole");
 	rte_pktmbuf_free(m);
@@ -693,7 +700,8 @@ VHU_TEST(fast, packed_inorder_hostile_chains)
 	TEST_ASSERT_EQ(e.g[1].desc[0].flags & (VHU_DESC_F_AVAIL | VHU_DESC_F_USED),
 			VHU_DESC_F_AVAIL | VHU_DESC_F_USED, "used on lap 1");
 	TEST_ASSERT(memcmp(&snap[1], &e.g[1].desc[1], 6 * sizeof(snap[0])) == 0 &&
-			e.g[1].desc[7].flags == lap(true), "the other seven slots untouched");
+					e.g[1].desc[7].flags == lap(true),
+			"the other seven slots untouched");
 	TEST_ASSERT(e.vq[1]->last_used_idx == 0 && !e.vq[1]->used_wrap, "a lap on");
 	TEST_RUN(ptail_check(&e, 1));
 	TEST_RUN(pstill_works(&e));

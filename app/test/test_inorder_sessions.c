@@ -142,7 +142,8 @@ old_used_intact(struct hdev *d, uint16_t from)
 		const uint8_t *p = old_used(d, q, from, &len);
 
 		for (i = 0; i < len; i++)
-			TEST_ASSERT_EQ(p[i], CANARY, "vring %d: byte %u past used entry %u", q, i, from);
+			TEST_ASSERT_EQ(p[i], CANARY, "vring %d: byte %u past used entry %u", q, i,
+					from);
 	}
 	return TEST_SUCCESS;
 }
@@ -245,8 +246,10 @@ pk_up(struct pk *p)
 	for (q = 0; q < 2; q++)
 		TEST_RUN(pk_start_ring(p, q, 256, 0x8000));
 	if (p->d.fe.protocol_features & VHU_BIT(VHU_PF_STATUS))
-		TEST_ASSERT_EQ(mock_fe_set_status(&p->d.fe, VHU_STATUS_DRIVER_OK |
-				VHU_STATUS_FEATURES_OK | VHU_STATUS_DRIVER | VHU_STATUS_ACKNOWLEDGE),
+		TEST_ASSERT_EQ(mock_fe_set_status(&p->d.fe,
+					       VHU_STATUS_DRIVER_OK | VHU_STATUS_FEATURES_OK |
+							       VHU_STATUS_DRIVER |
+							       VHU_STATUS_ACKNOWLEDGE),
 				0, "status");
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, 1, 2000), "device ready");
 	p->d.vid = vhu_rec.vid;
@@ -286,7 +289,8 @@ pk_forward(struct pk *p, unsigned int n)
 		TEST_ASSERT(pring_post(&p->g[0], &s, 1, true, false) >= 0, "RX post %u", i);
 	}
 	for (tries = 0; taken < n && tries < 100; tries++)
-		taken += vhu_dequeue_burst(p->d.vid, 1, hpool(), &pkts[taken], (uint16_t)(n - taken));
+		taken += vhu_dequeue_burst(
+				p->d.vid, 1, hpool(), &pkts[taken], (uint16_t)(n - taken));
 	TEST_ASSERT_EQ(taken, n, "dequeued");
 	for (i = 0; i < n; i++)
 		TEST_ASSERT_EQ(mbuf_cmp(pkts[i], frames[i], 60 + 5 * i), 0, "frame %u whole", i);

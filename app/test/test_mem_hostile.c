@@ -42,9 +42,9 @@
 #include "vhu_dev.h"
 #include "vhu_test.h"
 
-#define F(b)   VHU_BIT(VHU_F_##b)
-#define PAGE   UINT64_C(4096)
-#define MIB    (UINT64_C(1) << 20)
+#define F(b) VHU_BIT(VHU_F_##b)
+#define PAGE UINT64_C(4096)
+#define MIB  (UINT64_C(1) << 20)
 
 static int
 ack(struct mock_fe *fe, uint32_t req, const void *p, uint32_t size, const int *fds,
@@ -91,7 +91,8 @@ body_log_bits(void)
 	file = mmap(NULL, LOG_FILE, PROT_READ | PROT_WRITE, MAP_SHARED, logfd, 0);
 	TEST_ASSERT(file != MAP_FAILED, "mmap");
 	TEST_ASSERT_EQ(mock_fe_send(&d.fe, VHU_REQ_SET_LOG_BASE, VHU_FLAG_VERSION, &ld, sizeof(ld),
-			&logfd, 1), 0, "SET_LOG_BASE");
+				       &logfd, 1),
+			0, "SET_LOG_BASE");
 	TEST_ASSERT_EQ(mock_fe_recv(&d.fe, &reply), 0, "its reply");
 	TEST_ASSERT(reply.hdr.request == VHU_REQ_SET_LOG_BASE && reply.payload.u64 == 0,
 			"log accepted");
@@ -131,13 +132,14 @@ body_log_bits(void)
 		uint64_t byte = want[i] / 8;
 
 		TEST_ASSERT(file[LOG_OFF + byte] & (1u << (want[i] % 8)),
-				"page %#" PRIx64 ": bit %u of byte %#" PRIx64 " of the log (file offset %#"
-				PRIx64 ")", want[i], (unsigned int)(want[i] % 8), byte, LOG_OFF + byte);
+				"page %#" PRIx64 ": bit %u of byte %#" PRIx64
+				" of the log (file offset %#" PRIx64 ")",
+				want[i], (unsigned int)(want[i] % 8), byte, LOG_OFF + byte);
 		TEST_ASSERT_EQ(file[2 * LOG_OFF + byte], 0,
 				"page %#" PRIx64 ": nothing where the offset applied twice puts it",
 				want[i]);
-		TEST_ASSERT_EQ(file[byte], 0,
-				"page %#" PRIx64 ": nothing where no offset puts it", want[i]);
+		TEST_ASSERT_EQ(file[byte], 0, "page %#" PRIx64 ": nothing where no offset puts it",
+				want[i]);
 	}
 	for (i = 0; i < LOG_FILE; i++) {
 		uint8_t expect = 0;
@@ -167,7 +169,7 @@ VHU_TEST(fast, dirty_log_bit_at_offset)
  * Guest memory of 4 MiB in four regions: A holds vring 0 (RX), B vring 1
  * (TX), C the guest's buffers, D nothing the rings use.
  */
-#define REG(i) ((uint64_t)(i) * MIB)
+#define REG(i) ((uint64_t)(i)*MIB)
 
 /* The lcore: forwards vring 1 to vring 0 until the device goes. */
 static struct {
@@ -284,7 +286,8 @@ wait_rx(uint64_t more, int ms)
 	uint64_t target = __atomic_load_n(&gu.rx, __ATOMIC_RELAXED) + more;
 	int waited;
 
-	for (waited = 0; waited < ms && __atomic_load_n(&gu.rx, __ATOMIC_RELAXED) < target; waited++)
+	for (waited = 0; waited < ms && __atomic_load_n(&gu.rx, __ATOMIC_RELAXED) < target;
+			waited++)
 		vhu_test_sleep_ms(1);
 	TEST_ASSERT(__atomic_load_n(&gu.rx, __ATOMIC_RELAXED) >= target,
 			"%" PRIu64 " more frames through the device", more);
@@ -327,7 +330,8 @@ still_mapped(const void *addr, size_t len, ino_t ino)
 		unsigned long lo, hi, off, inode;
 		char perm[8], dev[16];
 
-		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perm, &off, dev, &inode) != 6)
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perm, &off, dev, &inode) !=
+				6)
 			continue;
 		if ((ino_t)inode == ino && lo < e && hi > a)
 			found = true;
@@ -380,8 +384,11 @@ body_rem_live(void)
 		TEST_ASSERT_EQ(mock_fe_vring_enable(&d.fe, (uint16_t)i, 1), 0, "enable %d", i);
 	}
 	if (d.fe.protocol_features & VHU_BIT(VHU_PF_STATUS))
-		TEST_ASSERT_EQ(mock_fe_set_status(&d.fe, VHU_STATUS_ACKNOWLEDGE | VHU_STATUS_DRIVER |
-				VHU_STATUS_FEATURES_OK | VHU_STATUS_DRIVER_OK), 0, "status");
+		TEST_ASSERT_EQ(mock_fe_set_status(&d.fe,
+					       VHU_STATUS_ACKNOWLEDGE | VHU_STATUS_DRIVER |
+							       VHU_STATUS_FEATURES_OK |
+							       VHU_STATUS_DRIVER_OK),
+				0, "status");
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, 2, 2000), "device ready");
 	TEST_RUN(hdev_attach_rings(&d));
 	/* the guest's buffers in C only: the data view starts at 1 MiB */
@@ -424,7 +431,8 @@ body_rem_live(void)
 	pthread_join(lc.t, NULL);
 	TEST_ASSERT_EQ(gu.bad, 0, "frames intact");
 	TEST_LOG("lcore: %" PRIu64 " bursts, %" PRIu64 " frames; guest: %" PRIu64 " sent, %" PRIu64
-			" received", lc.bursts, lc.packets, gu.tx, gu.rx);
+		 " received",
+			lc.bursts, lc.packets, gu.tx, gu.rx);
 	TEST_RUN(hdev_forwards(&b, 16));
 	hdev_down(&d);
 	hdev_down(&b);

@@ -39,9 +39,9 @@
 #include "vhu_test.h"
 
 #define F(b)     VHU_BIT(VHU_F_##b)
-#define RQ       16  /* ring size */
-#define GRP      4   /* buffers a round */
-#define ROUNDS   64  /* rounds a scenario (16 for each of the four buffers) */
+#define RQ       16 /* ring size */
+#define GRP      4  /* buffers a round */
+#define ROUNDS   64 /* rounds a scenario (16 for each of the four buffers) */
 #define RXLEN    2048
 #define PKTLEN   1000
 #define DECOY_ID 15
@@ -52,10 +52,10 @@
 /* ---- the guest thread ---- */
 
 struct flip {
-	void *field;       /* what flips, 2, 4 or 8 bytes */
+	void *field; /* what flips, 2, 4 or 8 bytes */
 	unsigned int size;
 	uint64_t a, b;
-	int run;           /* 1: flipping; 0: park */
+	int run; /* 1: flipping; 0: park */
 	int parked;
 	int stop;
 	uint64_t flips;
@@ -171,10 +171,30 @@ flip_fini(struct flip *f)
 
 enum what {
 	/* transmit */
-	T_NEXT, T_WRITE, T_INDIRECT, T_AVAIL, T_ID, T_LEN_HUGE, T_LEN_SHORT, T_ADDR_END,
-	T_ADDR_ALT, I_LEN_HUGE, I_LEN_MORE, I_LEN_ODD, I_ENT_LEN, I_ENT_ADDR, I_ENT_FLAGS,
+	T_NEXT,
+	T_WRITE,
+	T_INDIRECT,
+	T_AVAIL,
+	T_ID,
+	T_LEN_HUGE,
+	T_LEN_SHORT,
+	T_ADDR_END,
+	T_ADDR_ALT,
+	I_LEN_HUGE,
+	I_LEN_MORE,
+	I_LEN_ODD,
+	I_ENT_LEN,
+	I_ENT_ADDR,
+	I_ENT_FLAGS,
 	/* receive */
-	R_WRITE, R_AVAIL, R_ID, R_LEN_HUGE, R_ADDR_END, RI_LEN_HUGE, RI_ENT_LEN, RI_ENT_ADDR,
+	R_WRITE,
+	R_AVAIL,
+	R_ID,
+	R_LEN_HUGE,
+	R_ADDR_END,
+	RI_LEN_HUGE,
+	RI_ENT_LEN,
+	RI_ENT_ADDR,
 };
 
 struct scen {
@@ -236,14 +256,14 @@ struct race {
 	struct vhu_dev *dev;
 	struct vhu_vq *vq[2];
 	struct rte_mempool *mp;
-	uint64_t end;               /* guest-physical end of guest memory */
-	uint64_t a[GRP], ag[GRP];   /* transmit buffers (header + frame), alternatives */
+	uint64_t end;             /* guest-physical end of guest memory */
+	uint64_t a[GRP], ag[GRP]; /* transmit buffers (header + frame), alternatives */
 	uint64_t tbl[GRP], rtbl[GRP];
-	uint64_t rx[GRP];           /* receive buffers, each followed by a canary */
-	uint64_t decoy;             /* 100 bytes a NEXT or a longer table runs into */
-	uint32_t l[GRP];            /* frame lengths */
+	uint64_t rx[GRP]; /* receive buffers, each followed by a canary */
+	uint64_t decoy;   /* 100 bytes a NEXT or a longer table runs into */
+	uint32_t l[GRP];  /* frame lengths */
 	uint8_t f[GRP][512], g[GRP][512], dz[100];
-	struct rte_mbuf *pk[GRP];   /* packets for the receive rounds */
+	struct rte_mbuf *pk[GRP]; /* packets for the receive rounds */
 	uint8_t pkt[GRP][PKTLEN];
 	struct flip fl;
 	uint64_t same, other, dropped, unseen; /* what became of the flipped buffer */
@@ -328,10 +348,10 @@ race_fini(struct race *r)
 
 /* Descriptor j of this round on ring q: its slot, and (packed) the lap marks it needs. */
 struct slot {
-	void *d;       /* struct vhu_vring_desc or vhu_vring_packed_desc */
+	void *d; /* struct vhu_vring_desc or vhu_vring_packed_desc */
 	uint16_t idx;
-	uint16_t lap;  /* packed: AVAIL/USED bits of an available descriptor */
-	uint16_t other;/* packed: the other lap's */
+	uint16_t lap;   /* packed: AVAIL/USED bits of an available descriptor */
+	uint16_t other; /* packed: the other lap's */
 };
 
 static struct slot
@@ -565,8 +585,8 @@ tx_round(struct race *r, const struct scen *sc, uint32_t k, bool flip)
 	m = consumed(r, 1, pos, used0);
 	e = vq->stats.errors - e0;
 	c = RTE_MIN(m, (uint32_t)GRP);
-	TEST_ASSERT(e <= 1 && (e == 0 || (flip && sc->may_drop)),
-			"%s: %" PRIu64 " buffers dropped", sc->name, e);
+	TEST_ASSERT(e <= 1 && (e == 0 || (flip && sc->may_drop)), "%s: %" PRIu64 " buffers dropped",
+			sc->name, e);
 	if (flip && sc->what == T_AVAIL)
 		TEST_ASSERT(c == k || c == GRP, "%s: %u buffers taken", sc->name, c);
 	else
@@ -590,7 +610,8 @@ tx_round(struct race *r, const struct scen *sc, uint32_t k, bool flip)
 		r->other++;
 		switch (sc->what) {
 		case T_LEN_SHORT:
-			TEST_ASSERT_EQ(mbuf_cmp(mb, r->f[j], 40), 0, "%s: the shorter frame", sc->name);
+			TEST_ASSERT_EQ(mbuf_cmp(mb, r->f[j], 40), 0, "%s: the shorter frame",
+					sc->name);
 			break;
 		case T_ADDR_ALT:
 			TEST_ASSERT_EQ(mbuf_cmp(mb, r->g[j], r->l[j]), 0, "%s: the other frame",
@@ -694,8 +715,8 @@ rx_round(struct race *r, const struct scen *sc, uint32_t k, bool flip)
 		TEST_RUN(flip_park(&r->fl));
 	m = consumed(r, 0, pos, used0);
 	e = vq->stats.errors - e0;
-	TEST_ASSERT(e <= 1 && (e == 0 || (flip && sc->may_drop)),
-			"%s: %" PRIu64 " buffers refused", sc->name, e);
+	TEST_ASSERT(e <= 1 && (e == 0 || (flip && sc->may_drop)), "%s: %" PRIu64 " buffers refused",
+			sc->name, e);
 	if (flip && sc->what == R_AVAIL)
 		TEST_ASSERT(m == k || m == GRP, "%s: %u buffers used", sc->name, m);
 	else
@@ -714,8 +735,8 @@ rx_round(struct race *r, const struct scen *sc, uint32_t k, bool flip)
 			r->unseen += j >= m;
 			continue;
 		}
-		TEST_ASSERT(memcmp(b + 12, r->pkt[pi], PKTLEN) == 0, "%s: buffer %u holds packet %u",
-				sc->name, j, pi);
+		TEST_ASSERT(memcmp(b + 12, r->pkt[pi], PKTLEN) == 0,
+				"%s: buffer %u holds packet %u", sc->name, j, pi);
 		TEST_ASSERT(b[10] == 1 && b[11] == 0, "%s: num_buffers 1", sc->name);
 		TEST_RUN(all_bytes(b, 10, 0, "header of receive buffer", j));
 		TEST_RUN(all_bytes(b + 12 + PKTLEN, RXLEN - 12 - PKTLEN, POISON,
@@ -729,8 +750,8 @@ rx_round(struct race *r, const struct scen *sc, uint32_t k, bool flip)
 			const struct vhu_vring_used_elem *u =
 					&r->t.g[0].used->ring[(used0 + j) & (RQ - 1)];
 
-			TEST_ASSERT(u->id == j && u->len == 12 + PKTLEN, "%s: used entry %u", sc->name,
-					j);
+			TEST_ASSERT(u->id == j && u->len == 12 + PKTLEN, "%s: used entry %u",
+					sc->name, j);
 		}
 		r->same += j == k;
 		pi++;
@@ -760,8 +781,9 @@ run(struct race *r, int q, const struct scen *list, unsigned int nlist, const ch
 				TEST_RUN(rx_round(r, sc, b, true));
 		}
 		TEST_LOG("%s %s: the flipped buffer taken %" PRIu64 " times (%" PRIu64
-				" showing its other state), dropped %" PRIu64 ", not reached %" PRIu64,
-				what, sc->name, r->same + r->other, r->other, r->dropped, r->unseen);
+			 " showing its other state), dropped %" PRIu64 ", not reached %" PRIu64,
+				what, sc->name, r->same + r->other, r->other, r->dropped,
+				r->unseen);
 	}
 	/* the guest stops flipping: the ring works as before */
 	for (k = 0; k < 2 * GRP; k++) {
@@ -916,8 +938,8 @@ VHU_TEST(fast, packed_toctou_rx_reoffered)
 	errors = e.vq[0]->stats.errors;
 	rte_pktmbuf_free(m);
 	TEST_LOG("20 bursts of one packet: %" PRIu64 " bad buffers returned, %" PRIu64
-			" offers by the guest, %" PRIu64 " ms", errors, ro.offers,
-			dt * 1000 / rte_get_timer_hz());
+		 " offers by the guest, %" PRIu64 " ms",
+			errors, ro.offers, dt * 1000 / rte_get_timer_hz());
 	TEST_ASSERT(errors <= 20 * 8, "a packet looks at one lap of buffers at most");
 	TEST_ASSERT(e.vq[0]->last_avail_idx < 8 && e.vq[0]->last_used_idx < 8, "positions");
 	penv_fini(&e);
