@@ -20,9 +20,20 @@
  * the device event area) or in a buffer the guest marked device-writable;
  * no mbuf, rte_malloc block or fd is left behind.
  *
+ * A second guest thread, made deterministic: the input may carry flips,
+ * each XORing one byte of guest memory at one point of the run: before a
+ * burst, or inside a dequeue burst at its n-th mbuf allocation (the pools
+ * of the dequeue call a hook from their get operation: after the burst
+ * counted what is available and before it walks it, or between a chain's
+ * walk and the copy of a multi-segment packet). With flips the run has two
+ * dequeue bursts, two enqueue bursts, then one more of each. The oracle
+ * follows the flips: a flipped byte is the guest's, and a receive buffer
+ * that any state of the receive ring made device-writable may be written.
+ *
  * Input: a 24-byte configuration (see ring_run()), 8 bytes per enqueued
- * packet (plus up to 64 bytes of its headers), then the guest memory image.
- * Split rings have 1 << (byte 2 % 9) entries, packed rings 1 + byte 2.
+ * packet (plus up to 64 bytes of its headers), 4 bytes per flip, then the
+ * guest memory image. Split rings have 1 << (byte 2 % 9) entries, packed
+ * rings 1 + byte 2.
  */
 
 #include <errno.h>
@@ -55,6 +66,8 @@ static const uint64_t reg_size[NREG] = { 0x4000, 0x4000, 0x2000 };
 #define DEQ_POOL 2047
 #define SMALL_POOL 16
 #define SRC_POOL 1023
+#define MAX_FLIPS  32
+#define FLIP_OPS   "vhu_fuzz_flip"
 
 static struct {
 	bool ready;
@@ -70,6 +83,112 @@ static struct {
 	uint8_t snap[IMAGE_SIZE];
 	uint8_t allowed[IMAGE_SIZE];
 } S;
+
+/*
+ * Flips: record k XORs byte off (mod the image) with mask at point at & 7;
+ * at the points inside a dequeue burst, at its (at >> 3)-th allocation.
+ */
+enum {
+	P_DEQ1,
+	P_IN_DEQ1,
+	P_DEQ2,
+	P_IN_DEQ2,
+	P_ENQ1,
+	P_ENQ2,
+	P_DEQ3,
+	P_ENQ3,
+};
+
+struct flip_rec {
+	uint16_t off;
+	uint8_t mask;
+	uint8_t at;
+};
+
+static struct {
+	struct flip_rec rec[MAX_FLIPS];
+	uint32_t n;
+	int point;               /* the dequeue burst in progress (P_IN_DEQ*), -1: none */
+	uint32_t allocs;         /* its allocations so far */
+	const uint8_t *rx_table; /* the receive ring's descriptors, for the oracle */
+	uint16_t rx_n;
+	bool packed;
+} FL = { .point = -1 };
+
+static void flips_at(int point, uint32_t alloc);
+
+/*
+ * Mempool operations for the dequeue pools: a plain stack (the harness
+ * is single-threaded) whose get first applies the flips due inside the
+ * burst in progress.
+ */
+struct flip_stack {
+	unsigned int n, cap;
+	void *obj[];
+};
+
+static int
+fs_alloc(struct rte_mempool *mp)
+{
+	/* in DPDK's memory like the pool itself, which lives as long as the process */
+	struct flip_stack *st = rte_zmalloc_socket("fz_flip_stack",
+			sizeof(*st) + sizeof(void *) * (mp->size + 1), 0, mp->socket_id);
+
+	if (st == NULL)
+		return -ENOMEM;
+	st->cap = mp->size + 1;
+	mp->pool_data = st;
+	return 0;
+}
+
+static void
+fs_free(struct rte_mempool *mp)
+{
+	rte_free(mp->pool_data);
+}
+
+static int
+fs_enqueue(struct rte_mempool *mp, void *const *objs, unsigned int n)
+{
+	struct flip_stack *st = mp->pool_data;
+
+	if (st->n + n > st->cap)
+		return -ENOBUFS;
+	memcpy(&st->obj[st->n], objs, sizeof(void *) * n);
+	st->n += n;
+	return 0;
+}
+
+static int
+fs_dequeue(struct rte_mempool *mp, void **objs, unsigned int n)
+{
+	struct flip_stack *st = mp->pool_data;
+
+	if (FL.point >= 0)
+		flips_at(FL.point, FL.allocs++);
+	if (st->n < n)
+		return -ENOENT;
+	st->n -= n;
+	memcpy(objs, &st->obj[st->n], sizeof(void *) * n);
+	return 0;
+}
+
+static unsigned int
+fs_count(const struct rte_mempool *mp)
+{
+	return ((const struct flip_stack *)mp->pool_data)->n;
+}
+
+static struct rte_mempool_ops flip_ops = {
+	.name = FLIP_OPS,
+	.alloc = fs_alloc,
+	.free = fs_free,
+	.enqueue = fs_enqueue,
+	.dequeue = fs_dequeue,
+	.get_count = fs_count,
+};
+
+RTE_MEMPOOL_REGISTER_OPS(flip_ops);
 
 static int
 setup(const char **why)
@@ -137,10 +256,10 @@ setup(const char **why)
 		*why = "device table full";
 		return -1;
 	}
-	S.deq = rte_pktmbuf_pool_create("fz_split_deq", DEQ_POOL, 0, 0,
-					RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	S.small = rte_pktmbuf_pool_create("fz_split_small", SMALL_POOL, 0, 0,
-					  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	S.deq = rte_pktmbuf_pool_create_by_ops("fz_split_deq", DEQ_POOL, 0, 0,
+			RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY, FLIP_OPS);
+	S.small = rte_pktmbuf_pool_create_by_ops("fz_split_small", SMALL_POOL, 0, 0,
+			RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY, FLIP_OPS);
 	S.src = rte_pktmbuf_pool_create("fz_split_src", SRC_POOL, 0, 0,
 					RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (S.deq == NULL || S.small == NULL || S.src == NULL) {
@@ -243,6 +362,28 @@ allow_table(const uint8_t *t, uint32_t n, bool nested, bool packed)
 		if (d.flags & VHU_DESC_F_WRITE)
 			allow(d.addr, d.len);
 	}
+}
+
+/* Apply the flips due at point (inside a dequeue burst: at its alloc-th allocation). */
+static void
+flips_at(int point, uint32_t alloc)
+{
+	bool inside = point == P_IN_DEQ1 || point == P_IN_DEQ2, any = false;
+	uint32_t k;
+
+	for (k = 0; k < FL.n; k++) {
+		const struct flip_rec *f = &FL.rec[k];
+		uint32_t off = f->off % IMAGE_SIZE;
+
+		if ((f->at & 7) != point || (inside && (uint32_t)(f->at >> 3) != alloc))
+			continue;
+		*image_ptr(off) ^= f->mask;
+		S.snap[off] ^= f->mask;
+		any = true;
+	}
+	/* a receive buffer that the new state makes device-writable may be written */
+	if (any && FL.rx_table != NULL)
+		allow_table(FL.rx_table, FL.rx_n, false, FL.packed);
 }
 
 /* Ring layout in R0 for ring size n: TX (vring 1) first, then RX (vring 0). */
@@ -360,11 +501,34 @@ ring_start(struct vhu_vq *vq, const struct layout *l, uint16_t n, uint16_t base,
 	vhu_dev_vq_refresh(S.dev, vq);
 }
 
+/* Dequeue burst k (0, 1, 2) with the flips due before and inside it. */
+static void
+deq_burst(uint32_t k, struct rte_mempool *mp, uint16_t count, int *rc, const char **why)
+{
+	uint32_t marks[VHU_MAX_VRINGS];
+	struct rte_mbuf *pkts[64];
+	uint16_t got, i;
+
+	/* what the control thread does for a disabled ring, between bursts */
+	if (vhu_dev_sweep_observe(S.dev, marks) != 0)
+		vhu_dev_sweep(S.dev, marks);
+	flips_at(k == 0 ? P_DEQ1 : k == 1 ? P_DEQ2 : P_DEQ3, 0);
+	FL.point = k == 0 ? P_IN_DEQ1 : k == 1 ? P_IN_DEQ2 : -1;
+	FL.allocs = 0;
+	got = vhu_dequeue_burst(S.dev->vid, 1, mp, pkts, count);
+	FL.point = -1;
+	for (i = 0; i < got; i++) {
+		if (*rc == 0 && fz_mbuf_bad(pkts[i], why))
+			*rc = -1;
+		rte_pktmbuf_free(pkts[i]);
+	}
+}
+
 static int
 ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 {
 	struct fz_in in = { .p = data, .n = len };
-	struct rte_mbuf *pkts[64], *enq[MAX_ENQ];
+	struct rte_mbuf *enq[MAX_ENQ];
 	uint8_t feat, fl, n_log2, log_len, deq_cfg, enq_cfg, notify;
 	uint16_t n, tx_base, rx_base;
 	uint64_t log_gpa, f;
@@ -393,7 +557,7 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 	enq_cfg = fz_u8(&in);
 	notify = fz_u8(&in);
 	fz_u32(&in);   /* reserved */
-	fz_u8(&in);
+	FL.n = fz_u8(&in) % (MAX_FLIPS + 1);
 
 	f = VHU_BIT(VHU_F_PROTOCOL_FEATURES);
 	if (packed)
@@ -434,6 +598,14 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 			break;
 		}
 	}
+	for (i = 0; i < FL.n; i++) {
+		FL.rec[i].off = fz_u16(&in);
+		FL.rec[i].mask = fz_u8(&in);
+		FL.rec[i].at = fz_u8(&in);
+	}
+	FL.packed = packed;
+	FL.point = -1;
+	FL.rx_table = NULL;
 
 	/* ---- guest memory: zeroed, then the image ---- */
 	for (i = 0; i < NREG; i++)
@@ -488,28 +660,25 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 		allow(tx.used, 6 + 8ull * n);
 		allow(rx.used, 6 + 8ull * n);
 	}
-	allow_table(image_ptr(rx.desc - reg_gpa[0]), n, false, packed);
+	FL.rx_table = image_ptr(rx.desc - reg_gpa[0]);
+	FL.rx_n = n;
+	allow_table(FL.rx_table, n, false, packed);
 	image_copy(S.snap, false, NULL, IMAGE_SIZE);
 
-	/* ---- the lcore ---- */
-	calls = 1 + (deq_cfg >> 7);
-	for (k = 0; k < calls; k++) {
-		uint32_t marks[VHU_MAX_VRINGS];
-		uint16_t got;
-
-		/* what the control thread does for a disabled ring, between bursts */
-		if (vhu_dev_sweep_observe(S.dev, marks) != 0)
-			vhu_dev_sweep(S.dev, marks);
-		got = vhu_dequeue_burst(S.dev->vid, 1, deq_mp, pkts, (uint16_t)(1 + (deq_cfg & 31)));
-
-		for (i = 0; i < got; i++) {
-			if (rc == 0 && fz_mbuf_bad(pkts[i], why))
-				rc = -1;
-			rte_pktmbuf_free(pkts[i]);
-		}
-	}
-	for (k = 0, i = 0; k < 2 && i < nenq; k++)
+	/* ---- the lcore (and the guest's flips): D1 [D2] E1 E2 [D3 E3] ---- */
+	calls = FL.n > 0 ? 2 : 1 + (deq_cfg >> 7);
+	for (k = 0; k < calls; k++)
+		deq_burst(k, deq_mp, (uint16_t)(1 + (deq_cfg & 31)), &rc, why);
+	for (k = 0, i = 0; k < 2 && i < nenq; k++) {
+		flips_at(P_ENQ1 + (int)k, 0);
 		i += vhu_enqueue_burst(S.dev->vid, 0, &enq[i], (uint16_t)(nenq - i));
+	}
+	if (FL.n > 0) {
+		deq_burst(2, deq_mp, (uint16_t)(1 + (deq_cfg & 31)), &rc, why);
+		flips_at(P_ENQ3, 0);
+		if (i < nenq)
+			vhu_enqueue_burst(S.dev->vid, 0, &enq[i], (uint16_t)(nenq - i));
+	}
 	for (i = 0; i < nenq; i++)
 		rte_pktmbuf_free(enq[i]);
 	nenq = 0;
@@ -531,6 +700,8 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 		}
 	}
 out:
+	FL.point = -1;
+	FL.rx_table = NULL;
 	for (i = 0; i < nenq; i++)
 		rte_pktmbuf_free(enq[i]);
 	S.dev->log_base = NULL;

@@ -23,7 +23,10 @@ R = dict(GET_FEATURES=1, SET_FEATURES=2, SET_OWNER=3, RESET_OWNER=4, SET_MEM_TAB
          SET_VRING_ENABLE=18, SEND_RARP=19, NET_SET_MTU=20, SET_BACKEND_REQ_FD=21,
          IOTLB_MSG=22, GET_CONFIG=24, SET_CONFIG=25, GET_INFLIGHT_FD=31, SET_INFLIGHT_FD=32,
          RESET_DEVICE=34, VRING_KICK=35, GET_MAX_MEM_SLOTS=36, ADD_MEM_REG=37, REM_MEM_REG=38,
-         SET_STATUS=39, GET_STATUS=40, SET_DEVICE_STATE_FD=42, CHECK_DEVICE_STATE=43)
+         SET_STATUS=39, GET_STATUS=40, SET_DEVICE_STATE_FD=42, CHECK_DEVICE_STATE=43,
+         SET_VRING_ENDIAN=23, CREATE_CRYPTO_SESSION=26, CLOSE_CRYPTO_SESSION=27,
+         POSTCOPY_ADVISE=28, POSTCOPY_LISTEN=29, POSTCOPY_END=30, GPU_SET_SOCKET=33,
+         GET_SHARED_OBJECT=41)
 
 
 def bit(b):
@@ -155,6 +158,41 @@ def msg_seeds():
     s['partial'] = m
     m = handshake(Msg(4), F_V1 | F_PROTO | bit(34), num=256)
     s['packed-rings'] = m
+    # requests no other seed sends, each with a plausible payload; in-band kicks offered
+    m = Msg(16).req('SET_OWNER').req('GET_FEATURES').req('GET_PROTOCOL_FEATURES')
+    m.req('SET_PROTOCOL_FEATURES', u64(PF | bit(14)))
+    m.req('SET_VRING_ENDIAN', u32(0) + u32(1))
+    m.req('IOTLB_MSG', u64(0x1000) + u64(0x1000) + u64(UVA) + bytes([3, 2]))
+    m.req('POSTCOPY_ADVISE').req('POSTCOPY_LISTEN').req('POSTCOPY_END')
+    m.req('CREATE_CRYPTO_SESSION', bytes(range(64)))
+    m.req('CLOSE_CRYPTO_SESSION', u64(1))
+    m.req('GPU_SET_SOCKET', fds=[(FD_SOCK, 0)])
+    m.req('GET_SHARED_OBJECT', bytes(range(16)))
+    m.req('GET_STATUS').req('SET_STATUS', u64(0xf))
+    handshake(m, F_V1 | F_PROTO | F_IN_ORDER)
+    m.req('VRING_KICK', u32(1) + u32(0)).req('VRING_KICK', u32(0) + u32(0))
+    m.req('RESET_DEVICE')
+    s['rare-requests'] = m
+    # in order, rings stopped and made smaller, their old base kept or left out
+    m = handshake(Msg(0), feats | F_IN_ORDER, num=8)
+    m.req('GET_VRING_BASE', u32(0) + u32(0)).req('GET_VRING_BASE', u32(1) + u32(0))
+    m.req('SET_VRING_NUM', u32(0) + u32(4), need_reply=True)
+    m.req('SET_VRING_BASE', u32(0) + u32(7))
+    m.req('SET_VRING_KICK', u64(0), fds=[(FD_EVENT, 0)])
+    m.req('SET_VRING_NUM', u32(1) + u32(2), need_reply=True)
+    m.req('SET_VRING_KICK', u64(1), fds=[(FD_EVENT, 0)])
+    s['inorder-resize'] = m
+    m = handshake(Msg(4), F_V1 | F_PROTO | bit(34) | F_IN_ORDER, num=256)
+    m.req('GET_VRING_BASE', u32(1) + u32(0))
+    m.req('SET_VRING_NUM', u32(1) + u32(64), need_reply=True)
+    m.req('SET_VRING_KICK', u64(1), fds=[(FD_EVENT, 0)])
+    m.req('GET_VRING_BASE', u32(1) + u32(0))
+    m.req('SET_VRING_BASE', u32(1) + u32(200 | 0x8000 | (200 | 0x8000) << 16))
+    m.req('SET_VRING_KICK', u64(1), fds=[(FD_EVENT, 0)])
+    m.req('GET_VRING_BASE', u32(1) + u32(0))
+    m.req('SET_VRING_BASE', u32(1) + u32(10 | 0x8000))
+    m.req('SET_VRING_KICK', u64(1), fds=[(FD_EVENT, 0)])
+    s['packed-inorder-resize'] = m
     return {k: bytes(v.b) for k, v in s.items()}
 
 
@@ -210,6 +248,15 @@ class Split:
         self.rx_avail = 0
         self.data = (self.rx[3] + 63) & ~63   # buffers after the rings
         self.next_desc = [0, 0]
+        self.flips = []
+
+    # flip points (fuzz_split.c): before / inside dequeue 1 and 2, before the
+    # enqueues, before dequeue 3 and enqueue 3; inside: at allocation alloc
+    P_DEQ1, P_IN_DEQ1, P_DEQ2, P_IN_DEQ2, P_ENQ1, P_ENQ2, P_DEQ3, P_ENQ3 = range(8)
+
+    def flip(self, gpa, mask, point, alloc=0):
+        """XOR the byte at gpa with mask at a point of the run."""
+        self.flips.append((img_off(gpa), mask, point | alloc << 3))
 
     def put(self, gpa, data):
         o = img_off(gpa)
@@ -276,8 +323,11 @@ class Split:
         self.post(0, self.chain(0, segs, True, indirect))
 
     def bytes(self):
+        assert len(self.flips) <= 32
+        cfg = self.cfg[:23] + bytes([len(self.flips)])
+        fl = b''.join(u16(o) + bytes([m, a]) for o, m, a in self.flips)
         # trailing zeros are what the harness fills in anyway
-        return self.cfg + self.enq + bytes(self.img).rstrip(b'\0')
+        return cfg + self.enq + fl + bytes(self.img).rstrip(b'\0')
 
 
 def split_seeds():
@@ -319,6 +369,38 @@ def split_seeds():
     x.tx_packet(frame(64))
     x.rx_buffer(64)                      # too small for header + frame
     s['inorder-rarp-disabled'] = x
+    # in order: heads offered out of order, twice and out of the ring; one
+    # head changed after the burst counted it, a length made huge later
+    x = Split(V1 | INORD, deq=3, enq=[(200, 0, 0, 0, 0, 0, 0, 0, frame(200))] * 3)
+    for i in range(6):
+        at = x.alloc(12 + 60 + i)
+        x.put(at, bytes(12) + frame(60 + i, i))
+        x.chain(1, [(at, 12 + 60 + i)], False)
+    for h in (5, 2, 0, 2, 9, 1):
+        x.post(1, h)
+    for i in range(4):
+        x.rx_buffer(1024)
+    x.flip(x.tx[1] + 4 + 2 * 1, 0x05, Split.P_IN_DEQ1)
+    x.flip(x.tx[0] + 16 * 3 + 11, 0x80, Split.P_DEQ2)
+    x.flip(x.rx[0] + 16 * 1 + 12, 0x02, Split.P_ENQ2)   # read-only, then
+    x.flip(x.rx[0] + 16 * 1 + 12, 0x02, Split.P_ENQ3)   # writable again
+    s['inorder-heads-flips'] = x
+    # a guest changing descriptors under the walk: after the burst counted
+    # them (allocation 0) and between walk and copy of a multi-segment
+    # frame (allocation 1)
+    x = Split(V1 | IND, n_log2=4, enq=[(1000, 0, 0, 0, 0, 0, 0, 0, frame(64))] * 3)
+    x.tx_packet(frame(100))
+    x.tx_packet(frame(3000))
+    x.tx_packet(frame(200), indirect=True)
+    x.tx_packet(frame(300), layout='sep')
+    for i in range(3):
+        x.rx_buffer(2048)
+    x.flip(x.tx[0] + 16 * 0 + 11, 0x7f, Split.P_IN_DEQ1)        # length huge
+    x.flip(x.tx[0] + 16 * 1 + 6, 0x40, Split.P_IN_DEQ1, 1)      # address far, mid-copy
+    x.flip(x.tx[0] + 16 * 3 + 12, 0x01, Split.P_IN_DEQ1)        # NEXT
+    x.flip(x.rx[0] + 16 * 0 + 12, 0x02, Split.P_ENQ1)           # WRITE
+    x.flip(x.rx[0] + 16 * 1 + 11, 0x7f, Split.P_ENQ2)           # length huge
+    s['toctou-flips'] = x
     return {k: v.bytes() for k, v in s.items()}
 
 
@@ -367,6 +449,10 @@ class Packed(Split):
     def post(self, ring, head):
         pass   # the flags written by pdesc() make a packed descriptor available
 
+    def raw(self, ring, slot, addr, length, id_, flags):
+        base = (self.tx if ring == 1 else self.rx)[0]
+        self.put(base + 16 * slot, u64(addr) + u32(length) + u16(id_) + u16(flags))
+
 
 def packed_seeds():
     V1, IND, MRG, INORD, HOSTOL, GUESTOL = 4, 2, 1, 16, 32, 64
@@ -398,6 +484,45 @@ def packed_seeds():
     x.tx_packet(frame(64))
     x.rx_buffer(64)
     s['wrap-rarp-disabled'] = x
+    # in order, the device at slot 4 of an 8-slot ring: a chain on 4..7, then
+    # one from slot 0 of the next lap running on through 4..7 (12 slots in
+    # one burst); the guest then offers slot 0 again for a second burst
+    x = Packed(V1 | INORD, n=8, deq=8)
+    x.cfg = x.cfg[:3] + u16(0x8004) + x.cfg[5:]
+    piece = []
+    for k in range(8):
+        at = x.alloc(100)
+        x.put(at, (bytes(12) + frame(88, k)) if k in (0, 4) else frame(100, k))
+        piece.append(at)
+    for k in range(4, 8):
+        x.raw(1, k, piece[k], 100, 7, AVAIL | (1 if k < 7 else 0))
+    for k in range(4):
+        x.raw(1, k, piece[k], 100, 0xffff, USED | 1)
+    flags0 = x.tx[0] + 14
+    x.flip(flags0, 0x81, Split.P_DEQ2)          # AVAIL on, NEXT off
+    x.flip(flags0 + 1, 0x80, Split.P_DEQ2)      # USED off
+    x.flip(x.tx[0] + 12, 0xfa, Split.P_DEQ2)    # id 5: a used descriptor past the
+    x.flip(x.tx[0] + 13, 0xff, Split.P_DEQ2)    # ring would change the padding there
+    s['inorder-laps'] = x
+    # flags, ids and lengths changed after the burst counted them, and
+    # between walk and copy of a multi-segment frame; receive descriptors
+    # changed between enqueue bursts
+    x = Packed(V1 | IND | MRG, n=16, enq=[(1000, 0, 0, 0, 0, 0, 0, 0, frame(64))] * 3)
+    x.tx_packet(frame(100))
+    x.tx_packet(frame(3000))
+    x.tx_packet(frame(200), indirect=True)
+    x.tx_packet(frame(300))
+    x.tx_packet(frame(400), layout='sep')
+    for i in range(3):
+        x.rx_buffer(2048)
+    x.flip(x.tx[0] + 16 * 0 + 14, 0x01, Split.P_IN_DEQ1)        # NEXT
+    x.flip(x.tx[0] + 16 * 1 + 11, 0x7f, Split.P_IN_DEQ1, 1)     # length huge, mid-copy
+    x.flip(x.tx[0] + 16 * 2 + 14, 0x04, Split.P_IN_DEQ1)        # INDIRECT off
+    x.flip(x.tx[0] + 16 * 3 + 13, 0x40, Split.P_IN_DEQ1)        # id out of the ring
+    x.flip(x.tx[0] + 16 * 3 + 15, 0x80, Split.P_DEQ2)           # USED: the other lap
+    x.flip(x.rx[0] + 16 * 0 + 14, 0x02, Split.P_ENQ1)           # WRITE
+    x.flip(x.rx[0] + 16 * 1 + 6, 0x40, Split.P_ENQ2)            # address far
+    s['toctou-flips'] = x
     return {k: v.bytes() for k, v in s.items()}
 
 

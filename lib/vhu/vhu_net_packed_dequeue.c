@@ -158,7 +158,7 @@ static __rte_always_inline void
 deq_used(struct vhu_vq *vq, struct vhu_packed_used *u, uint16_t id, uint16_t ndesc, bool inorder)
 {
 	if (inorder)
-		vhu_packed_used_batch(u, id, ndesc);
+		vhu_packed_used_batch(vq, u, id, ndesc);
 	else
 		vhu_packed_used_put(vq, u, id, 0, ndesc);
 }

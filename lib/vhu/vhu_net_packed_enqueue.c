@@ -82,7 +82,16 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, struc
 
 	while (have < need) {
 		struct vhu_packed_chain c;
-		uint16_t flags = vhu_packed_load_flags(vq, pos);
+		uint16_t flags;
+
+		/*
+		 * A lap looked at and the packet still not placed: it never will
+		 * be. Without this bound a guest that offers bad buffers again as
+		 * fast as they come back holds the lcore in this loop.
+		 */
+		if (unlikely(scanned >= size))
+			return ENQ_DROP;
+		flags = vhu_packed_load_flags(vq, pos);
 
 		if (!vhu_packed_is_avail(flags, wrap)) {
 			/* out of buffers; a whole lap cannot hold it: it never will */

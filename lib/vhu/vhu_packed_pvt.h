@@ -237,6 +237,7 @@ vhu_packed_used_init(const struct vhu_vq *vq, struct vhu_packed_used *u)
 	u->start = vq->last_used_idx;
 	u->start_wrap = vq->used_wrap;
 	u->slots = 0;
+	u->batch_id = 0;
 	u->batch_slots = 0;
 }
 
@@ -267,11 +268,20 @@ vhu_packed_used_put(struct vhu_vq *vq, struct vhu_packed_used *u, uint16_t id, u
 
 /*
  * In-order transmit: buffers are reported in batches by one used
- * descriptor carrying the last buffer's id (virtio 1.2, 2.8.9).
+ * descriptor carrying the last buffer's id (virtio 1.2, 2.8.9). A batch
+ * covers one lap at most: a driver cannot have more slots outstanding,
+ * but chains whose later descriptors carry the next lap's marks can take
+ * one burst round the ring twice, and a used descriptor covering more
+ * slots than the ring has would move the used position past its end.
+ * Such a batch is reported in pieces.
  */
 static __rte_always_inline void
-vhu_packed_used_batch(struct vhu_packed_used *u, uint16_t id, uint16_t ndesc)
+vhu_packed_used_batch(struct vhu_vq *vq, struct vhu_packed_used *u, uint16_t id, uint16_t ndesc)
 {
+	if (unlikely((uint32_t)u->batch_slots + ndesc > vq->size)) {
+		vhu_packed_used_put(vq, u, u->batch_id, 0, u->batch_slots);
+		u->batch_slots = 0;
+	}
 	u->batch_id = id;
 	u->batch_slots = (uint16_t)(u->batch_slots + ndesc);
 }
