@@ -796,7 +796,7 @@ run(struct race *r, int q, const struct scen *list, unsigned int nlist, const ch
 }
 
 /* Packed transmit ring: flags, ids, lengths, addresses, direct and indirect. */
-VHU_TEST(fast, packed_toctou_tx)
+VHU_TEST(fast, packed_toctou_deq)
 {
 	struct race r;
 
@@ -806,7 +806,7 @@ VHU_TEST(fast, packed_toctou_tx)
 }
 
 /* The same with IN_ORDER: one used descriptor per burst. */
-VHU_TEST(fast, packed_toctou_tx_inorder)
+VHU_TEST(fast, packed_toctou_deq_inorder)
 {
 	struct race r;
 
@@ -816,7 +816,7 @@ VHU_TEST(fast, packed_toctou_tx_inorder)
 }
 
 /* Packed receive ring: flags, ids, lengths, addresses, direct and indirect. */
-VHU_TEST(fast, packed_toctou_rx)
+VHU_TEST(fast, packed_toctou_enq)
 {
 	struct race r;
 
@@ -890,7 +890,7 @@ reoffer_main(void *arg)
 	return NULL;
 }
 
-VHU_TEST(fast, packed_toctou_rx_reoffered)
+VHU_TEST(fast, packed_toctou_enq_reoffered)
 {
 	struct reoffer ro;
 	struct rte_mbuf *m;
