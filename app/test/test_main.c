@@ -164,7 +164,7 @@ run_case(const struct vhu_test_case *tc)
 	if (rc == TEST_SUCCESS)
 		rc = tc->body(obj);
 	if (fx->teardown != NULL) {
-		td = fx->teardown(obj);
+		td = fx->teardown(obj, rc);
 		if (td != TEST_SUCCESS) {
 			fprintf(stderr, "    %s: fixture %s: teardown failed\n", tc->name, fx->name);
 			if (rc != TEST_FAILED)

@@ -171,13 +171,13 @@ selftest_fx_setup(void *obj)
 }
 
 static int
-selftest_fx_teardown(void *obj)
+selftest_fx_teardown(void *obj, int status)
 {
 	struct selftest_fx *f = obj;
 	char text[64];
 
-	snprintf(text, sizeof(text), "teardown setup=%d end=%d\n", f->setup_ran,
-			f->body_reached_end);
+	snprintf(text, sizeof(text), "teardown setup=%d end=%d status=%d\n", f->setup_ran,
+			f->body_reached_end, status);
 	return note_write("teardown", text) == 0 ? TEST_SUCCESS : TEST_FAILED;
 }
 
@@ -196,7 +196,7 @@ VHU_TEST(selftest, selftest_fixture_teardown_ran)
 	char text[64], dir[64];
 
 	note_read("teardown", text, sizeof(text));
-	TEST_ASSERT(strcmp(text, "teardown setup=1 end=0\n") == 0,
+	TEST_ASSERT(strcmp(text, "teardown setup=1 end=0 status=-1\n") == 0,
 			"the fixture's teardown left '%s'", text);
 	/* the last case: clean up the notes */
 	note_path("crash", text, sizeof(text));

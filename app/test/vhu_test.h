@@ -48,15 +48,16 @@
 /*
  * A fixture: an object of size bytes the runner allocates zeroed for one
  * case. setup (may be NULL) prepares it; teardown (may be NULL) runs after
- * setup, whatever setup or the body returned, so it must take a partly set
- * up object (one that starts zeroed). Each returns a test status: a failed
- * teardown fails a case that had passed.
+ * setup, whatever setup or the body returned (status: TEST_SUCCESS,
+ * TEST_FAILED or TEST_SKIPPED), so it must take a partly set-up object,
+ * one that starts zeroed. Each returns a test status: a teardown that
+ * fails fails a case that had passed.
  */
 struct vhu_test_fixture {
 	const char *name;
 	size_t size;
 	int (*setup)(void *obj);
-	int (*teardown)(void *obj);
+	int (*teardown)(void *obj, int status);
 };
 
 /* A file-local fixture of struct tag_: VHU_FIXTURE(env, env_setup, env_teardown); */
