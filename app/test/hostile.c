@@ -241,14 +241,9 @@ hdev_reconnect(struct hdev *d)
 int
 hdev_register(struct hdev *d, uint64_t sock_flags, const struct vhu_ops *ops)
 {
-	unsigned int i;
-
 	memset(d, 0, sizeof(*d));
 	d->live = true;
-	d->fe.sock = -1;
-	d->fe.memfd = -1;
-	for (i = 0; i < MOCK_FE_MAX_VRINGS; i++)
-		d->fe.vr[i].kickfd = d->fe.vr[i].callfd = d->fe.vr[i].errfd = -1;
+	mock_fe_reset(&d->fe);
 	d->vid = -1;
 	TEST_ASSERT(vhu_test_tmpdir(d->dir, sizeof(d->dir)) == 0, "tmpdir");
 	snprintf(d->path, sizeof(d->path), "%s/s", d->dir);
