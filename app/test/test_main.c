@@ -231,8 +231,8 @@ eal_runtime_dir(const char *prefix, char *buf, size_t len)
 
 /* Remove what EAL left for prefix: its runtime directory (files only, no
  * subdirectories) and, with --huge, its files in every hugetlbfs mount. */
-static void
-eal_remove_leftovers(const char *prefix)
+void
+vhu_test_eal_remove(const char *prefix)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 256];
 	size_t plen = strlen(prefix);
@@ -453,7 +453,7 @@ child_reap(struct child *c, unsigned int slot, bool kill_first)
 		close(c->pidfd);
 	if (c->go >= 0)
 		close(c->go);
-	eal_remove_leftovers(c->prefix);
+	vhu_test_eal_remove(c->prefix);
 	memset(c, 0, sizeof(*c));
 	c->go = -1;
 	c->pidfd = -1;
@@ -671,7 +671,7 @@ main(int argc, char **argv)
 	if (no_fork) {
 		snprintf(prefix, sizeof(prefix), "vhu-test-%d", (int)getpid());
 		if (eal_start(prefix) != 0) {
-			eal_remove_leftovers(prefix);
+			vhu_test_eal_remove(prefix);
 			printf("0 passed, 1 failed\n");
 			return 1;
 		}
@@ -713,7 +713,7 @@ main(int argc, char **argv)
 
 	if (no_fork) {
 		rte_eal_cleanup();
-		eal_remove_leftovers(prefix);
+		vhu_test_eal_remove(prefix);
 	} else {
 		retire_spares();
 	}

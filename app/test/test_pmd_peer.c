@@ -359,17 +359,16 @@ wait_count(unsigned int *counter, unsigned int at_least)
 	return 0;
 }
 
-VHU_TEST(driver, pmd_peer_events)
+VHU_TEST_F(driver, pmd_peer_events, pmd_env, e)
 {
-	char dir[64], sock[128], ifname[128];
+	char sock[128], ifname[128];
 	struct vhu_eth_queue_event ev;
 	unsigned int enabled_rx = 0, enabled_tx = 0;
 	uint16_t vhu, peer;
 	uint64_t end;
 	int vid;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/ev.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/ev.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_e0", sock, NULL, 2, NULL, &vhu), 0, "vhu port");
 	lsc_events = qs_events = 0;
 	TEST_ASSERT_EQ(rte_eth_dev_callback_register(
@@ -416,7 +415,6 @@ VHU_TEST(driver, pmd_peer_events)
 
 	TEST_ASSERT_EQ(pmd_close("net_vhu_e0"), 0, "close vhu");
 	TEST_ASSERT(!pmd_file_exists(sock), "socket file removed");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -440,11 +438,11 @@ traffic_both_ways(uint16_t vhu, uint16_t peer, uint16_t q, unsigned int rounds)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(driver, pmd_peer_traffic_stats)
+VHU_TEST_F(driver, pmd_peer_traffic_stats, pmd_env, e)
 {
 	static const struct rte_ether_addr *const dsts[] = { &dst_uc, &dst_mc, &dst_bc, &dst_bc };
 	static const uint16_t cast_len[] = { 64, 64, 64, 64 };
-	char dir[64], sock[128];
+	char sock[128];
 	struct rte_eth_stats st;
 	uint64_t bytes = 0;
 	uint16_t vhu, peer;
@@ -452,8 +450,7 @@ VHU_TEST(driver, pmd_peer_traffic_stats)
 
 	for (i = 0; i < RTE_DIM(sizes); i++)
 		bytes += sizes[i];
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/tr.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/tr.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_t0", sock, NULL, 2, NULL, &vhu), 0, "vhu port");
 	TEST_ASSERT_EQ(peer_port("net_virtio_user_t0", sock, NULL, 2, &peer), 0, "virtio-user");
 	TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_UP), 0, "link up");
@@ -528,20 +525,18 @@ VHU_TEST(driver, pmd_peer_traffic_stats)
 
 	TEST_ASSERT_EQ(pmd_close("net_virtio_user_t0"), 0, "close virtio-user");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_t0"), 0, "close vhu");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
 /* ---- stop, start, reconfigure ---- */
 
-VHU_TEST(driver, pmd_peer_stop_start)
+VHU_TEST_F(driver, pmd_peer_stop_start, pmd_env, e)
 {
-	char dir[64], sock[128];
+	char sock[128];
 	struct rte_eth_stats st;
 	uint16_t vhu, peer, q;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/ss.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/ss.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_s0", sock, NULL, 4, NULL, &vhu), 0, "vhu port");
 	TEST_ASSERT_EQ(peer_port("net_virtio_user_s0", sock, NULL, 4, &peer), 0, "virtio-user");
 	TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_UP), 0, "link up");
@@ -577,7 +572,6 @@ VHU_TEST(driver, pmd_peer_stop_start)
 
 	TEST_ASSERT_EQ(pmd_close("net_virtio_user_s0"), 0, "close virtio-user");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_s0"), 0, "close vhu");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -644,18 +638,17 @@ intr_round(uint16_t vhu, uint16_t peer, uint16_t q, unsigned int lcore)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(driver, pmd_peer_rx_interrupt)
+VHU_TEST_F(driver, pmd_peer_rx_interrupt, pmd_env, e)
 {
 	struct rte_eth_conf conf = { .intr_conf = { .rxq = 1 } };
-	char dir[64], sock[128], name[64];
+	char sock[128], name[64];
 	unsigned int lcore = rte_get_next_lcore(-1, 1, 0);
 	uint64_t kicks = 0;
 	uint16_t vhu, peer;
 
 	if (lcore >= RTE_MAX_LCORE)
 		return TEST_SKIPPED;
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/intr.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/intr.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_i0", sock, NULL, 2, &conf, &vhu), 0, "vhu port");
 	TEST_ASSERT_EQ(peer_port("net_virtio_user_i0", sock, NULL, 2, &peer), 0, "virtio-user");
 	TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_UP), 0, "link up");
@@ -675,21 +668,19 @@ VHU_TEST(driver, pmd_peer_rx_interrupt)
 
 	TEST_ASSERT_EQ(pmd_close(name), 0, "close virtio-user");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_i0"), 0, "close vhu");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
 /* ---- the front-end goes away and comes back ---- */
 
-VHU_TEST(driver, pmd_peer_reconnect)
+VHU_TEST_F(driver, pmd_peer_reconnect, pmd_env, e)
 {
-	char dir[64], sock[128], name[64];
+	char sock[128], name[64];
 	struct rte_eth_stats st;
 	uint16_t vhu, peer;
 	int i, vid;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/rc.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/rc.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_r0", sock, NULL, 1, NULL, &vhu), 0, "vhu port");
 	for (i = 0; i < 5; i++) {
 		snprintf(name, sizeof(name), "net_virtio_user_r%d", i);
@@ -708,19 +699,17 @@ VHU_TEST(driver, pmd_peer_reconnect)
 				i);
 	}
 	TEST_ASSERT_EQ(pmd_close("net_vhu_r0"), 0, "close vhu");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
 /* Client mode: virtio-user listens (server=1), net_vhu connects and reconnects. */
-VHU_TEST(driver, pmd_peer_client_mode)
+VHU_TEST_F(driver, pmd_peer_client_mode, pmd_env, e)
 {
-	char dir[64], sock[128], name[64];
+	char sock[128], name[64];
 	uint16_t vhu, peer;
 	int i;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/cl.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/cl.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_cl0", sock, "client=1,reconnect=20", 1, NULL, &vhu), 0,
 			"vhu client port before the server exists");
 	for (i = 0; i < 3; i++) {
@@ -735,22 +724,20 @@ VHU_TEST(driver, pmd_peer_client_mode)
 		unlink(sock);
 	}
 	TEST_ASSERT_EQ(pmd_close("net_vhu_cl0"), 0, "close vhu");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
 /* ---- hot-plug with a front-end, many times ---- */
 
-VHU_TEST(driver, pmd_peer_hotplug_cycles)
+VHU_TEST_F(driver, pmd_peer_hotplug_cycles, pmd_env, e)
 {
-	char dir[64], sock[128], devargs[256];
+	char sock[128], devargs[256];
 	struct rte_eth_dev_info info;
 	uint16_t vhu, peer;
 	int i, fds = -1;
 	size_t heap = 0;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/hp.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/hp.sock", e->dir);
 	snprintf(devargs, sizeof(devargs), "net_vhu_hpp0,iface=%s,queues=2", sock);
 	for (i = 0; i < 100; i++) {
 		TEST_ASSERT_EQ(rte_dev_probe(devargs), 0, "attach %d", i);
@@ -784,15 +771,14 @@ VHU_TEST(driver, pmd_peer_hotplug_cycles)
 	}
 	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "fds stable over 100 cycles");
 	TEST_ASSERT_EQ(pmd_heap_used(), heap, "DPDK memory stable over 100 cycles");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
 /* ---- many ports with traffic ---- */
 
-VHU_TEST(driver, pmd_peer_many_ports)
+VHU_TEST_F(driver, pmd_peer_many_ports, pmd_env, e)
 {
-	char dir[64], sock[128], name[64];
+	char sock[128], name[64];
 	uint16_t vhu[RTE_MAX_ETHPORTS / 2], peer[RTE_MAX_ETHPORTS / 2];
 	static const uint16_t len[] = { 100 };
 	int i, n;
@@ -801,9 +787,8 @@ VHU_TEST(driver, pmd_peer_many_ports)
 	n = (RTE_MAX_ETHPORTS - rte_eth_dev_count_total()) / 2;
 	TEST_LOG("%d vhu ports with a virtio-user each", n);
 	TEST_ASSERT(n >= 8, "room for %d pairs only", n);
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
 	for (i = 0; i < n; i++) {
-		snprintf(sock, sizeof(sock), "%s/mp%d.sock", dir, i);
+		snprintf(sock, sizeof(sock), "%s/mp%d.sock", e->dir, i);
 		snprintf(name, sizeof(name), "net_vhu_mp%d", i);
 		TEST_ASSERT_EQ(vhu_port(name, sock, NULL, 1, NULL, &vhu[i]), 0, "vhu %d", i);
 		snprintf(name, sizeof(name), "net_virtio_user_mp%d", i);
@@ -824,7 +809,6 @@ VHU_TEST(driver, pmd_peer_many_ports)
 		snprintf(name, sizeof(name), "net_vhu_mp%d", i);
 		TEST_ASSERT_EQ(pmd_close(name), 0, "close vhu %d", i);
 	}
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -833,18 +817,17 @@ VHU_TEST(driver, pmd_peer_many_ports)
 #define RX_CSUM (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM)
 #define TX_CSUM (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)
 
-VHU_TEST(driver, pmd_peer_offload_capa)
+VHU_TEST_F(driver, pmd_peer_offload_capa, pmd_env, e)
 {
 	struct rte_eth_conf csum_conf = {
 		.rxmode = { .offloads = RX_CSUM },
 		.txmode = { .offloads = TX_CSUM },
 	};
 	struct rte_eth_dev_info info;
-	char dir[64], sock[128];
+	char sock[128];
 	uint16_t vhu, peer;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/ol.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/ol.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_o0", sock, "csum=1,tso=1", 1, NULL, &vhu), 0, "vhu port");
 	TEST_ASSERT_EQ(rte_eth_dev_info_get(vhu, &info), 0, "info");
 	TEST_ASSERT_EQ(info.rx_offload_capa & RX_CSUM, RX_CSUM, "offered: rx csum");
@@ -898,7 +881,6 @@ VHU_TEST(driver, pmd_peer_offload_capa)
 	TEST_ASSERT_EQ(info.tx_offload_capa & (TX_CSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO), 0,
 			"csum=0 tx");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_o1"), 0, "close vhu");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -999,19 +981,18 @@ recv_ip_flag(uint16_t vhu, uint64_t *flag)
 	return 0;
 }
 
-VHU_TEST(driver, pmd_peer_rx_csum)
+VHU_TEST_F(driver, pmd_peer_rx_csum, pmd_env, e)
 {
 	struct rte_eth_conf peer_conf = { .txmode = { .offloads = TX_CSUM } };
 	struct rte_eth_conf app_csum = { .rxmode = { .offloads = RX_CSUM } };
-	char dir[64], sock[128];
+	char sock[128];
 	uint16_t vhu, peer;
 	struct rte_mbuf *m;
 	uint64_t flag;
 	bool valid;
 	int tcp;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/cs.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/cs.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_cs0", sock, "csum=1", 1, NULL, &vhu), 0, "vhu port");
 	TEST_ASSERT_EQ(peer_port_conf("net_virtio_user_cs0", sock, NULL, 1, &peer_conf, &peer), 0,
 			"peer with tx checksum offload");
@@ -1074,13 +1055,12 @@ VHU_TEST(driver, pmd_peer_rx_csum)
 
 	TEST_ASSERT_EQ(pmd_close("net_virtio_user_cs0"), 0, "close peer");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_cs0"), 0, "close vhu");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
 /* ---- jumbo frames, with and without mergeable rx buffers ---- */
 
-VHU_TEST(driver, pmd_peer_jumbo)
+VHU_TEST_F(driver, pmd_peer_jumbo, pmd_env, e)
 {
 	static const uint16_t jumbo[] = { 9000, 4000, 2049, 1519, 9014 };
 	struct rte_eth_conf conf = {
@@ -1089,12 +1069,11 @@ VHU_TEST(driver, pmd_peer_jumbo)
 	};
 	struct rte_eth_stats st;
 	struct rte_mbuf *m;
-	char dir[64], sock[128];
+	char sock[128];
 	uint16_t vhu, peer;
 	unsigned int i;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/j.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/j.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_j0", sock, "mtu=9000", 1, &conf, &vhu), 0, "vhu port");
 	TEST_ASSERT_EQ(peer_port_conf("net_virtio_user_j0", sock, NULL, 1, &conf, &peer), 0,
 			"peer");
@@ -1136,7 +1115,6 @@ VHU_TEST(driver, pmd_peer_jumbo)
 	XSTAT_EQ(vhu, "tx_q0_dropped", 1);
 	TEST_ASSERT_EQ(pmd_close("net_virtio_user_j1"), 0, "close peer");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_j1"), 0, "close vhu");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -1233,12 +1211,12 @@ steer_wait_up(uint16_t port_id)
 	return -ETIMEDOUT;
 }
 
-VHU_TEST(driver, pmd_peer_tx_steer)
+VHU_TEST_F(driver, pmd_peer_tx_steer, pmd_env, e)
 {
 	static const uint16_t qids[] = { 0, 1, 3 };
 	struct steer_tx tx[RTE_DIM(qids)];
 	pthread_t th[RTE_DIM(qids)];
-	char dir[64], sock[128];
+	char sock[128];
 	unsigned int i, got = 0, bad = 0;
 	uint16_t vhu, peer;
 	uint8_t *seen;
@@ -1246,8 +1224,7 @@ VHU_TEST(driver, pmd_peer_tx_steer)
 
 	seen = calloc(4 * STEER_FRAMES, 1);
 	TEST_ASSERT(seen != NULL, "memory");
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/steer.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/steer.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_st0", sock, NULL, 4, NULL, &vhu), 0, "vhu port");
 	TEST_ASSERT_EQ(peer_port("net_virtio_user_st0", sock, NULL, 1, &peer), 0, "virtio-user");
 	TEST_ASSERT_EQ(steer_wait_up(vhu), 0, "link up");
@@ -1268,7 +1245,7 @@ VHU_TEST(driver, pmd_peer_tx_steer)
 	TEST_ASSERT_EQ(pmd_close("net_vhu_st0"), 0, "close");
 
 	/* tx-steer=0: a queue whose guest ring is disabled refuses its frames */
-	snprintf(sock, sizeof(sock), "%s/nosteer.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/nosteer.sock", e->dir);
 	TEST_ASSERT_EQ(vhu_port("net_vhu_st1", sock, "tx-steer=0", 4, NULL, &vhu), 0, "vhu port");
 	TEST_ASSERT_EQ(peer_port("net_virtio_user_st1", sock, NULL, 1, &peer), 0, "virtio-user");
 	TEST_ASSERT_EQ(steer_wait_up(vhu), 0, "link up");
@@ -1279,6 +1256,5 @@ VHU_TEST(driver, pmd_peer_tx_steer)
 	TEST_ASSERT_EQ(pmd_close("net_virtio_user_st1"), 0, "close peer");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_st1"), 0, "close");
 	free(seen);
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }

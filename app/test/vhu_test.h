@@ -139,5 +139,8 @@ extern const char *vhu_test_build_dir;
 extern int vhu_test_huge;
 /* Pid of the runner (the parent of every case's process; getpid() with --no-fork). */
 extern int vhu_test_runner_pid;
+/* Remove what a DPDK process with this --file-prefix left (its runtime
+ * directory; with --huge, its hugepage files): once it has ended. */
+void vhu_test_eal_remove(const char *prefix);
 
 #endif /* VHU_TEST_H */
