@@ -115,8 +115,8 @@ expect_fatal(struct env *e, uint32_t req, uint32_t flags, const void *p, uint32_
 }
 
 int
-ack_of(struct env *e, uint32_t req, const void *p, uint32_t size, const int *fds,
-		unsigned int nfds, uint64_t expect)
+ack_of(struct env *e, uint32_t req, const void *p, uint32_t size, const int *fds, unsigned int nfds,
+		uint64_t expect)
 {
 	uint64_t ack = 99;
 

@@ -24,13 +24,13 @@
 #define CTRL_MEM_SIZE (4ull << 20)
 
 struct env {
-	bool live;            /* prepared and not closed: teardown has work */
+	bool live; /* prepared and not closed: teardown has work */
 	bool registered;
 	char dir[64];
 	char path[VHU_PATH_MAX];
 	struct vhu_socket_conf conf;
 	struct mock_fe fe;
-	int fds0;             /* open fds when prepared (env_down checks them) */
+	int fds0; /* open fds when prepared (env_down checks them) */
 };
 
 struct env2 {

@@ -66,12 +66,12 @@ int pring_pop(struct pring *g, uint32_t *id, uint32_t *len);
 bool pring_is_used(const struct pring *g, uint16_t pos, bool wrap);
 
 struct penv {
-	bool live;                  /* penv_init ran: penv_fini has something to undo */
+	bool live; /* penv_init ran: penv_fini has something to undo */
 	struct gmem gm;
 	struct vhu_dev *dev;
 	struct vhu_vq *vq[2];
 	struct pring g[2];
-	int callfd[2];              /* the rings' call and error eventfds (the rings own them) */
+	int callfd[2]; /* the rings' call and error eventfds (the rings own them) */
 	int errfd[2];
 	struct rte_mempool *mp;     /* default 2 KiB buffers */
 	struct rte_mempool *mp_big; /* 16 KiB buffers: one-segment jumbo frames */

@@ -444,9 +444,8 @@ tdev_new(struct gmem *gm, uint64_t features, uint64_t sock_flags, const char *na
 	dev->features = features;
 	dev->sock_flags = sock_flags;
 	/* what SET_FEATURES makes of them */
-	dev->hdr_len = (features & (VHU_BIT(VHU_F_VERSION_1) | VHU_BIT(VHU_F_NET_MRG_RXBUF))) ?
-			12 :
-			10;
+	dev->hdr_len = (features & (VHU_BIT(VHU_F_VERSION_1) | VHU_BIT(VHU_F_NET_MRG_RXBUF))) ? 12 :
+												10;
 	dev->connfd = -1;
 	dev->backend_fd = -1;
 	dev->inflight_fd = -1;

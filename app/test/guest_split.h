@@ -38,7 +38,7 @@ struct gmem {
 		uint64_t data_start; /* bump allocator area */
 		uint64_t brk;
 	} r[GMEM_MAX_REGIONS];
-	struct vhu_mem *mem;  /* the library's table of the regions (what dev->mem points at) */
+	struct vhu_mem *mem; /* the library's table of the regions (what dev->mem points at) */
 };
 
 /* Regions of size bytes each; adjacent: GPAs follow each other (region i
@@ -113,18 +113,17 @@ int tvq_restart(struct vhu_dev *dev, uint16_t index);
 void tvq_del_all(struct vhu_dev *dev);
 /* A device on gm's memory with these features, no rings yet, in the device
  * table (hdr_len as SET_FEATURES sets it). NULL when out of memory or vids. */
-struct vhu_dev *tdev_new(struct gmem *gm, uint64_t features, uint64_t sock_flags,
-		const char *name);
+struct vhu_dev *tdev_new(struct gmem *gm, uint64_t features, uint64_t sock_flags, const char *name);
 /* Out of the device table, rings freed, freed. NULL ok. */
 void tdev_free(struct vhu_dev *dev);
 
 struct tenv {
-	bool live;                  /* tenv_init ran: tenv_fini has something to undo */
+	bool live; /* tenv_init ran: tenv_fini has something to undo */
 	struct gmem gm;
 	struct vhu_dev *dev;
 	struct vhu_vq *vq[2];
 	struct gring g[2];
-	int callfd[2];              /* the rings' call and error eventfds (the rings own them) */
+	int callfd[2]; /* the rings' call and error eventfds (the rings own them) */
 	int errfd[2];
 	struct rte_mempool *mp;     /* default 2 KiB buffers */
 	struct rte_mempool *mp_big; /* 16 KiB buffers: one-segment jumbo frames */

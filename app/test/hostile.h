@@ -54,7 +54,7 @@ bool hpool_full(void);
 #define HDEV_DATA_OFF (1ull << 20)   /* guest buffers live above this offset */
 
 struct hdev {
-	bool live;            /* registered and not down yet: hdev_down has work */
+	bool live; /* registered and not down yet: hdev_down has work */
 	char dir[64];
 	char path[VHU_PATH_MAX];
 	struct vhu_socket_conf conf;
@@ -129,7 +129,7 @@ struct flipper {
 struct pair {
 	struct hmark mark;
 	struct hdev a, b;
-	struct flipper fl;    /* flipper_start/stop */
+	struct flipper fl; /* flipper_start/stop */
 };
 
 /*

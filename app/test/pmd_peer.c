@@ -314,11 +314,15 @@ traffic_both_ways(uint16_t vhu, uint16_t peer, uint16_t q, unsigned int rounds)
 
 	for (r = 0; r < rounds; r++) {
 		/* guest TX -> our rx queue q */
-		TEST_ASSERT_EQ(send_frames(peer, q, peer_sizes, RTE_DIM(peer_sizes), NULL), 0, "peer tx");
-		TEST_ASSERT_EQ(recv_frames(vhu, q, peer_sizes, RTE_DIM(peer_sizes)), 0, "vhu rx q%u", q);
+		TEST_ASSERT_EQ(send_frames(peer, q, peer_sizes, RTE_DIM(peer_sizes), NULL), 0,
+				"peer tx");
+		TEST_ASSERT_EQ(recv_frames(vhu, q, peer_sizes, RTE_DIM(peer_sizes)), 0,
+				"vhu rx q%u", q);
 		/* our tx queue q -> guest RX */
-		TEST_ASSERT_EQ(send_frames(vhu, q, peer_sizes, RTE_DIM(peer_sizes), NULL), 0, "vhu tx");
-		TEST_ASSERT_EQ(recv_frames(peer, q, peer_sizes, RTE_DIM(peer_sizes)), 0, "peer rx q%u", q);
+		TEST_ASSERT_EQ(send_frames(vhu, q, peer_sizes, RTE_DIM(peer_sizes), NULL), 0,
+				"vhu tx");
+		TEST_ASSERT_EQ(recv_frames(peer, q, peer_sizes, RTE_DIM(peer_sizes)), 0,
+				"peer rx q%u", q);
 	}
 	return TEST_SUCCESS;
 }

@@ -88,7 +88,8 @@ VHU_TEST_F(fast, ctrl_mock_handshake, env, e)
 		st.num = 7;
 		TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_BASE, &st, sizeof(st), NULL, 0, 0));
 		v = 0;
-		TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_KICK, &v, sizeof(v), &e->fe.vr[0].kickfd, 1, 0));
+		TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_KICK, &v, sizeof(v), &e->fe.vr[0].kickfd, 1,
+				0));
 		TEST_ASSERT_EQ(vhu_vring_is_active(vid, 0), 1, "restarted");
 		TEST_ASSERT_EQ(vhu_rec.state[0], 1, "ring 0 reported active again");
 		TEST_ASSERT_EQ(cur_dev()->vq[0]->last_avail_idx, 7, "base applied");
@@ -129,7 +130,7 @@ VHU_TEST_F(fast, ctrl_mock_ring_states, env, e)
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e->fe, 1, 1), 0, "enable 1");
 	TEST_ASSERT_EQ(vhu_rec.new_dev, 0, "not ready: STATUS negotiated, no DRIVER_OK");
 	TEST_ASSERT_EQ(mock_fe_set_status(&e->fe, VHU_STATUS_DRIVER_OK | VHU_STATUS_FEATURES_OK), 0,
-		       "status");
+			"status");
 	TEST_ASSERT_EQ(vhu_rec.new_dev, 1, "ready");
 	/* disable ring 1: reported, device stays */
 	TEST_ASSERT_EQ(mock_fe_vring_enable(&e->fe, 1, 0), 0, "disable 1");
@@ -171,7 +172,8 @@ VHU_TEST_F(fast, ctrl_mock_ring_states, env, e)
 		struct vhu_vring_state st = { .index = 0, .num = 0 };
 
 		TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_SET_VRING_ENABLE, 0, &st, sizeof(st),
-					    NULL, 0), 0, "send");
+					       NULL, 0),
+				0, "send");
 		TEST_ASSERT(mock_fe_alive(&e->fe), "refusal is not fatal");
 		TEST_ASSERT(dev->vq[0]->enabled, "still enabled");
 	}
@@ -194,7 +196,7 @@ VHU_TEST_F(fast, ctrl_mock_bad_header, env, e)
 
 	TEST_RUN(env_init(e, 1));
 	TEST_RUN(env_up(e));
-	TEST_RUN(expect_fatal(e, VHU_REQ_GET_FEATURES, 2, NULL, 0, NULL, 0));        /* version 2 */
+	TEST_RUN(expect_fatal(e, VHU_REQ_GET_FEATURES, 2, NULL, 0, NULL, 0)); /* version 2 */
 	TEST_RUN(expect_fatal(e, VHU_REQ_GET_FEATURES, 1 | (1u << 5), NULL, 0, NULL, 0));
 	TEST_RUN(expect_fatal(e, VHU_REQ_GET_FEATURES, 1 | VHU_FLAG_REPLY, NULL, 0, NULL, 0));
 	/* a size over 4096: header alone, the rest never comes */
@@ -385,17 +387,17 @@ VHU_TEST_F(fast, ctrl_mock_ring_addr, env, e)
 	TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, 0));
 	TEST_ASSERT(cur_dev()->vq[0]->desc == (void *)NULL || cur_dev()->vq[0]->addr_set,
 		    "address kept");
-	ring_addr(e, &a, 8);                              /* misaligned descriptors */
+	ring_addr(e, &a, 8); /* misaligned descriptors */
 	TEST_RUN(expect_fatal(e, VHU_REQ_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0));
 	TEST_RUN(addr_prep(e));
 	ring_addr(e, &a, 0);
 	a.used_user_addr += 2;                             /* misaligned used ring */
 	TEST_RUN(expect_fatal(e, VHU_REQ_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0));
 	TEST_RUN(addr_prep(e));
-	ring_addr(e, &a, MEM_SIZE + 4096);                /* outside guest memory */
+	ring_addr(e, &a, MEM_SIZE + 4096); /* outside guest memory */
 	TEST_RUN(expect_fatal(e, VHU_REQ_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0));
 	TEST_RUN(addr_prep(e));
-	ring_addr(e, &a, MEM_SIZE - 1024);                /* crosses the region end */
+	ring_addr(e, &a, MEM_SIZE - 1024); /* crosses the region end */
 	TEST_RUN(expect_fatal(e, VHU_REQ_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0));
 	TEST_RUN(addr_prep(e));
 	ring_addr(e, &a, 0);
@@ -574,14 +576,15 @@ VHU_TEST_F(fast, ctrl_mock_unsupported, env, e)
 	TEST_RUN(env_init(e, 1));
 	TEST_RUN(env_up(e));
 	TEST_RUN(negotiate(e, 0, 0));
-	TEST_RUN(ack_of(e, 200, NULL, 0, NULL, 0, 1));                 /* unknown */
+	TEST_RUN(ack_of(e, 200, NULL, 0, NULL, 0, 1)); /* unknown */
 	TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_ENDIAN, &st, 8, NULL, 0, 1));
 	TEST_RUN(ack_of(e, VHU_REQ_IOTLB_MSG, iotlb, sizeof(iotlb), NULL, 0, 1));
 	TEST_RUN(ack_of(e, VHU_REQ_POSTCOPY_LISTEN, NULL, 0, NULL, 0, 1));
 	TEST_RUN(ack_of(e, VHU_REQ_VRING_KICK, &st, sizeof(st), NULL, 0, 1));
 	TEST_ASSERT_EQ(mock_fe_get_u64(&e->fe, VHU_REQ_POSTCOPY_END, &v), 0, "postcopy end");
 	TEST_ASSERT(v != 0, "postcopy end refused");
-	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_POSTCOPY_ADVISE, 0, NULL, 0, NULL, 0), 0, "send");
+	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_POSTCOPY_ADVISE, 0, NULL, 0, NULL, 0), 0,
+			"send");
 	TEST_ASSERT_EQ(mock_fe_recv(&e->fe, &r), 0, "advise reply");
 	TEST_ASSERT(r.nfds == 0 && r.payload.u64 != 0, "no userfaultfd");
 	/* an unknown request without NEED_REPLY is logged and skipped */
@@ -626,8 +629,8 @@ VHU_TEST_F(fast, ctrl_mock_out_of_order, env, e)
 	TEST_RUN(negotiate(e, 0, 0));
 	TEST_ASSERT_EQ(mock_fe_set_mem_table(&e->fe), 0, "mem");
 	TEST_ASSERT_EQ(mock_fe_setup_vring(&e->fe, 0, 256), 0, "vring 0");
-	TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0, 1));   /* ring started */
-	TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_BASE, &st, 8, NULL, 0, 1));  /* ring started */
+	TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0, 1));  /* ring started */
+	TEST_RUN(ack_of(e, VHU_REQ_SET_VRING_BASE, &st, 8, NULL, 0, 1)); /* ring started */
 	mock_fe_close(&e->fe);
 	/* a request that must be answered, in the wrong state: fatal */
 	TEST_RUN(env_connect(e));

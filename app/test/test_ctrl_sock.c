@@ -306,7 +306,7 @@ VHU_TEST_F(fast, ctrl_sock_client_reconnect, sock_env, e)
 		TEST_ASSERT_EQ(mock_fe_attach(&e->fe, sock_take(&e->s), MEM_SIZE), 0, "attach");
 		TEST_ASSERT_EQ(mock_fe_setup(&e->fe, NULL), 0, "setup");
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, i + 1, 2000), "ready");
-		mock_fe_close(&e->fe);       /* the front-end goes away */
+		mock_fe_close(&e->fe); /* the front-end goes away */
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.destroy_dev, i + 1, 2000), "destroyed");
 	}
 	/* front-end gone for a while: vhu keeps retrying and comes back */

@@ -29,8 +29,7 @@ static int
 mem_table_fatal(struct env *e, const struct vhu_mem_table *t, const int *fds)
 {
 	TEST_RUN(negotiate(e, 0, 0));
-	return expect_fatal(e, VHU_REQ_SET_MEM_TABLE, 0, t, 8 + 32 * t->nregions, fds,
-			    t->nregions);
+	return expect_fatal(e, VHU_REQ_SET_MEM_TABLE, 0, t, 8 + 32 * t->nregions, fds, t->nregions);
 }
 
 VHU_TEST_F(fast, ctrl_mock_mem_table, env, e)
@@ -55,9 +54,9 @@ VHU_TEST_F(fast, ctrl_mock_mem_table, env, e)
 	TEST_RUN(ack_of(e, VHU_REQ_SET_MEM_TABLE, &t, 8 + 64, fds, 2, 0));
 	TEST_ASSERT_EQ(cur_dev()->mem->nregions, 2, "two regions");
 	TEST_ASSERT(vhu_gpa_to_host(cur_dev()->mem, t.regions[1].guest_phys_addr, 64) != NULL,
-		    "second region translates");
+			"second region translates");
 	TEST_ASSERT(vhu_gpa_to_host(cur_dev()->mem, MOCK_FE_GPA_BASE + MEM_SIZE / 2, 1) == NULL,
-		    "the gap does not");
+			"the gap does not");
 	/* overlap in guest physical space */
 	t.regions[1].guest_phys_addr = t.regions[0].guest_phys_addr + 4096;
 	TEST_RUN(mem_table_fatal(e, &t, fds));
@@ -122,8 +121,8 @@ hammer_main(void *arg)
 		if (vq->active) {
 			/* touch guest memory through the current mapping */
 			h->sum += vq->desc[0].len + vq->avail->idx + vq->used->idx;
-			h->sum += *(volatile uint8_t *)vhu_gpa_to_host(h->dev->mem,
-								       MOCK_FE_GPA_BASE, 1);
+			h->sum += *(volatile uint8_t *)vhu_gpa_to_host(
+					h->dev->mem, MOCK_FE_GPA_BASE, 1);
 			h->entered++;
 		}
 		vhu_guard_leave(&vq->guard);
@@ -154,7 +153,7 @@ VHU_TEST_F(fast, ctrl_mock_mem_table_live, env, e)
 	/* the current table maps what the front-end writes */
 	e->fe.mem[4096] = 0x5a;
 	TEST_ASSERT_EQ(*(uint8_t *)vhu_gpa_to_host(h.dev->mem, MOCK_FE_GPA_BASE + 4096, 1), 0x5a,
-		       "current mapping");
+			"current mapping");
 	TEST_ASSERT_EQ(vhu_vring_is_active(h.dev->vid, 0), 1, "ring 0 active throughout");
 	TEST_ASSERT_EQ(vhu_rec.destroy_dev, 0, "device kept");
 	TEST_ASSERT(h.entered > 0, "the stand-in entered the ring");
@@ -198,9 +197,10 @@ VHU_TEST_F(fast, ctrl_mock_mem_slots, env, e)
 	for (i = 0; i < n; i += 37) {
 		host = vhu_gpa_to_host(dev->mem, MOCK_FE_GPA_BASE + i * 2 * slot, slot);
 		TEST_ASSERT(host != NULL && *host == (uint8_t)i, "region %u translates",
-			    (unsigned int)i);
-		TEST_ASSERT(vhu_gpa_to_host(dev->mem, MOCK_FE_GPA_BASE + i * 2 * slot + slot, 1)
-			    == NULL, "hole %u", (unsigned int)i);
+				(unsigned int)i);
+		TEST_ASSERT(vhu_gpa_to_host(dev->mem, MOCK_FE_GPA_BASE + i * 2 * slot + slot, 1) ==
+						NULL,
+				"hole %u", (unsigned int)i);
 	}
 	/* remove one (an fd sent along is tolerated and closed) */
 	efd = eventfd(0, EFD_CLOEXEC);
@@ -211,15 +211,15 @@ VHU_TEST_F(fast, ctrl_mock_mem_slots, env, e)
 	close(efd);
 	TEST_ASSERT_EQ(dev->mem->nregions, n - 1, "508 regions");
 	TEST_ASSERT(vhu_gpa_to_host(dev->mem, ms.region.guest_phys_addr, 1) == NULL, "removed");
-	TEST_RUN(ack_of(e, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0, 1));  /* gone */
+	TEST_RUN(ack_of(e, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0, 1)); /* gone */
 	/* add it back, then one more: no free slot */
 	ms.region.mmap_offset = 100 * slot;
 	TEST_RUN(ack_of(e, VHU_REQ_ADD_MEM_REG, &ms, sizeof(ms), &e->fe.memfd, 1, 0));
 	ms.region.guest_phys_addr = MOCK_FE_GPA_BASE + n * 2 * slot;
 	ms.region.userspace_addr = (uint64_t)(uintptr_t)e->fe.mem + n * slot;
 	ms.region.mmap_offset = n * slot;
-	TEST_RUN(expect_fatal(e, VHU_REQ_ADD_MEM_REG, VHU_FLAG_VERSION | VHU_FLAG_NEED_REPLY,
-			      &ms, sizeof(ms), &e->fe.memfd, 1));
+	TEST_RUN(expect_fatal(e, VHU_REQ_ADD_MEM_REG, VHU_FLAG_VERSION | VHU_FLAG_NEED_REPLY, &ms,
+			sizeof(ms), &e->fe.memfd, 1));
 	/* overlap with an existing region */
 	TEST_RUN(negotiate(e, 0, pm));
 	ms.region.guest_phys_addr = MOCK_FE_GPA_BASE;
@@ -249,7 +249,7 @@ VHU_TEST_F(fast, ctrl_mock_mem_slots, env, e)
 VHU_TEST_F(fast, ctrl_mock_qemu_order, env, e)
 {
 	uint64_t pf = VHU_BIT(VHU_PF_BACKEND_REQ) | VHU_BIT(VHU_PF_REPLY_ACK) |
-		      VHU_BIT(VHU_PF_CONFIGURE_MEM_SLOTS);
+			VHU_BIT(VHU_PF_CONFIGURE_MEM_SLOTS);
 	struct vhu_mem_single ms;
 	struct vhu_dev *dev;
 	int sp[2], fds_before, i;
@@ -261,8 +261,9 @@ VHU_TEST_F(fast, ctrl_mock_qemu_order, env, e)
 	TEST_ASSERT(f & VHU_BIT(VHU_F_PROTOCOL_FEATURES), "protocol features offered");
 	TEST_ASSERT_EQ(mock_fe_get_u64(&e->fe, VHU_REQ_GET_PROTOCOL_FEATURES, &got), 0, "pf");
 	TEST_ASSERT_EQ(got & pf, pf, "backend req, reply ack and mem slots offered");
-	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_SET_PROTOCOL_FEATURES, 0, &pf, sizeof(pf),
-				    NULL, 0), 0, "set pf");
+	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_SET_PROTOCOL_FEATURES, 0, &pf, sizeof(pf), NULL,
+				       0),
+			0, "set pf");
 	TEST_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0, "socketpair");
 	/* before SET_OWNER, as QEMU does */
 	TEST_RUN(ack_of(e, VHU_REQ_SET_BACKEND_REQ_FD, NULL, 0, &sp[1], 1, 0));
@@ -282,7 +283,7 @@ VHU_TEST_F(fast, ctrl_mock_qemu_order, env, e)
 	/* a region overlapping it but not identical is still fatal (tested in mem_slots) */
 	for (i = 0; i < 2; i++) {
 		TEST_ASSERT(vhu_gpa_to_host(dev->mem, ms.region.guest_phys_addr, 1) != NULL,
-			    "still mapped before removal %d", i);
+				"still mapped before removal %d", i);
 		TEST_RUN(ack_of(e, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0, 0));
 	}
 	TEST_ASSERT(dev->mem == NULL || dev->mem->nregions == 0, "unmapped with the last removal");
@@ -335,8 +336,8 @@ VHU_TEST_F(fast, ctrl_mock_log, env, e)
 	bitmap = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, logfd, 0);
 	TEST_ASSERT(bitmap != MAP_FAILED, "mmap");
 	ld.mmap_offset = 4096;
-	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_SET_LOG_BASE, 0, &ld, sizeof(ld), &logfd, 1),
-		       0, "send");
+	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_SET_LOG_BASE, 0, &ld, sizeof(ld), &logfd, 1), 0,
+			"send");
 	{
 		struct vhu_msg r;
 
@@ -350,9 +351,9 @@ VHU_TEST_F(fast, ctrl_mock_log, env, e)
 	TEST_RUN(ack_of(e, VHU_REQ_SET_FEATURES, &f, sizeof(f), NULL, 0, 0));
 	TEST_ASSERT(dev->log_all, "logging on");
 	TEST_ASSERT_EQ(vhu_vring_is_active(dev->vid, 0), 1, "still running");
-	vhu_log_write(dev, 5 * 4096 + 10, 4096);        /* pages 5 and 6 */
+	vhu_log_write(dev, 5 * 4096 + 10, 4096); /* pages 5 and 6 */
 	TEST_ASSERT_EQ(bitmap[4096], 0x60, "dirty bits in the front-end's log");
-	vhu_log_write(dev, 4096ull * 8 * 4096, 1);      /* beyond the log: ignored */
+	vhu_log_write(dev, 4096ull * 8 * 4096, 1); /* beyond the log: ignored */
 	efd = eventfd(0, EFD_CLOEXEC);
 	TEST_RUN(ack_of(e, VHU_REQ_SET_LOG_FD, NULL, 0, &efd, 1, 0));
 	close(efd);
@@ -368,8 +369,8 @@ VHU_TEST_F(fast, ctrl_mock_log, env, e)
 	TEST_RUN(expect_fatal(e, VHU_REQ_SET_LOG_BASE, 0, &ld, sizeof(ld), NULL, 0));
 	/* not negotiated: an error reply, connection kept */
 	TEST_RUN(negotiate(e, 0, VHU_BIT(VHU_PF_REPLY_ACK)));
-	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_SET_LOG_BASE, 0, &ld, sizeof(ld), &logfd, 1),
-		       0, "send");
+	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_SET_LOG_BASE, 0, &ld, sizeof(ld), &logfd, 1), 0,
+			"send");
 	{
 		struct vhu_msg r;
 
@@ -402,7 +403,7 @@ VHU_TEST_F(fast, ctrl_mock_backend_inflight, env, e)
 	close(sp[1]);
 
 	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_GET_INFLIGHT_FD, 0, &d, sizeof(d), NULL, 0), 0,
-		       "send");
+			"send");
 	TEST_ASSERT_EQ(mock_fe_recv(&e->fe, &r), 0, "reply");
 	TEST_ASSERT_EQ(r.nfds, 1, "an fd");
 	size = 2 * ((16 + 16 * 256 + 63) & ~63ull);
@@ -430,7 +431,7 @@ VHU_TEST_F(fast, ctrl_mock_backend_inflight, env, e)
 	TEST_RUN(negotiate(e, 0, 0));
 	d.num_queues = 0;
 	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_GET_INFLIGHT_FD, 0, &d, sizeof(d), NULL, 0), 0,
-		       "send");
+			"send");
 	TEST_ASSERT_EQ(mock_fe_recv(&e->fe, &r), 0, "reply");
 	TEST_ASSERT_EQ(r.payload.inflight.mmap_size, 0, "no area");
 	TEST_ASSERT_EQ(r.nfds, 0, "no fd");
@@ -456,7 +457,7 @@ VHU_TEST_F(fast, ctrl_mock_inflight_packed, env, e)
 	TEST_RUN(negotiate(e, 0, 0));
 	TEST_ASSERT(e->fe.features & VHU_BIT(VHU_F_RING_PACKED), "packed negotiated");
 	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_GET_INFLIGHT_FD, 0, &d, sizeof(d), NULL, 0), 0,
-		       "send");
+			"send");
 	TEST_ASSERT_EQ(mock_fe_recv(&e->fe, &r), 0, "reply");
 	TEST_ASSERT_EQ(r.nfds, 1, "an fd");
 	size = 2 * ((32 + 32 * 100 + 63) & ~63ull);
@@ -469,7 +470,7 @@ VHU_TEST_F(fast, ctrl_mock_inflight_packed, env, e)
 	TEST_ASSERT_EQ(*(uint16_t *)(area + 32 + 2), 1, "descriptor 0 links to 1");
 	d.mmap_size = size;
 	TEST_RUN(ack_of(e, VHU_REQ_SET_INFLIGHT_FD, &d, sizeof(d), &r.fds[0], 1, 0));
-	d.mmap_size = size - 64;       /* enough for split, not for packed */
+	d.mmap_size = size - 64; /* enough for split, not for packed */
 	TEST_RUN(expect_fatal(e, VHU_REQ_SET_INFLIGHT_FD, 0, &d, sizeof(d), &r.fds[0], 1));
 	munmap(area, size);
 	close(r.fds[0]);
@@ -486,7 +487,7 @@ state_fd(struct env *e, uint32_t dir, uint32_t phase, int fd, uint64_t *reply)
 	struct vhu_msg r;
 
 	TEST_ASSERT_EQ(mock_fe_send(&e->fe, VHU_REQ_SET_DEVICE_STATE_FD, 0, &x, sizeof(x), &fd, 1),
-		       0, "send");
+			0, "send");
 	TEST_ASSERT_EQ(mock_fe_recv(&e->fe, &r), 0, "reply");
 	TEST_ASSERT_EQ(r.nfds, 0, "no fd from the back-end");
 	*reply = r.payload.u64;
@@ -573,7 +574,7 @@ VHU_TEST_F(fast, ctrl_mock_device_state, env, e)
 		TEST_ASSERT_EQ(vhu_rec.load_len, 20, "application part");
 		TEST_ASSERT(memcmp(vhu_rec.load_blob, "application counters", 20) == 0, "content");
 		TEST_ASSERT(dst->vq[1] != NULL && dst->vq[1]->stats.packets == 1234,
-			    "ring counters continue");
+				"ring counters continue");
 		TEST_ASSERT(dst->vq[0] != NULL && dst->vq[0]->stats.bytes == 99999, "bytes");
 		/* corrupted, truncated, oversize */
 		blob[len / 2] ^= 0x40;
@@ -593,8 +594,8 @@ VHU_TEST_F(fast, ctrl_mock_device_state, env, e)
 		{
 			struct vhu_device_state_xfer x = { VHU_TRANSFER_LOAD, 0 };
 
-			TEST_RUN(expect_fatal(e, VHU_REQ_SET_DEVICE_STATE_FD, 0, &x, sizeof(x),
-					      NULL, 0));
+			TEST_RUN(expect_fatal(
+					e, VHU_REQ_SET_DEVICE_STATE_FD, 0, &x, sizeof(x), NULL, 0));
 		}
 		mock_fe_close(&e->fe);
 		e->fe = src;

@@ -30,7 +30,7 @@
 /* ---- virtio-user port ---- */
 
 struct vu_port {
-	bool made;            /* the vdev exists: vu_destroy has work */
+	bool made; /* the vdev exists: vu_destroy has work */
 	char name[32];
 	uint16_t port;
 	uint16_t nq;
@@ -313,8 +313,8 @@ VHU_TEST_F(driver, ctrl_virtio_user_mq, vu_ctrl, c)
 	TEST_ASSERT(f & VHU_BIT(VHU_F_NET_MQ), "MQ negotiated: features 0x%llx",
 			(unsigned long long)f);
 	TEST_ASSERT_EQ(vhu_get_vring_count(vid), 4, "vrings");
-	TEST_ASSERT(vhu_rec.state[2] == 1 && vhu_rec.state[3] == 1,
-			"rings 2/3 reported %d/%d", vhu_rec.state[2], vhu_rec.state[3]);
+	TEST_ASSERT(vhu_rec.state[2] == 1 && vhu_rec.state[3] == 1, "rings 2/3 reported %d/%d",
+			vhu_rec.state[2], vhu_rec.state[3]);
 	TEST_ASSERT_EQ(vhu_vring_is_active(vid, 3), 1, "ring 3 runs");
 	vu_destroy(&c->p);
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.destroy_dev, 1, 5000), "no destroy_device");
@@ -342,7 +342,8 @@ VHU_TEST_F(stress, ctrl_stress_virtio_user_cycles, vu_ctrl, c)
 		snprintf(name, sizeof(name), "net_virtio_user%d", 100 + i);
 		TEST_RUN(vu_create(&c->p, name, c->path, 0));
 		TEST_RUN(vu_start(&c->p));
-		TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, i + 1, 5000), "cycle %d: new_device", i);
+		TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, i + 1, 5000), "cycle %d: new_device",
+				i);
 		vu_destroy(&c->p);
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.destroy_dev, i + 1, 5000),
 				"cycle %d: destroy_device", i);

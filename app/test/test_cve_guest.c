@@ -34,10 +34,10 @@
 #include "vhu_dev.h"
 #include "vhu_test.h"
 
-#define F(b) VHU_BIT(VHU_F_ ## b)
+#define F(b)  VHU_BIT(VHU_F_##b)
 #define QSIZE PAIR_QSIZE
 /* slots the tests write raw descriptors into (the guest driver uses the low ones) */
-#define RAW 128
+#define RAW   128
 
 /* ------------------------------------------------------------------------ */
 /* CVE-2022-2132: a virtio-net header spread over more than two descriptors. */
@@ -45,7 +45,7 @@
 /* A TX chain at raw slots: header in hpieces descriptors, then the frame. */
 static int
 tx_scattered(struct pair *p, const uint8_t *frame, uint32_t len, const struct vhu_net_hdr *hdr,
-	     unsigned int hpieces)
+		unsigned int hpieces)
 {
 	uint64_t gpa = gmem_alloc(&p->a.gm, 0, 12 + len, 64);
 	uint16_t slot = RAW;
@@ -57,7 +57,7 @@ tx_scattered(struct pair *p, const uint8_t *frame, uint32_t len, const struct vh
 	for (i = 0; i < hpieces; i++) {
 		l = i + 1 < hpieces ? 12 / hpieces : 12 - at;
 		hdesc(hdev_desc(&p->a, 1, slot), gpa + at, l, VHU_DESC_F_NEXT,
-			 (uint16_t)(slot + 1));
+				(uint16_t)(slot + 1));
 		at += l;
 		slot++;
 	}
@@ -75,8 +75,9 @@ body_2022_2132(struct pair *p)
 	uint16_t e0, i;
 	uint64_t gpa;
 
-	TEST_RUN(pair_up(p, F(VERSION_1) | F(NET_CSUM) | F(RING_INDIRECT_DESC) |
-			 F(NET_MRG_RXBUF) | F(PROTOCOL_FEATURES)));
+	TEST_RUN(pair_up(p,
+			F(VERSION_1) | F(NET_CSUM) | F(RING_INDIRECT_DESC) | F(NET_MRG_RXBUF) |
+					F(PROTOCOL_FEATURES)));
 	make_frame(frame, sizeof(frame), 3);
 	/* 12 one-byte pieces of header: legal, taken whole */
 	memset(&hdr, 0, sizeof(hdr));
@@ -87,9 +88,56 @@ body_2022_2132(struct pair *p)
 	/* three pieces holding a partial-checksum request for a UDP frame: applied */
 	{
 		static const uint8_t udp[] = {
-			2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00,
-			0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-			0x04, 0xd2, 0x00, 0x35, 0, 16, 0, 0, 'h', 'o', 's', 't', 'i', 'l', 'e', '!',
+			2,
+			0,
+			0,
+			0,
+			0,
+			1,
+			2,
+			0,
+			0,
+			0,
+			0,
+			2,
+			0x08,
+			0x00,
+			0x45,
+			0,
+			0,
+			36,
+			0,
+			0,
+			0,
+			0,
+			64,
+			17,
+			0,
+			0,
+			10,
+			0,
+			0,
+			1,
+			10,
+			0,
+			0,
+			2,
+			0x04,
+			0xd2,
+			0x00,
+			0x35,
+			0,
+			16,
+			0,
+			0,
+			'h',
+			'o',
+			's',
+			't',
+			'i',
+			'l',
+			'e',
+			'!',
 		};
 
 		hdr.flags = VHU_NET_HDR_F_NEEDS_CSUM;
@@ -106,7 +154,8 @@ body_2022_2132(struct pair *p)
 	gmem_write(&p->a.gm, gpa, frame, 200);
 	for (i = 0; i < 130; i++)
 		hdesc(hdev_desc(&p->a, 1, (uint16_t)(RAW - 2 + i)), gpa + i, 1,
-			 i + 1 < 130 ? VHU_DESC_F_NEXT : 0, (uint16_t)((RAW - 1 + i) & (QSIZE - 1)));
+				i + 1 < 130 ? VHU_DESC_F_NEXT : 0,
+				(uint16_t)((RAW - 1 + i) & (QSIZE - 1)));
 	hdev_avail(&p->a, 1, RAW - 2);
 	TEST_ASSERT_EQ(pair_dequeue(p, m, 0), 0, "130 pieces dropped");
 	TEST_ASSERT_EQ(hring_errors(p->a.vid, 1), e0 + 1, "a guest fault");
@@ -124,7 +173,7 @@ body_2022_2132(struct pair *p)
 	memset(pkt, 0xa5, 4096);
 	for (i = 0; i < 13; i++)
 		hdesc(hdev_desc(&p->a, 0, (uint16_t)(RAW + i)), gpa + i, 1,
-			 VHU_DESC_F_WRITE | VHU_DESC_F_NEXT, (uint16_t)(RAW + i + 1));
+				VHU_DESC_F_WRITE | VHU_DESC_F_NEXT, (uint16_t)(RAW + i + 1));
 	hdesc(hdev_desc(&p->a, 0, RAW + 13), gpa + 13, 2048, VHU_DESC_F_WRITE, 0);
 	hdev_avail(&p->a, 0, RAW);
 	m[0] = mbuf_make(hpool(), frame, 1000, 0);
@@ -160,17 +209,68 @@ static int
 body_2024_11614(struct pair *p)
 {
 	static const uint8_t udp[] = {
-		2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00,
-		0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-		0x04, 0xd2, 0x00, 0x35, 0, 16, 0, 0, 'h', 'o', 's', 't', 'i', 'l', 'e', '!',
+		2,
+		0,
+		0,
+		0,
+		0,
+		1,
+		2,
+		0,
+		0,
+		0,
+		0,
+		2,
+		0x08,
+		0x00,
+		0x45,
+		0,
+		0,
+		36,
+		0,
+		0,
+		0,
+		0,
+		64,
+		17,
+		0,
+		0,
+		10,
+		0,
+		0,
+		1,
+		10,
+		0,
+		0,
+		2,
+		0x04,
+		0xd2,
+		0x00,
+		0x35,
+		0,
+		16,
+		0,
+		0,
+		'h',
+		'o',
+		's',
+		't',
+		'i',
+		'l',
+		'e',
+		'!',
 	};
-	static const struct { uint16_t start, off; uint8_t gso; uint16_t gso_size; } bad[] = {
-		{ 1000, 6, 0, 0 },          /* csum_start beyond the packet */
-		{ 44, 6, 0, 0 },            /* start inside, field past the end */
-		{ 34, 0xffff, 0, 0 },       /* offset overflowing */
+	static const struct {
+		uint16_t start, off;
+		uint8_t gso;
+		uint16_t gso_size;
+	} bad[] = {
+		{ 1000, 6, 0, 0 },    /* csum_start beyond the packet */
+		{ 44, 6, 0, 0 },      /* start inside, field past the end */
+		{ 34, 0xffff, 0, 0 }, /* offset overflowing */
 		{ 0xffff, 0xffff, 0, 0 },
-		{ 34, 6, VHU_NET_HDR_GSO_UDP_L4, 0 },    /* segmentation of size 0 */
-		{ 34, 6, 0x7f, 100 },       /* unknown GSO type */
+		{ 34, 6, VHU_NET_HDR_GSO_UDP_L4, 0 }, /* segmentation of size 0 */
+		{ 34, 6, 0x7f, 100 },                 /* unknown GSO type */
 	};
 	struct vhu_net_hdr hdr, *gh;
 	struct rte_mbuf *m[64] = { NULL };
@@ -178,8 +278,9 @@ body_2024_11614(struct pair *p)
 	unsigned int i, k, n;
 	uint16_t e0;
 
-	TEST_RUN(pair_up(p, F(VERSION_1) | F(NET_CSUM) | F(NET_HOST_TSO4) | F(NET_HOST_USO) |
-			 F(PROTOCOL_FEATURES)));
+	TEST_RUN(pair_up(p,
+			F(VERSION_1) | F(NET_CSUM) | F(NET_HOST_TSO4) | F(NET_HOST_USO) |
+					F(PROTOCOL_FEATURES)));
 	e0 = hring_errors(p->a.vid, 1);
 	for (i = 0; i < RTE_DIM(bad); i++) {
 		memset(&hdr, 0, sizeof(hdr));
@@ -211,7 +312,7 @@ body_2024_11614(struct pair *p)
 	gh = gmem_host(&p->a.gm, gpa);
 	memset(&p->fl, 0, sizeof(p->fl));
 	p->fl.field = (volatile uint16_t *)(void *)((uint8_t *)gh +
-						 offsetof(struct vhu_net_hdr, csum_start));
+			offsetof(struct vhu_net_hdr, csum_start));
 	p->fl.a = 34;
 	p->fl.b = 60000;
 	p->fl.field32 = NULL;
@@ -230,7 +331,7 @@ body_2024_11614(struct pair *p)
 			TEST_ASSERT_EQ(m[0]->pkt_len, sizeof(udp), "length");
 			sum = *rte_pktmbuf_mtod_offset(m[0], uint16_t *, 40);
 			TEST_ASSERT(sum == 0 || (m[0]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != 0,
-				    "a packet taken with neither a checksum nor its flag");
+					"a packet taken with neither a checksum nor its flag");
 			rte_pktmbuf_free(m[0]);
 		} else {
 			dropped++;
@@ -241,7 +342,7 @@ body_2024_11614(struct pair *p)
 	TEST_ASSERT_EQ(accepted + dropped, RACE_ROUNDS, "every packet decided");
 	TEST_ASSERT_EQ(hring_errors(p->a.vid, 1) - e0, dropped, "every drop a counted fault");
 	TEST_LOG("double fetch race: %" PRIu64 " taken, %" PRIu64 " dropped, %" PRIu64 " flips",
-		 accepted, dropped, p->fl.flips);
+			accepted, dropped, p->fl.flips);
 	TEST_ASSERT(hpool_full(), "no mbuf lost in the race");
 	TEST_RUN(hdev_forwards(&p->a, 4));
 	return pair_down(p);
@@ -289,7 +390,7 @@ runt_rx(struct pair *p, bool mrg)
 	TEST_ASSERT(ids[2] == RAW + 2 && lens[2] == 12 + sizeof(frame), "frame in the good one");
 	TEST_ASSERT_EQ(hring_errors(p->a.vid, 0), e0 + 2, "two guest faults");
 	TEST_ASSERT(buf[0] == 0xa5 && buf[4] == 0xa5 && buf[63] == 0xa5 && buf[64] == 0xa5,
-		    "nothing written into or past the runts");
+			"nothing written into or past the runts");
 	TEST_ASSERT(memcmp(buf + 128 + 12, frame, sizeof(frame)) == 0, "frame delivered");
 	TEST_ASSERT_EQ(buf[128 + 12 + sizeof(frame)], 0xa5, "nothing past the frame");
 
@@ -299,15 +400,15 @@ runt_rx(struct pair *p, bool mrg)
 	 * dropped. Otherwise the chain is refused and the packet waits.
 	 */
 	memset(buf, 0xa5, 4096);
-	hdesc(hdev_desc(&p->a, 0, RAW), gpa, 600,
-		 VHU_DESC_F_WRITE | (mrg ? 0 : VHU_DESC_F_NEXT), RAW + 1);
+	hdesc(hdev_desc(&p->a, 0, RAW), gpa, 600, VHU_DESC_F_WRITE | (mrg ? 0 : VHU_DESC_F_NEXT),
+			RAW + 1);
 	hdesc(hdev_desc(&p->a, 0, RAW + 1), gpa + 1024, 0, VHU_DESC_F_WRITE, 0);
 	hdev_avail(&p->a, 0, RAW);
 	if (mrg)
 		hdev_avail(&p->a, 0, RAW + 1);
 	e0 = hring_errors(p->a.vid, 0);
 	TEST_ASSERT_EQ(vhu_enqueue_burst(p->a.vid, 0, &m, 1), mrg ? 1 : 0,
-		       "mergeable: dropped half placed; otherwise kept for later");
+			"mergeable: dropped half placed; otherwise kept for later");
 	rte_pktmbuf_free(m);
 	n = hdev_used(&p->a, 0, ids, lens, 8);
 	TEST_ASSERT_EQ(n, mrg ? 2 : 1, "heads returned");
@@ -327,7 +428,6 @@ runt_rx(struct pair *p, bool mrg)
 static int
 body_2026_runt_rx(struct pair *p)
 {
-
 	TEST_RUN(pair_up(p, F(VERSION_1) | F(PROTOCOL_FEATURES)));
 	TEST_RUN(runt_rx(p, false));
 	TEST_ASSERT(hlog_has("receive buffer smaller than the virtio-net header"), "logged");
@@ -390,7 +490,8 @@ body_2026_indirect_toctou(struct pair *p)
 		hdev_avail(&p->a, 1, RAW);
 		if (pair_dequeue(p, m, 1) == 1) {
 			taken++;
-			TEST_ASSERT_EQ(mbuf_cmp(m[0], frame, sizeof(frame)), 0, "a taken frame is whole");
+			TEST_ASSERT_EQ(mbuf_cmp(m[0], frame, sizeof(frame)), 0,
+					"a taken frame is whole");
 			rte_pktmbuf_free(m[0]);
 		} else {
 			dropped++;

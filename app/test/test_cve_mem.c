@@ -35,10 +35,10 @@
 #include "vhu_dev.h"
 #include "vhu_test.h"
 
-#define F(b) VHU_BIT(VHU_F_ ## b)
+#define F(b)  VHU_BIT(VHU_F_##b)
 #define QSIZE PAIR_QSIZE
 /* slots the tests write raw descriptors into (the guest driver uses the low ones) */
-#define RAW 128
+#define RAW   128
 
 /* ------------------------------------------------------------------------ */
 /* CVE-2018-1059: a guest address translated across a region boundary.      */
@@ -80,7 +80,8 @@ body_2018_1059(struct pair *p)
 		uint64_t ack = 1;
 
 		TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_MEM_TABLE, &t, 8 + 2 * 32, fds, 2,
-					   &ack), 0, "SET_MEM_TABLE");
+					       &ack),
+				0, "SET_MEM_TABLE");
 		TEST_ASSERT_EQ(ack, 0, "two adjacent regions accepted");
 	}
 	TEST_ASSERT_EQ(mock_fe_setup_vring(&p->a.fe, 0, QSIZE), 0, "vring 0");
@@ -139,7 +140,7 @@ body_2018_1059(struct pair *p)
 		a.avail_user_addr = (uint64_t)(uintptr_t)(r0end - 8192);
 		a.used_user_addr = (uint64_t)(uintptr_t)(r0end - 12288);
 		TEST_RUN(pair_fatal(p, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0,
-			       "ring addresses are not in guest memory"));
+				"ring addresses are not in guest memory"));
 	}
 	munmap(r1, R1_SIZE);
 	close(fd1);
@@ -161,7 +162,7 @@ log_base(struct pair *p, uint64_t size, uint64_t off, int fd, uint64_t *reply)
 	struct vhu_msg r;
 
 	TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_LOG_BASE, 0, &l, sizeof(l), &fd, 1), 0,
-		       "SET_LOG_BASE");
+			"SET_LOG_BASE");
 	TEST_ASSERT_EQ(mock_fe_recv(&p->a.fe, &r), 0, "SET_LOG_BASE reply");
 	vhu_msg_close_fds(&r);
 	TEST_ASSERT_EQ(r.hdr.size, 8, "u64 reply");
@@ -189,13 +190,13 @@ body_2020_10722(struct pair *p)
 	l.mmap_size = 8192;
 	l.mmap_offset = UINT64_MAX - 4095;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_LOG_BASE, &l, sizeof(l), &fd, 1,
-		       "bad dirty log size or offset"));
+			"bad dirty log size or offset"));
 	/* offset + size beyond INT64_MAX (a negative off_t) */
 	TEST_RUN(pair_negotiated(p));
 	l.mmap_size = 4096;
 	l.mmap_offset = (uint64_t)INT64_MAX;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_LOG_BASE, &l, sizeof(l), &fd, 1,
-		       "bad dirty log size or offset"));
+			"bad dirty log size or offset"));
 	/* a bitmap for far more memory than any guest: refused before mapping */
 	TEST_RUN(pair_negotiated(p));
 	l.mmap_size = 1ull << 40;
@@ -205,7 +206,7 @@ body_2020_10722(struct pair *p)
 	TEST_RUN(pair_negotiated(p));
 	l.mmap_size = 1 << 20;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_LOG_BASE, &l, sizeof(l), &small, 1,
-		       "memory fd smaller than offset + size"));
+			"memory fd smaller than offset + size"));
 	/* a used-ring log address that wraps */
 	TEST_RUN(pair_negotiated(p));
 	{
@@ -217,9 +218,9 @@ body_2020_10722(struct pair *p)
 		a.desc_user_addr = 0x10000;
 		a.avail_user_addr = 0x20000;
 		a.used_user_addr = 0x30000;
-		a.log_guest_addr = UINT64_MAX - 4;   /* + a 14-byte used ring wraps */
+		a.log_guest_addr = UINT64_MAX - 4; /* + a 14-byte used ring wraps */
 		TEST_RUN(pair_fatal(p, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0,
-			       "used ring log address wraps"));
+				"used ring log address wraps"));
 	}
 
 	/*
@@ -234,11 +235,12 @@ body_2020_10722(struct pair *p)
 	TEST_RUN(log_base(p, log_size / 2, 8192, fd, &reply));
 	TEST_ASSERT_EQ(reply, 0, "half-size log accepted");
 	f = p->a.fe.features | F(LOG_ALL);
-	TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_FEATURES, 0, &f, 8, NULL, 0), 0, "LOG_ALL");
+	TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_FEATURES, 0, &f, 8, NULL, 0), 0,
+			"LOG_ALL");
 	TEST_RUN(hdev_forwards(&p->a, 8));
 	for (i = 8192 + log_size / 2; i < canary_off + 4096; i++)
 		TEST_ASSERT_EQ(map[i], i < 8192 + log_size ? 0 : 0xa5,
-			       "byte %" PRIu64 " past a half-size log", i);
+				"byte %" PRIu64 " past a half-size log", i);
 	/* the full-size log: bits land, the canary after it stays */
 	TEST_RUN(log_base(p, log_size, 8192, fd, &reply));
 	TEST_ASSERT_EQ(reply, 0, "log accepted");
@@ -288,7 +290,7 @@ body_2026_region_size(struct pair *p)
 	TEST_RUN(pair_negotiated(p));
 	t.regions[0].memory_size = 16 << 20;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_MEM_TABLE, &t, 40, &small, 1,
-		       "memory fd smaller than offset + size"));
+			"memory fd smaller than offset + size"));
 	/* from here on, each refusal must leave a fresh connection like this one */
 	hmark_take(&before);
 	/* an offset past the end of the file */
@@ -296,17 +298,17 @@ body_2026_region_size(struct pair *p)
 	t.regions[0].memory_size = 4096;
 	t.regions[0].mmap_offset = 2 << 20;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_MEM_TABLE, &t, 40, &small, 1,
-		       "memory fd smaller than offset + size"));
+			"memory fd smaller than offset + size"));
 	/* offset + size past any file size */
 	TEST_RUN(pair_negotiated(p));
 	t.regions[0].mmap_offset = (uint64_t)INT64_MAX - 100;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_MEM_TABLE, &t, 40, &small, 1,
-		       "memory region offset beyond any file"));
+			"memory region offset beyond any file"));
 	/* an fd that is no memory at all */
 	TEST_RUN(pair_negotiated(p));
 	t.regions[0].mmap_offset = 0;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_MEM_TABLE, &t, 40, &efd, 1,
-		       "memory fd is not a regular file"));
+			"memory fd is not a regular file"));
 	/* a device, whose size nobody can check: /dev/zero mapped from far past
 	 * its (empty) end maps fine and faults with SIGBUS on the first access */
 	TEST_RUN(pair_negotiated(p));
@@ -317,7 +319,7 @@ body_2026_region_size(struct pair *p)
 		t.regions[0].mmap_offset = 0x4d4d4d0000000000ull;
 		t.regions[0].memory_size = 1 << 20;
 		TEST_RUN(pair_fatal(p, VHU_REQ_SET_MEM_TABLE, &t, 40, &zfd, 1,
-			       "memory fd is not a regular file"));
+				"memory fd is not a regular file"));
 		close(zfd);
 		t.regions[0].mmap_offset = 0;
 		t.regions[0].memory_size = 4096;
@@ -330,7 +332,7 @@ body_2026_region_size(struct pair *p)
 	ms.region.userspace_addr = 0x7e0000000000ull;
 	ms.region.memory_size = 2 << 20;
 	TEST_RUN(pair_fatal(p, VHU_REQ_ADD_MEM_REG, &ms, sizeof(ms), &small, 1,
-		       "ADD_MEM_REG: memory fd smaller than offset + size"));
+			"ADD_MEM_REG: memory fd smaller than offset + size"));
 	/* nothing stayed mapped */
 	TEST_RUN(hmark_check(&before));
 	close(small);
@@ -366,11 +368,11 @@ body_2021_3839(struct pair *p)
 	TEST_RUN(pair_negotiated(p));
 	in.num_queues = 0xffff;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1,
-		       "queue count out of range"));
+			"queue count out of range"));
 	TEST_RUN(pair_negotiated(p));
 	in.num_queues = 3;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1,
-		       "queue count out of range"));
+			"queue count out of range"));
 	/* no fd, two fds */
 	TEST_RUN(pair_negotiated(p));
 	in.num_queues = 2;
@@ -383,19 +385,20 @@ body_2021_3839(struct pair *p)
 	map = mmap(NULL, 8 * qsz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	TEST_ASSERT(map != MAP_FAILED, "mmap");
 	memset(map, 0, 8 * qsz);
-	*(uint16_t *)(map + qsz + 8) = 1;        /* version */
-	*(uint16_t *)(map + qsz + 10) = 32768;   /* desc_num */
+	*(uint16_t *)(map + qsz + 8) = 1;      /* version */
+	*(uint16_t *)(map + qsz + 10) = 32768; /* desc_num */
 	TEST_RUN(pair_negotiated(p));
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1,
-		       "is not a version-1 area"));
+			"is not a version-1 area"));
 	/* a good one is accepted and the device still works */
 	*(uint16_t *)(map + qsz + 10) = 64;
 	TEST_RUN(pair_negotiated(p));
 	{
 		uint64_t ack = 1;
 
-		TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1,
-					   &ack), 0, "SET_INFLIGHT_FD");
+		TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd,
+					       1, &ack),
+				0, "SET_INFLIGHT_FD");
 		TEST_ASSERT_EQ(ack, 0, "a consistent area accepted");
 	}
 	munmap(map, 8 * qsz);
@@ -436,8 +439,9 @@ body_2026_inflight_qsize(struct pair *p)
 	in.mmap_size = area;
 	in.num_queues = 2;
 	in.queue_size = 64;
-	TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1, &ack),
-		       0, "SET_INFLIGHT_FD");
+	TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1,
+				       &ack),
+			0, "SET_INFLIGHT_FD");
 	TEST_ASSERT_EQ(ack, 0, "accepted");
 	/* rings of 256 entries: four times what the inflight table describes */
 	before = vhu_rec.new_dev;

@@ -35,10 +35,10 @@
 #include "vhu_dev.h"
 #include "vhu_test.h"
 
-#define F(b) VHU_BIT(VHU_F_ ## b)
+#define F(b)  VHU_BIT(VHU_F_##b)
 #define QSIZE PAIR_QSIZE
 /* slots the tests write raw descriptors into (the guest driver uses the low ones) */
-#define RAW 128
+#define RAW   128
 
 /* ------------------------------------------------------------------------ */
 /* CVE-2019-14818: resources leaked per malicious connection.               */
@@ -60,17 +60,17 @@ evil_session(struct pair *p, unsigned int k)
 	t.nregions = 1;
 	t.regions[0] = mock_fe_region(fe);
 	switch (k % 6) {
-	case 0:   /* memory mapped, then a bad request */
+	case 0: /* memory mapped, then a bad request */
 		TEST_ASSERT_EQ(mock_fe_negotiate(fe, 0, 0), 0, "negotiate");
-		TEST_ASSERT_EQ(mock_fe_send(fe, VHU_REQ_SET_MEM_TABLE, 0, &t, 40, &fe->memfd, 1),
-			       0, "table");
+		TEST_ASSERT_EQ(mock_fe_send(fe, VHU_REQ_SET_MEM_TABLE, 0, &t, 40, &fe->memfd, 1), 0,
+				"table");
 		v = ~0ull;
 		mock_fe_send(fe, VHU_REQ_SET_FEATURES, 0, &v, 8, NULL, 0);
 		break;
-	case 1:   /* fds smuggled in a request that takes none */
+	case 1: /* fds smuggled in a request that takes none */
 		mock_fe_send(fe, VHU_REQ_GET_FEATURES, 0, NULL, 0, efd, 3);
 		break;
-	case 2:   /* ring fds handed over, then the front-end just goes */
+	case 2: /* ring fds handed over, then the front-end just goes */
 		TEST_ASSERT_EQ(mock_fe_negotiate(fe, 0, 0), 0, "negotiate");
 		v = 0;
 		mock_fe_send(fe, VHU_REQ_SET_VRING_CALL, 0, &v, 8, &efd[0], 1);
@@ -106,7 +106,7 @@ evil_session(struct pair *p, unsigned int k)
 			c->cmsg_len = CMSG_LEN(sizeof(int));
 			memcpy(CMSG_DATA(c), &fe->memfd, sizeof(int));
 			TEST_ASSERT_EQ(sendmsg(fe->sock, &mh, MSG_NOSIGNAL), (ssize_t)sizeof(raw),
-				       "half a message");
+					"half a message");
 		}
 		break;
 	}
@@ -123,10 +123,10 @@ evil_session(struct pair *p, unsigned int k)
 		mock_fe_send(fe, VHU_REQ_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0);
 		TEST_ASSERT_EQ(mock_fe_recv(fe, &r), 0, "GET_INFLIGHT_FD reply");
 		vhu_msg_close_fds(&r);
-		mock_fe_send(fe, VHU_REQ_GET_FEATURES, 0x7, NULL, 0, NULL, 0);   /* version 3 */
+		mock_fe_send(fe, VHU_REQ_GET_FEATURES, 0x7, NULL, 0, NULL, 0); /* version 3 */
 		break;
 	}
-	default:  /* a ready device, then a request for a vring that does not exist */
+	default: /* a ready device, then a request for a vring that does not exist */
 		TEST_RUN(hdev_ready(&p->a, 0, 64));
 		v = 77;
 		mock_fe_send(fe, VHU_REQ_SET_VRING_CALL, 0, &v, 8, &efd[0], 1);
@@ -158,7 +158,7 @@ body_2019_14818(struct pair *p)
 		TEST_RUN(evil_session(p, k));
 		TEST_RUN(hdev_reconnect(&p->a));
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.disconn, before + 1, 2000),
-			    "session %u: connection not torn down", k);
+				"session %u: connection not torn down", k);
 		if (k % 50 == 49)
 			TEST_RUN(hdev_forwards(&p->b, 4));
 	}
@@ -197,7 +197,7 @@ body_2020_10723(struct pair *p)
 		st.num = 64;
 		snprintf(line, sizeof(line), "vring index %u out of range", bad[i]);
 		TEST_RUN(pair_fatal(p, i & 1 ? VHU_REQ_SET_VRING_NUM : VHU_REQ_SET_VRING_BASE, &st,
-			       sizeof(st), NULL, 0, line));
+				sizeof(st), NULL, 0, line));
 		TEST_RUN(pair_negotiated(p));
 		TEST_RUN(pair_fatal(p, VHU_REQ_GET_VRING_BASE, &st, sizeof(st), NULL, 0, line));
 		TEST_RUN(pair_negotiated(p));
@@ -212,7 +212,8 @@ body_2020_10723(struct pair *p)
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_VRING_KICK, &v, 8, NULL, 0, "reserved bits"));
 	TEST_RUN(pair_negotiated(p));
 	v = 200 | VHU_VRING_NOFD_MASK;
-	TEST_RUN(pair_fatal(p, VHU_REQ_SET_VRING_ERR, &v, 8, NULL, 0, "vring index 200 out of range"));
+	TEST_RUN(pair_fatal(
+			p, VHU_REQ_SET_VRING_ERR, &v, 8, NULL, 0, "vring index 200 out of range"));
 
 	/* the application side: queue ids and vids out of range are refused */
 	TEST_RUN(hdev_ready(&p->a, 0, QSIZE));
@@ -271,7 +272,7 @@ body_2020_10725_10726(struct pair *p)
 	/* flags, idx, 256 entries fit; the 2-byte used_event would be past the end */
 	a.avail_user_addr = (uint64_t)(uintptr_t)(end - (4 + 2 * QSIZE));
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0,
-		       "ring addresses are not in guest memory"));
+			"ring addresses are not in guest memory"));
 	/* the used ring's avail_event likewise */
 	TEST_RUN(pair_negotiated(p));
 	TEST_ASSERT_EQ(mock_fe_set_mem_table(&p->a.fe), 0, "table");
@@ -281,7 +282,7 @@ body_2020_10725_10726(struct pair *p)
 	a.avail_user_addr = (uint64_t)(uintptr_t)p->a.fe.mem + 8192;
 	a.used_user_addr = (uint64_t)(uintptr_t)(end - (4 + 8 * QSIZE));
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0,
-		       "ring addresses are not in guest memory"));
+			"ring addresses are not in guest memory"));
 	/* addresses that fit 64 entries, then a size of 256 that does not */
 	TEST_RUN(pair_negotiated(p));
 	TEST_ASSERT_EQ(mock_fe_set_mem_table(&p->a.fe), 0, "table");
@@ -292,10 +293,11 @@ body_2020_10725_10726(struct pair *p)
 	a.avail_user_addr = (uint64_t)(uintptr_t)p->a.fe.mem;
 	a.used_user_addr = (uint64_t)(uintptr_t)p->a.fe.mem + 4096;
 	TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0), 0,
-		       "");
+			"");
 	TEST_ASSERT(mock_fe_alive(&p->a.fe), "64 entries fit");
 	st.num = QSIZE;
-	TEST_RUN(pair_fatal(p, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0, "does not fit guest memory"));
+	TEST_RUN(pair_fatal(
+			p, VHU_REQ_SET_VRING_NUM, &st, 8, NULL, 0, "does not fit guest memory"));
 	/* a ring size that is no power of two, or too large */
 	TEST_RUN(pair_negotiated(p));
 	st.num = 100;
@@ -308,7 +310,7 @@ body_2020_10725_10726(struct pair *p)
 	TEST_RUN(pair_negotiated(p));
 	{
 		static const uint16_t geo[][2] = { { 0, 256 }, { 3, 256 }, { 2, 0 }, { 2, 100 },
-						   { 0xffff, 0xffff } };
+			{ 0xffff, 0xffff } };
 		unsigned int i;
 
 		for (i = 0; i < RTE_DIM(geo); i++) {
@@ -316,7 +318,8 @@ body_2020_10725_10726(struct pair *p)
 			in.num_queues = geo[i][0];
 			in.queue_size = geo[i][1];
 			TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_GET_INFLIGHT_FD, 0, &in,
-						    sizeof(in), NULL, 0), 0, "");
+						       sizeof(in), NULL, 0),
+					0, "");
 			TEST_ASSERT_EQ(mock_fe_recv(&p->a.fe, &r), 0, "GET_INFLIGHT_FD reply");
 			TEST_ASSERT_EQ(r.nfds, 0, "no area for %u x %u", geo[i][0], geo[i][1]);
 			TEST_ASSERT_EQ(r.payload.inflight.mmap_size, 0, "size 0 means refused");
@@ -328,14 +331,15 @@ body_2020_10725_10726(struct pair *p)
 	in.queue_size = 256;
 	qsz = vhu_inflight_queue_size(256);
 	TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0),
-		       0, "");
+			0, "");
 	TEST_ASSERT_EQ(mock_fe_recv(&p->a.fe, &r), 0, "reply");
 	TEST_ASSERT_EQ(r.nfds, 1, "an area");
 	TEST_ASSERT_EQ(r.payload.inflight.mmap_size, 2 * qsz, "its size");
 	{
 		struct stat sb;
 
-		TEST_ASSERT(fstat(r.fds[0], &sb) == 0 && (uint64_t)sb.st_size == 2 * qsz, "fd size");
+		TEST_ASSERT(fstat(r.fds[0], &sb) == 0 && (uint64_t)sb.st_size == 2 * qsz,
+				"fd size");
 	}
 	vhu_msg_close_fds(&r);
 	/* SET_INFLIGHT_FD: too small for its geometry; larger than its fd; wrapping */
@@ -346,11 +350,12 @@ body_2020_10725_10726(struct pair *p)
 	TEST_RUN(pair_negotiated(p));
 	in.mmap_size = 4 * qsz;
 	TEST_RUN(pair_fatal(p, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1,
-		       "memory fd smaller than offset + size"));
+			"memory fd smaller than offset + size"));
 	TEST_RUN(pair_negotiated(p));
 	in.mmap_size = 2 * qsz;
 	in.mmap_offset = UINT64_MAX - qsz;
-	TEST_RUN(pair_fatal(p, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1, "SET_INFLIGHT_FD"));
+	TEST_RUN(pair_fatal(
+			p, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1, "SET_INFLIGHT_FD"));
 	close(fd);
 	TEST_RUN(hdev_ready(&p->a, 0, QSIZE));
 	TEST_RUN(hdev_forwards(&p->a, 4));
@@ -369,11 +374,20 @@ static int
 body_2022_0669(struct pair *p)
 {
 	static const uint32_t reqs[] = {
-		VHU_REQ_GET_FEATURES, VHU_REQ_SET_FEATURES, VHU_REQ_SET_OWNER,
-		VHU_REQ_SET_VRING_NUM, VHU_REQ_SET_VRING_ADDR, VHU_REQ_SET_VRING_BASE,
-		VHU_REQ_GET_VRING_BASE, VHU_REQ_GET_PROTOCOL_FEATURES,
-		VHU_REQ_SET_PROTOCOL_FEATURES, VHU_REQ_SET_VRING_ENABLE, VHU_REQ_SET_STATUS,
-		VHU_REQ_GET_CONFIG, VHU_REQ_GET_INFLIGHT_FD, VHU_REQ_NET_SET_MTU,
+		VHU_REQ_GET_FEATURES,
+		VHU_REQ_SET_FEATURES,
+		VHU_REQ_SET_OWNER,
+		VHU_REQ_SET_VRING_NUM,
+		VHU_REQ_SET_VRING_ADDR,
+		VHU_REQ_SET_VRING_BASE,
+		VHU_REQ_GET_VRING_BASE,
+		VHU_REQ_GET_PROTOCOL_FEATURES,
+		VHU_REQ_SET_PROTOCOL_FEATURES,
+		VHU_REQ_SET_VRING_ENABLE,
+		VHU_REQ_SET_STATUS,
+		VHU_REQ_GET_CONFIG,
+		VHU_REQ_GET_INFLIGHT_FD,
+		VHU_REQ_NET_SET_MTU,
 	};
 	static const uint32_t sizes[] = { 0, 8, 0, 8, 40, 8, 8, 0, 8, 8, 8, 24, 20, 8 };
 	uint8_t payload[64];
@@ -386,13 +400,13 @@ body_2022_0669(struct pair *p)
 		TEST_ASSERT(fds[i] >= 0, "fd %d", i);
 	}
 	memset(payload, 0, sizeof(payload));
-	((uint32_t *)payload)[1] = 12;   /* GET_CONFIG: offset 0, size 12 */
+	((uint32_t *)payload)[1] = 12; /* GET_CONFIG: offset 0, size 12 */
 	for (i = 0; i < (int)RTE_DIM(reqs); i++) {
 		char line[96];
 
 		TEST_RUN(pair_negotiated(p));
 		snprintf(line, sizeof(line), "%s carries %d fds, 0 expected", vhu_req_name(reqs[i]),
-			 1 + i % 3);
+				1 + i % 3);
 		TEST_RUN(pair_fatal(p, reqs[i], payload, sizes[i], fds, 1 + i % 3, line));
 	}
 	/* the no-fd bit set, an fd given anyway */
@@ -407,7 +421,8 @@ body_2022_0669(struct pair *p)
 		memset(&t, 0, sizeof(t));
 		t.nregions = 1;
 		t.regions[0] = mock_fe_region(&p->a.fe);
-		TEST_RUN(pair_fatal(p, VHU_REQ_SET_MEM_TABLE, &t, 40, fds, 2, "carries 2 fds, 1 expected"));
+		TEST_RUN(pair_fatal(p, VHU_REQ_SET_MEM_TABLE, &t, 40, fds, 2,
+				"carries 2 fds, 1 expected"));
 	}
 	/* more fds than any message may carry */
 	TEST_RUN(pair_negotiated(p));
@@ -435,7 +450,8 @@ body_2022_0669(struct pair *p)
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(fds));
 		memcpy(CMSG_DATA(c), fds, sizeof(fds));
-		TEST_ASSERT_EQ(sendmsg(p->a.fe.sock, &mh, MSG_NOSIGNAL), (ssize_t)sizeof(h), "12 fds");
+		TEST_ASSERT_EQ(sendmsg(p->a.fe.sock, &mh, MSG_NOSIGNAL), (ssize_t)sizeof(h),
+				"12 fds");
 		TEST_ASSERT(hdev_closed(&p->a), "12 fds");
 		TEST_ASSERT(hlog_has("more than 8 file descriptors"), "logged");
 	}
@@ -469,7 +485,9 @@ body_fd_kinds(struct pair *p)
 {
 	struct vhu_device_state_xfer x = { VHU_TRANSFER_SAVE, VHU_TRANSFER_PHASE_STOPPED };
 	static const uint32_t reqs[] = {
-		VHU_REQ_SET_VRING_CALL, VHU_REQ_SET_VRING_ERR, VHU_REQ_SET_VRING_KICK,
+		VHU_REQ_SET_VRING_CALL,
+		VHU_REQ_SET_VRING_ERR,
+		VHU_REQ_SET_VRING_KICK,
 	};
 	struct vhu_msg r;
 	uint64_t v, ack;
@@ -486,15 +504,16 @@ body_fd_kinds(struct pair *p)
 				fd = pp[1];
 			} else if (kind == 1) {
 				/* a socket whose peer is gone */
-				TEST_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pp), 0,
-					       "socketpair");
+				TEST_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+							       pp),
+						0, "socketpair");
 				close(pp[1]);
 				fd = pp[0];
 			} else {
 				/* guest memory as a notification fd */
 				fd = hmemfd(4096);
 			}
-			v = i & 1;   /* vring 0 or 1 */
+			v = i & 1; /* vring 0 or 1 */
 			TEST_RUN(pair_fatal(p, reqs[i], &v, 8, &fd, 1, "not an eventfd"));
 			close(fd);
 			TEST_RUN(hdev_ready(&p->a, 0, QSIZE));
@@ -504,7 +523,8 @@ body_fd_kinds(struct pair *p)
 	fd = eventfd(0, EFD_CLOEXEC);
 	TEST_ASSERT(fd >= 0 && eventfd_write(fd, 0xfffffffffffffffeull) == 0, "eventfd");
 	v = 0;
-	TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_VRING_CALL, &v, 8, &fd, 1, &ack), 0, "call");
+	TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_VRING_CALL, &v, 8, &fd, 1, &ack), 0,
+			"call");
 	TEST_ASSERT_EQ(ack, 0, "an eventfd is accepted");
 	v = 1;
 	TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_VRING_ERR, &v, 8, &fd, 1, &ack), 0, "err");
@@ -522,12 +542,13 @@ body_fd_kinds(struct pair *p)
 	TEST_ASSERT_EQ(pipe2(pp, O_CLOEXEC), 0, "pipe");
 	close(pp[0]);
 	TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_DEVICE_STATE_FD, 0, &x, sizeof(x), &pp[1],
-				    1), 0, "SET_DEVICE_STATE_FD");
+				       1),
+			0, "SET_DEVICE_STATE_FD");
 	close(pp[1]);
 	TEST_ASSERT_EQ(mock_fe_recv(&p->a.fe, &r), 0, "reply");
 	vhu_msg_close_fds(&r);
 	TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0), 0,
-		       "CHECK_DEVICE_STATE");
+			"CHECK_DEVICE_STATE");
 	TEST_ASSERT_EQ(mock_fe_recv(&p->a.fe, &r), 0, "reply");
 	TEST_ASSERT(r.hdr.size == 8 && r.payload.u64 != 0, "the save is reported failed");
 	TEST_ASSERT(hlog_has("device state save failed"), "logged");
@@ -568,7 +589,7 @@ state_fd(struct hdev *d, uint32_t dir, int fd, uint64_t *reply)
 	struct vhu_msg r;
 
 	TEST_ASSERT_EQ(mock_fe_send(&d->fe, VHU_REQ_SET_DEVICE_STATE_FD, 0, &x, sizeof(x), &fd, 1),
-		       0, "SET_DEVICE_STATE_FD");
+			0, "SET_DEVICE_STATE_FD");
 	TEST_ASSERT_EQ(mock_fe_recv(&d->fe, &r), 0, "reply");
 	vhu_msg_close_fds(&r);
 	*reply = r.payload.u64;
@@ -607,14 +628,14 @@ body_state_blob(struct pair *p)
 		memcpy(mut, blob, len);
 		mlen = len;
 		switch (k % 4) {
-		case 0:   /* a length anywhere from nothing to twice as long */
+		case 0: /* a length anywhere from nothing to twice as long */
 			mlen = (size_t)rand() % (2 * len + 1);
 			break;
-		case 1:   /* header fields: counts, lengths, versions */
+		case 1: /* header fields: counts, lengths, versions */
 			for (f = 0; f < flips; f++)
 				mut[(size_t)rand() % 48] = (uint8_t)rand();
 			break;
-		default:  /* anywhere */
+		default: /* anywhere */
 			for (f = 0; f < flips; f++)
 				mut[(size_t)rand() % mlen] = (uint8_t)rand();
 			break;
@@ -630,7 +651,7 @@ body_state_blob(struct pair *p)
 		TEST_ASSERT_EQ(write(pp[1], mut, mlen), (ssize_t)mlen, "blob %u", k);
 		close(pp[1]);
 		TEST_ASSERT_EQ(mock_fe_get_u64(&p->a.fe, VHU_REQ_CHECK_DEVICE_STATE, &v), 0,
-			       "CHECK_DEVICE_STATE %u", k);
+				"CHECK_DEVICE_STATE %u", k);
 		if (v == 0)
 			loaded++;
 		else
@@ -679,35 +700,39 @@ body_packed_base(struct pair *p)
 		TEST_ASSERT_EQ(mock_fe_get_vring_base(&p->a.fe, 0, &got), 0, "GET_VRING_BASE");
 		st.index = 0;
 		st.num = bases[i];
-		TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_VRING_BASE, 0, &st, 8, NULL, 0), 0,
-			       "SET_VRING_BASE");
+		TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_VRING_BASE, 0, &st, 8, NULL, 0),
+				0, "SET_VRING_BASE");
 		{
 			uint64_t v = 0;
 			int kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
-			TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_VRING_KICK, &v, 8, &kfd, 1, &v),
-				       0, "SET_VRING_KICK");
+			TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_VRING_KICK, &v, 8, &kfd, 1,
+						       &v),
+					0, "SET_VRING_KICK");
 			close(kfd);
 			TEST_ASSERT_EQ(v, 0, "restarted");
 		}
 		vq = vhu_dev_get(p->a.vid)->vq[0];
-		TEST_ASSERT_EQ(vq->last_avail_idx, bases[i] & 0x7fff, "avail index of %#x", bases[i]);
+		TEST_ASSERT_EQ(vq->last_avail_idx, bases[i] & 0x7fff, "avail index of %#x",
+				bases[i]);
 		TEST_ASSERT_EQ(vq->avail_wrap, (bases[i] >> 15) & 1, "avail wrap of %#x", bases[i]);
-		TEST_ASSERT(vq->last_used_idx < vq->size, "used index %u of %#x inside a ring of %u",
-			    vq->last_used_idx, bases[i], vq->size);
+		TEST_ASSERT(vq->last_used_idx < vq->size,
+				"used index %u of %#x inside a ring of %u", vq->last_used_idx,
+				bases[i], vq->size);
 		TEST_ASSERT(!vq->broken, "ring running after base %#x", bases[i]);
 		TEST_ASSERT_EQ(mock_fe_get_vring_base(&p->a.fe, 0, &got), 0, "GET_VRING_BASE");
 		TEST_ASSERT_EQ(got, (bases[i] >> 16) ? bases[i] : bases[i] | (bases[i] << 16),
-			       "the base read back");
+				"the base read back");
 		/* leave it running for the next round */
-		TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_VRING_BASE, 0, &st, 8, NULL, 0), 0,
-			       "");
+		TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, VHU_REQ_SET_VRING_BASE, 0, &st, 8, NULL, 0),
+				0, "");
 		{
 			uint64_t v = 0;
 			int kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
-			TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_VRING_KICK, &v, 8, &kfd, 1, &v),
-				       0, "SET_VRING_KICK");
+			TEST_ASSERT_EQ(mock_fe_ack(&p->a.fe, VHU_REQ_SET_VRING_KICK, &v, 8, &kfd, 1,
+						       &v),
+					0, "SET_VRING_KICK");
 			close(kfd);
 		}
 	}

@@ -320,9 +320,9 @@ fresh_frontend_forwards(struct hdev *d)
 
 struct fenv {
 	struct hmark mark;
-	struct hdev d, b;     /* the device under test, a second one */
-	struct guest g;       /* a guest thread on d */
-	pid_t child;          /* a forked front-end, 0: none */
+	struct hdev d, b; /* the device under test, a second one */
+	struct guest g;   /* a guest thread on d */
+	pid_t child;      /* a forked front-end, 0: none */
 };
 
 static int
@@ -475,7 +475,8 @@ VHU_TEST_F(stress, fault_close_mid_message, fenv, fx)
 			c->cmsg_type = SCM_RIGHTS;
 			c->cmsg_len = CMSG_LEN(sizeof(int));
 			memcpy(CMSG_DATA(c), &fx->d.fe.memfd, sizeof(int));
-			TEST_ASSERT_EQ(sendmsg(fx->d.fe.sock, &mh, MSG_NOSIGNAL), (ssize_t)cut, "send");
+			TEST_ASSERT_EQ(sendmsg(fx->d.fe.sock, &mh, MSG_NOSIGNAL), (ssize_t)cut,
+					"send");
 		}
 		mock_fe_close(&fx->d.fe);
 		TEST_ASSERT(vhu_test_wait(&f_disconn, before + 1, 2000),
@@ -516,27 +517,31 @@ VHU_TEST_F(stress, fault_flood_10000_messages, fenv, fx)
 			efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 			TEST_ASSERT(efd >= 0, "eventfd");
 			v = i & 1;
-			TEST_ASSERT_EQ(mock_fe_send(&fx->d.fe, VHU_REQ_SET_VRING_CALL, 0, &v, 8, &efd, 1),
-				       0, "SET_VRING_CALL %u", i);
+			TEST_ASSERT_EQ(mock_fe_send(&fx->d.fe, VHU_REQ_SET_VRING_CALL, 0, &v, 8,
+						       &efd, 1),
+					0, "SET_VRING_CALL %u", i);
 			close(efd);
 			break;
 		case 1:
-			TEST_ASSERT_EQ(mock_fe_send(&fx->d.fe, VHU_REQ_SET_VRING_ENABLE, 0, &st, 8, NULL,
-						    0), 0, "SET_VRING_ENABLE %u", i);
+			TEST_ASSERT_EQ(mock_fe_send(&fx->d.fe, VHU_REQ_SET_VRING_ENABLE, 0, &st, 8,
+						       NULL, 0),
+					0, "SET_VRING_ENABLE %u", i);
 			break;
 		case 2:
 			TEST_ASSERT_EQ(mock_fe_get_u64(&fx->d.fe, VHU_REQ_GET_FEATURES, &v), 0,
-				       "GET_FEATURES %u", i);
+					"GET_FEATURES %u", i);
 			break;
 		case 3:
 			v = 0xf;
-			TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_SET_STATUS, &v, 8, NULL, 0, &v), 0,
-				       "SET_STATUS %u", i);
+			TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_SET_STATUS, &v, 8, NULL, 0,
+						       &v),
+					0, "SET_STATUS %u", i);
 			TEST_ASSERT_EQ(v, 0, "acked");
 			break;
 		default:
-			TEST_ASSERT_EQ(mock_fe_get_u64(&fx->d.fe, VHU_REQ_GET_PROTOCOL_FEATURES, &v), 0,
-				       "GET_PROTOCOL_FEATURES %u", i);
+			TEST_ASSERT_EQ(mock_fe_get_u64(&fx->d.fe, VHU_REQ_GET_PROTOCOL_FEATURES,
+						       &v),
+					0, "GET_PROTOCOL_FEATURES %u", i);
 			break;
 		}
 	}
@@ -547,7 +552,7 @@ VHU_TEST_F(stress, fault_flood_10000_messages, fenv, fx)
 	guest_stop(&fx->g);
 	TEST_ASSERT(fx->g.rx > rx0 && fx->g.rx_bad == 0, "the guest kept receiving intact frames");
 	TEST_LOG("%d messages flooded; the guest sent %" PRIu64 " and got %" PRIu64 " frames back",
-		 FLOOD, fx->g.tx, fx->g.rx);
+			FLOOD, fx->g.tx, fx->g.rx);
 
 	/* a front-end that floods and never reads a reply: closed, or served; never a hang */
 	TEST_RUN(fdev_up(&fx->b));
@@ -560,7 +565,7 @@ VHU_TEST_F(stress, fault_flood_10000_messages, fenv, fx)
 		setsockopt(fx->b.fe.sock, SOL_SOCKET, SO_SNDBUF, &fl, sizeof(fl));
 		for (i = 0; i < FLOOD; i++)
 			if (send(fx->b.fe.sock, &h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-			    errno != EAGAIN)
+					errno != EAGAIN)
 				break;
 		/* the control thread still answers the other device meanwhile */
 		TEST_ASSERT(mock_fe_alive(&fx->d.fe), "the other device is served during a flood");
@@ -605,11 +610,13 @@ VHU_TEST_F(stress, fault_mem_table_swap_under_traffic, fenv, fx)
 		/* the same memory, mapped again: the old mapping goes away under the lcore */
 		TEST_ASSERT_EQ(mock_fe_set_mem_table(&fx->d.fe), 0, "table %u", i);
 		/* a region added and removed: two more table generations */
-		TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_ADD_MEM_REG, &ms, sizeof(ms), &xfd, 1, &ack),
-			       0, "ADD_MEM_REG %u", i);
+		TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_ADD_MEM_REG, &ms, sizeof(ms), &xfd, 1,
+					       &ack),
+				0, "ADD_MEM_REG %u", i);
 		TEST_ASSERT_EQ(ack, 0, "ADD_MEM_REG %u acked", i);
-		TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0, &ack),
-			       0, "REM_MEM_REG %u", i);
+		TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0,
+					       &ack),
+				0, "REM_MEM_REG %u", i);
 		TEST_ASSERT_EQ(ack, 0, "REM_MEM_REG %u acked", i);
 		if (i % 20 == 0)
 			TEST_ASSERT(fwd_wait(1, 5000), "traffic between swaps");

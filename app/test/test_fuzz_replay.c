@@ -22,7 +22,7 @@
 
 static int
 replay_dir(const char *target, int (*run)(const uint8_t *, size_t, const char **),
-	   unsigned int *count)
+		unsigned int *count)
 {
 	char dir[512], path[1024];
 	struct dirent *e;
@@ -75,7 +75,7 @@ VHU_TEST(fast, fuzz_corpus_replay)
 	vhu_fuzz_quiet(0);
 	TEST_RUN(rc);
 	TEST_ASSERT(n_msg > 0 && n_split > 0 && n_packed > 0,
-		    "inputs replayed: %u msg, %u split, %u packed", n_msg, n_split, n_packed);
+			"inputs replayed: %u msg, %u split, %u packed", n_msg, n_split, n_packed);
 	TEST_LOG("replayed %u msg, %u split and %u packed inputs", n_msg, n_split, n_packed);
 	return TEST_SUCCESS;
 }

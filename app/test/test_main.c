@@ -174,7 +174,8 @@ run_case(const struct vhu_test_case *tc)
 	if (fx->teardown != NULL) {
 		td = fx->teardown(obj, rc);
 		if (td != TEST_SUCCESS) {
-			fprintf(stderr, "    %s: fixture %s: teardown failed\n", tc->name, fx->name);
+			fprintf(stderr, "    %s: fixture %s: teardown failed\n", tc->name,
+					fx->name);
 			if (rc != TEST_FAILED)
 				rc = TEST_FAILED;
 		}
@@ -385,7 +386,8 @@ runtime_dir_on_tmpfs(void)
 			!S_ISDIR(st.st_mode))
 		return;
 	snprintf(own_runtime_dir, sizeof(own_runtime_dir), "/dev/shm/vhu-test-%d", (int)getpid());
-	if (mkdir(own_runtime_dir, 0700) != 0 || setenv("RUNTIME_DIRECTORY", own_runtime_dir, 1) != 0)
+	if (mkdir(own_runtime_dir, 0700) != 0 ||
+			setenv("RUNTIME_DIRECTORY", own_runtime_dir, 1) != 0)
 		own_runtime_dir[0] = '\0';
 }
 
@@ -404,13 +406,13 @@ runtime_dir_remove(void)
 
 /* ---------------------------------------------------------------- children */
 
-#define MAX_SPARES 8
-#define CHILD_EAL_FAILED 3        /* exit status: EAL did not start */
+#define MAX_SPARES       8
+#define CHILD_EAL_FAILED 3 /* exit status: EAL did not start */
 
 struct child {
-	pid_t pid;                /* 0: slot free */
-	int pidfd;                /* -1: none (old kernel), waitid polling instead */
-	int go;                   /* write end: the case index goes here */
+	pid_t pid; /* 0: slot free */
+	int pidfd; /* -1: none (old kernel), waitid polling instead */
+	int go;    /* write end: the case index goes here */
 	char prefix[64];
 };
 
@@ -430,7 +432,9 @@ now_s(void)
 }
 
 /* A child process: EAL, then the case the runner names (or nothing on EOF). */
-static void __attribute__((noreturn))
+static void child_main(int go, const char *prefix, pid_t runner) __attribute__((noreturn));
+
+static void
 child_main(int go, const char *prefix, pid_t runner)
 {
 	uint32_t idx = 0;
@@ -596,7 +600,11 @@ on_stop_signal(int sig)
 	raise(sig);
 }
 
-enum outcome { OUT_PASS, OUT_FAIL, OUT_SKIP };
+enum outcome {
+	OUT_PASS,
+	OUT_FAIL,
+	OUT_SKIP
+};
 
 /*
  * Run tc (index idx in the list) in children[0], which is a spare started
@@ -758,7 +766,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: %s [--suite NAME]... [--filter SUBSTR] [--list] [--huge] [--no-fork] [-- EAL args]\n",
-				argv[0]);
+					argv[0]);
 			return 2;
 		}
 	}
@@ -823,7 +831,12 @@ main(int argc, char **argv)
 			t0 = now_s();
 			rc = run_case(tc);
 			secs = now_s() - t0;
-			o = rc == TEST_SUCCESS ? OUT_PASS : rc == TEST_SKIPPED ? OUT_SKIP : OUT_FAIL;
+			if (rc == TEST_SUCCESS)
+				o = OUT_PASS;
+			else if (rc == TEST_SKIPPED)
+				o = OUT_SKIP;
+			else
+				o = OUT_FAIL;
 		} else {
 			o = run_forked(tc, idx, nspares, &secs);
 			promote_spare(nspares);

@@ -331,7 +331,8 @@ VHU_TEST_F(fast, packed_bulk_no_cap, penv, e)
 		make_frame(frame, sz, i);
 		TEST_ASSERT(ptx_send(e, frame, sz, NULL, TXL_ONE, false) >= 0, "post %u", i);
 	}
-	TEST_ASSERT_EQ(vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 1000), 1000, "the whole ring");
+	TEST_ASSERT_EQ(vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 1000), 1000,
+			"the whole ring");
 	TEST_ASSERT_EQ(penv_calls(e, 1), 1, "");
 	for (i = 0; i < 1000; i++) {
 		make_frame(frame, 60 + (i * 37) % 1459, i);
@@ -553,7 +554,6 @@ VHU_TEST_F(fast, packed_notify_suppression, penv, e)
 
 VHU_TEST_F(fast, packed_guest_notification_control, penv, e)
 {
-
 	TEST_ASSERT_EQ(penv_init(e, BASE_FEATURES, 0, 64, 1), 0, "env");
 	TEST_ASSERT_EQ(e->g[0].dev->flags, VHU_EVENT_F_DISABLE, "RX ring: no kicks by default");
 	TEST_ASSERT_EQ(e->g[1].dev->flags, VHU_EVENT_F_ENABLE, "TX ring: as the guest set it");

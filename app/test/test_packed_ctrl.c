@@ -29,7 +29,7 @@
 #define QN       1000
 
 struct cenv {
-	bool live;      /* cenv_up started: cenv_down has work */
+	bool live; /* cenv_up started: cenv_down has work */
 	char dir[64];
 	char path[VHU_PATH_MAX];
 	struct mock_fe fe;

@@ -237,10 +237,12 @@ VHU_TEST_F(fast, packed_hostile_wrap_counters, penv, e)
 	/* the previous lap's marking (AVAIL 0, USED 1) while the device expects lap 1 */
 	set_desc(&d[0], buf, 212, 0, VHU_DESC_F_USED);
 	raw_post(e, 1, d, 1, true);
-	TEST_ASSERT_EQ(vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 8), 0, "wrong lap: not taken");
+	TEST_ASSERT_EQ(vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 8), 0,
+			"wrong lap: not taken");
 	/* both bits equal: a used descriptor, not an available one */
 	e->g[1].desc[0].flags = VHU_DESC_F_AVAIL | VHU_DESC_F_USED;
-	TEST_ASSERT_EQ(vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 8), 0, "looks used: not taken");
+	TEST_ASSERT_EQ(vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 8), 0,
+			"looks used: not taken");
 	e->g[1].desc[0].flags = 0;
 	TEST_ASSERT_EQ(vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 8), 0, "zeroed: not taken");
 	TEST_ASSERT_EQ(e->vq[1]->stats.errors, 0, "nothing was taken, nothing to blame");
@@ -486,7 +488,8 @@ VHU_TEST_F(fast, packed_hostile_random, penv, e)
 			memset(g->desc, 0, 16u * qsize);
 			g->avail_idx = 0;
 			g->avail_wrap = true;
-			TEST_ASSERT_EQ(tvq_base(e->dev, q, 1u << 15), 0, "SET_VRING_BASE 0, wrap 1");
+			TEST_ASSERT_EQ(tvq_base(e->dev, q, 1u << 15), 0,
+					"SET_VRING_BASE 0, wrap 1");
 		}
 	}
 	for (i = 0; i < 65536; i++)

@@ -197,7 +197,7 @@ close_ports(bool front_ends)
 	/* closing a port changes the list: start over after each */
 	while (again) {
 		again = false;
-		RTE_ETH_FOREACH_DEV(port_id) {
+		RTE_ETH_FOREACH_DEV (port_id) {
 			if (rte_eth_dev_get_name_by_port(port_id, name) != 0)
 				continue;
 			if ((strncmp(name, "net_virtio_user", 15) == 0) != front_ends)
@@ -257,7 +257,7 @@ pmd_env_teardown(void *obj, int status)
 }
 
 const struct vhu_test_fixture vhu_fixture_pmd_env =
-	VHU_FIXTURE_INIT(pmd_env, pmd_env_setup, pmd_env_teardown);
+		VHU_FIXTURE_INIT(pmd_env, pmd_env_setup, pmd_env_teardown);
 
 /* ---- devargs parser ---- */
 

@@ -377,10 +377,10 @@ VHU_TEST_F(driver, pmd_peer_reconnect, pmd_env, e)
 		TEST_ASSERT_EQ(wait_link(vhu, RTE_ETH_LINK_DOWN), 0, "link down %d", i);
 		/* The port's counters survive the device. */
 		TEST_ASSERT_EQ(rte_eth_stats_get(vhu, &st), 0, "stats");
-		TEST_ASSERT_EQ(st.ipackets, (uint64_t)(i + 1) * RTE_DIM(peer_sizes), "ipackets after %d",
-				i);
-		TEST_ASSERT_EQ(st.opackets, (uint64_t)(i + 1) * RTE_DIM(peer_sizes), "opackets after %d",
-				i);
+		TEST_ASSERT_EQ(st.ipackets, (uint64_t)(i + 1) * RTE_DIM(peer_sizes),
+				"ipackets after %d", i);
+		TEST_ASSERT_EQ(st.opackets, (uint64_t)(i + 1) * RTE_DIM(peer_sizes),
+				"opackets after %d", i);
 	}
 	TEST_ASSERT_EQ(pmd_close("net_vhu_r0"), 0, "close vhu");
 	return TEST_SUCCESS;

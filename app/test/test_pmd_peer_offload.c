@@ -333,7 +333,8 @@ VHU_TEST_F(driver, pmd_peer_jumbo, pmd_env, e)
 	TEST_ASSERT_EQ(rte_eth_stats_get(vhu, &st), 0, "stats");
 	TEST_ASSERT_EQ(st.oerrors, 1, "the frame that cannot fit is counted");
 	/* What reached the guest was checked frame by frame above (recv_frames). */
-	TEST_ASSERT_EQ(st.opackets, RTE_DIM(peer_sizes), "the dropped frame is not counted as sent");
+	TEST_ASSERT_EQ(st.opackets, RTE_DIM(peer_sizes),
+			"the dropped frame is not counted as sent");
 	XSTAT_EQ(vhu, "tx_q0_dropped", 1);
 	TEST_ASSERT_EQ(pmd_close("net_virtio_user_j1"), 0, "close peer");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_j1"), 0, "close vhu");

@@ -312,8 +312,7 @@ VHU_TEST_F(fast, split_hostile_random, tenv, e)
 	uint32_t round, i, restarts = 0;
 	uint64_t lo, hi;
 
-	TEST_ASSERT_EQ(tenv_init(e, FEATS | F(NET_MRG_RXBUF) | F(NET_CSUM), 0, QSIZE, 2), 0,
-			"env");
+	TEST_ASSERT_EQ(tenv_init(e, FEATS | F(NET_MRG_RXBUF) | F(NET_CSUM), 0, QSIZE, 2), 0, "env");
 	lo = e->gm.r[0].gpa;
 	hi = e->gm.r[1].gpa + e->gm.r[1].size;
 	rte_srand(12345);

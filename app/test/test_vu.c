@@ -35,7 +35,7 @@
 struct vu_layout {
 	const char *name;
 	bool packed;
-	unsigned int port_base;   /* virtio-user port numbers of this layout's cases */
+	unsigned int port_base; /* virtio-user port numbers of this layout's cases */
 };
 
 static const struct vu_layout vu_split = { "split", false, 20 };
@@ -152,8 +152,8 @@ vu_env_up(struct vu_env *v, const struct vu_layout *l, int mrg, int inorder, uin
 	TEST_ASSERT(vhu_vring_is_active(v->vid, 0) == 1 && vhu_vring_is_active(v->vid, 1) == 1,
 			"rings active");
 	TEST_ASSERT_EQ(vhu_get_features(v->vid, &features), 0, "");
-	TEST_ASSERT_EQ(!!(features & VHU_BIT(VHU_F_RING_PACKED)), l->packed,
-			"%s ring negotiated", l->name);
+	TEST_ASSERT_EQ(!!(features & VHU_BIT(VHU_F_RING_PACKED)), l->packed, "%s ring negotiated",
+			l->name);
 	TEST_ASSERT_EQ(!!(features & VHU_BIT(VHU_F_IN_ORDER)), inorder, "in order as asked");
 	TEST_ASSERT_EQ(!!(features & VHU_BIT(VHU_F_NET_MRG_RXBUF)), mrg, "mergeable as asked");
 	return TEST_SUCCESS;
@@ -306,8 +306,8 @@ VHU_TEST_F(driver, packed_vu_odd_ring, vu_env, v)
 
 struct vu_pmd {
 	char dir[64];
-	char vname[32];          /* the net_vhu port */
-	char gname[32];          /* the virtio-user port */
+	char vname[32]; /* the net_vhu port */
+	char gname[32]; /* the virtio-user port */
 	bool vmade, gmade;
 	uint16_t host, guest;
 	struct rte_mempool *mp;
@@ -437,8 +437,7 @@ pmd_case(struct vu_pmd *p, const struct vu_layout *l, int mrg, int inorder, uint
 	TEST_ASSERT(vhu_test_tmpdir(p->dir, sizeof(p->dir)) == 0, "tmpdir");
 	snprintf(sock, sizeof(sock), "%s/pmd.sock", p->dir);
 	snprintf(pool, sizeof(pool), "vu%spmd%u_%d", l->name, seq, (int)getpid());
-	p->mp = rte_pktmbuf_pool_create(pool, 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-			SOCKET_ID_ANY);
+	p->mp = rte_pktmbuf_pool_create(pool, 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	TEST_ASSERT(p->mp != NULL, "mempool");
 	snprintf(p->vname, sizeof(p->vname), "net_vhu_%.2s%u", l->name, seq);
 	snprintf(p->gname, sizeof(p->gname), "net_virtio_user%u", l->port_base + 40 + seq);

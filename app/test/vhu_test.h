@@ -62,48 +62,55 @@ struct vhu_test_fixture {
 
 /* A file-local fixture of struct tag_: VHU_FIXTURE(env, env_setup, env_teardown); */
 #define VHU_FIXTURE(tag_, setup_, teardown_) \
-	static const struct vhu_test_fixture vhu_fixture_ ## tag_ = \
-		VHU_FIXTURE_INIT(tag_, setup_, teardown_)
+	static const struct vhu_test_fixture vhu_fixture_##tag_ = \
+			VHU_FIXTURE_INIT(tag_, setup_, teardown_)
 /* The initialiser, for a fixture shared through a header
  * (extern const struct vhu_test_fixture vhu_fixture_tag;). */
-#define VHU_FIXTURE_INIT(tag_, setup_, teardown_) { \
-	.name = #tag_, .size = sizeof(struct tag_), \
-	.setup = (setup_), .teardown = (teardown_), \
-}
+#define VHU_FIXTURE_INIT(tag_, setup_, teardown_) \
+	{ \
+		.name = #tag_, .size = sizeof(struct tag_), .setup = (setup_), \
+		.teardown = (teardown_), \
+	}
 
 struct vhu_test_case {
 	const char *suite;
 	const char *name;
-	int (*fn)(void);                          /* VHU_TEST */
-	const struct vhu_test_fixture *fixture;   /* VHU_TEST_F */
-	int (*body)(void *obj);                   /* VHU_TEST_F, called with the fixture */
-	unsigned int timeout_s;                   /* 0: the suite's default */
+	int (*fn)(void);                        /* VHU_TEST */
+	const struct vhu_test_fixture *fixture; /* VHU_TEST_F */
+	int (*body)(void *obj);                 /* VHU_TEST_F, called with the fixture */
+	unsigned int timeout_s;                 /* 0: the suite's default */
 	struct vhu_test_case *next;
 };
 
 void vhu_test_register(struct vhu_test_case *tc);
 
 #define VHU_TEST(suite_, name_, ...) \
-	static int test_ ## name_(void); \
-	static struct vhu_test_case tc_ ## name_ = { \
-		.suite = #suite_, .name = #name_, .fn = test_ ## name_, \
-		__VA_ARGS__ \
+	static int test_##name_(void); \
+	static struct vhu_test_case tc_##name_ = { \
+		.suite = #suite_, .name = #name_, .fn = test_##name_, __VA_ARGS__ \
 	}; \
-	__attribute__((constructor)) static void reg_ ## name_(void) \
-	{ vhu_test_register(&tc_ ## name_); } \
-	static int test_ ## name_(void)
+	__attribute__((constructor)) static void reg_##name_(void) \
+	{ \
+		vhu_test_register(&tc_##name_); \
+	} \
+	static int test_##name_(void)
 
 #define VHU_TEST_F(suite_, name_, tag_, var_, ...) \
-	static int test_ ## name_(struct tag_ *var_); \
-	static int body_ ## name_(void *obj) { return test_ ## name_(obj); } \
-	static struct vhu_test_case tc_ ## name_ = { \
-		.suite = #suite_, .name = #name_, \
-		.fixture = &vhu_fixture_ ## tag_, .body = body_ ## name_, \
-		__VA_ARGS__ \
-	}; \
-	__attribute__((constructor)) static void reg_ ## name_(void) \
-	{ vhu_test_register(&tc_ ## name_); } \
-	static int test_ ## name_(struct tag_ *var_)
+	static int test_##name_(struct tag_ *var_); \
+	static int body_##name_(void *obj) \
+	{ \
+		return test_##name_(obj); \
+	} \
+	static struct vhu_test_case tc_##name_ = { .suite = #suite_, \
+		.name = #name_, \
+		.fixture = &vhu_fixture_##tag_, \
+		.body = body_##name_, \
+		__VA_ARGS__ }; \
+	__attribute__((constructor)) static void reg_##name_(void) \
+	{ \
+		vhu_test_register(&tc_##name_); \
+	} \
+	static int test_##name_(struct tag_ *var_)
 
 #define TEST_LOG(fmt, ...) \
 	fprintf(stderr, "    %s:%d: " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__)
