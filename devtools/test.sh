@@ -5,7 +5,8 @@
 # THE test command (run after devtools/setup.sh):
 #   1. builds with gcc (build/) and clang (build-clang/), warning-free with -Werror
 #   2. runs the checks of devtools/checks.sh, one test each
-#   3. runs the vhu-test suites through meson: fast, driver, perf, stress
+#   3. runs the vhu-test suites through meson: selftest (the runner's own
+#      tests, app/test/selftest.sh), fast, driver, perf, stress
 #   4. runs every executable devtools/tests.d/*.sh; each ends its output with
 #      "N passed, N failed, N skipped" and exits non-zero on failure
 #   5. ends with the grand total: "N passed, N failed, N skipped"
@@ -14,7 +15,7 @@
 # Environment:
 #   VHU_BUILD_DIR         gcc build directory (default build)
 #   VHU_CLANG_BUILD_DIR   clang build directory (default build-clang)
-#   VHU_SUITES            meson suites to run (default "fast driver perf stress")
+#   VHU_SUITES            meson suites to run (default "selftest fast driver perf stress")
 #   VHU_TESTD_TIMEOUT     seconds allowed to each tests.d script (default 1200)
 #   VHU_TEST_BUDGET       seconds for the whole run (default 3000): a tests.d
 #                         script gets at most what is left, and fails unrun
@@ -27,7 +28,7 @@ export LC_ALL=C
 
 builddir=${VHU_BUILD_DIR:-build}
 clangdir=${VHU_CLANG_BUILD_DIR:-build-clang}
-suites=${VHU_SUITES-fast driver perf stress}
+suites=${VHU_SUITES-selftest fast driver perf stress}
 testd_timeout=${VHU_TESTD_TIMEOUT:-1200}
 budget=${VHU_TEST_BUDGET:-3000}
 summary_re='^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$'

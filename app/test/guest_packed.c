@@ -14,10 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "guest_packed.h"
-#include "vhu_dev_table.h"
-#include "vhu_net_burst.h"
 
-#define UVA_BASE     0x7f0000000000ull /* guest_split.c's front-end addresses: gpa + this */
 #define CROSS_WINDOW (64u * 1024u)     /* as guest_split.c keeps free at region ends */
 
 static uint16_t
@@ -239,66 +236,31 @@ penv_init(struct penv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 	int q, rc;
 
 	memset(e, 0, sizeof(*e));
+	e->live = true;
 	e->callfd[0] = e->callfd[1] = e->errfd[0] = e->errfd[1] = -1;
 	features |= VHU_BIT(VHU_F_VERSION_1) | VHU_BIT(VHU_F_RING_PACKED);
 	rc = gmem_init(&e->gm, nregions, 8u << 20, true);
 	if (rc != 0)
 		return rc;
-	e->dev = calloc(1, sizeof(*e->dev));
+	snprintf(name, sizeof(name), "test-packed-%u", penv_seq);
+	e->dev = tdev_new(&e->gm, features, sock_flags, name);
 	if (e->dev == NULL)
 		return -ENOMEM;
-	e->dev->mem = e->gm.mem;
-	e->dev->features = features;
-	e->dev->sock_flags = sock_flags;
-	e->dev->hdr_len = sizeof(struct vhu_net_hdr);
-	e->dev->connfd = -1;
-	e->dev->backend_fd = -1;
-	snprintf(e->dev->ifname, sizeof(e->dev->ifname), "test-packed-%u", penv_seq);
 	for (q = 0; q < 2; q++) {
-		struct vhu_vq *vq;
+		struct pring *g = &e->g[q];
 
-		vq = aligned_alloc(RTE_CACHE_LINE_SIZE,
-				RTE_ALIGN_CEIL(sizeof(*vq), RTE_CACHE_LINE_SIZE));
-		if (vq == NULL)
-			return -ENOMEM;
-		memset(vq, 0, sizeof(*vq));
-		e->vq[q] = vq;
-		vhu_guard_init(&vq->guard);
-		rc = pring_init(&e->g[q], &e->gm, qsize, (features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
+		rc = pring_init(g, &e->gm, qsize, (features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
 		if (rc != 0)
 			return rc;
-		vq->index = (uint16_t)q;
-		vq->packed = true;
-		vq->size = qsize;
-		vq->num = qsize;
-		vq->desc_packed = e->g[q].desc;
-		vq->driver_event = e->g[q].drv;
-		vq->device_event = e->g[q].dev;
-		vq->addr.desc_user_addr = UVA_BASE + e->g[q].desc_gpa;
-		vq->addr.avail_user_addr = UVA_BASE + e->g[q].drv_gpa;
-		vq->addr.used_user_addr = UVA_BASE + e->g[q].dev_gpa;
-		vq->log_used_gpa = e->g[q].dev_gpa;
-		vq->log_used = true;
-		vq->avail_wrap = true;
-		vq->used_wrap = true;
-		e->callfd[q] = eventfd(0, EFD_NONBLOCK);
-		e->errfd[q] = eventfd(0, EFD_NONBLOCK);
-		vq->callfd = e->callfd[q];
-		vq->errfd = e->errfd[q];
-		vq->kickfd = -1;
-		vq->started = true;
-		vq->enabled = true;
-		vq->active = true;
-		e->dev->vq[q] = vq;
+		rc = tvq_add(e->dev, (uint16_t)q, qsize, g->desc_gpa, g->drv_gpa, g->dev_gpa);
+		if (rc != 0)
+			return rc;
+		e->vq[q] = e->dev->vq[q];
+		e->callfd[q] = e->vq[q]->callfd;
+		e->errfd[q] = e->vq[q]->errfd;
 	}
 	/* data allocations that wrap round region 0 must not land on the rings */
 	e->gm.r[0].data_start = RTE_ALIGN_CEIL(e->gm.r[0].brk, 4096);
-	e->dev->nr_vring = 2;
-	rc = vhu_dev_table_add(e->dev);
-	if (rc != 0)
-		return rc;
-	for (q = 0; q < 2; q++)
-		vhu_net_select_burst(e->dev, e->vq[q]);
 	snprintf(name, sizeof(name), "tpacked%u", penv_seq++);
 	e->mp = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	snprintf(name, sizeof(name), "tpackedbig%u", penv_seq);
@@ -314,17 +276,11 @@ penv_fini(struct penv *e)
 {
 	int q;
 
-	if (e->dev != NULL)
-		vhu_dev_table_del(e->dev);
-	for (q = 0; q < 2; q++) {
-		free(e->vq[q]);
+	if (!e->live)
+		return;
+	tdev_free(e->dev);
+	for (q = 0; q < 2; q++)
 		pring_fini(&e->g[q]);
-		if (e->callfd[q] >= 0)
-			close(e->callfd[q]);
-		if (e->errfd[q] >= 0)
-			close(e->errfd[q]);
-	}
-	free(e->dev);
 	free(e->log);
 	gmem_fini(&e->gm);
 	rte_mempool_free(e->mp);
@@ -332,13 +288,20 @@ penv_fini(struct penv *e)
 	memset(e, 0, sizeof(*e));
 }
 
+static int
+penv_teardown(void *obj, int status)
+{
+	RTE_SET_USED(status);
+	penv_fini(obj);
+	return TEST_SUCCESS;
+}
+
+const struct vhu_test_fixture vhu_fixture_penv = VHU_FIXTURE_INIT(penv, NULL, penv_teardown);
+
 void
 penv_restart(struct penv *e, int q)
 {
-	vhu_guard_close(&e->vq[q]->guard);
-	e->vq[q]->active = true;
-	vhu_net_select_burst(e->dev, e->vq[q]);
-	vhu_guard_open(&e->vq[q]->guard);
+	tvq_restart(e->dev, (uint16_t)q);
 }
 
 static uint64_t

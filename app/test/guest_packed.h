@@ -7,8 +7,9 @@
  * of guest_split.h: descriptors posted as chains or indirect tables with
  * the driver's wrap counter, used descriptors read back (in-order batches
  * included), event suppression structures at hand. Plus a test
- * environment that builds a struct vhu_dev by hand around it with an RX
- * ring (vring 0) and a TX ring (vring 1), any ring size up to 32768.
+ * environment as guest_split.h's: a device made without a connection whose
+ * RX ring (vring 0) and TX ring (vring 1), of any size up to 32768, are set
+ * up by the library's virtqueue code (tvq_add).
  */
 
 #ifndef GUEST_PACKED_H
@@ -66,11 +67,12 @@ int pring_pop(struct pring *g, uint32_t *id, uint32_t *len);
 bool pring_is_used(const struct pring *g, uint16_t pos, bool wrap);
 
 struct penv {
+	bool live; /* penv_init ran: penv_fini has something to undo */
 	struct gmem gm;
 	struct vhu_dev *dev;
 	struct vhu_vq *vq[2];
 	struct pring g[2];
-	int callfd[2];
+	int callfd[2]; /* the rings' call and error eventfds (the rings own them) */
 	int errfd[2];
 	struct rte_mempool *mp;     /* default 2 KiB buffers */
 	struct rte_mempool *mp_big; /* 16 KiB buffers: one-segment jumbo frames */
@@ -78,11 +80,15 @@ struct penv {
 	uint64_t log_size;
 };
 
-/* VERSION_1 and RING_PACKED are added to features. */
+/* VERSION_1 and RING_PACKED are added to features. On failure the
+ * environment is partly made: penv_fini() undoes it. */
 int penv_init(struct penv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize,
 		uint32_t nregions);
+/* Undo penv_init (also a partial one); nothing on a zeroed or finished environment. */
 void penv_fini(struct penv *e);
-/* Start ring q again (what the control plane does after SET_VRING_BASE). */
+/* Fixture (VHU_TEST_F(suite, name, penv, e)), as vhu_fixture_tenv. */
+extern const struct vhu_test_fixture vhu_fixture_penv;
+/* Stop ring q and start it again where it stands (tvq_restart). */
 void penv_restart(struct penv *e, int q);
 uint64_t penv_calls(struct penv *e, int q);
 uint64_t penv_errs(struct penv *e, int q);

@@ -5,6 +5,7 @@
 /* Guest-side split-ring driver and hand-built device for datapath tests. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,63 +16,85 @@
 #include <rte_mbuf.h>
 
 #include "guest_split.h"
+#include "vhu_dev.h"
 #include "vhu_dev_table.h"
-#include "vhu_net_burst.h"
+#include "vhu_guard.h"
+#include "vhu_mem.h"
+#include "vhu_vq.h"
+#include "vhu_test.h"
 
 #define CROSS_WINDOW (64u * 1024u) /* kept free on each side of a region boundary */
 #define GPA_BASE     0x100000ull
+
+/* One region of size bytes at gpa: a memfd the library maps itself. */
+static int
+gmem_add_region(struct gmem *gm, uint64_t gpa, uint64_t size)
+{
+	struct vhu_mem_region_desc d = {
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = GMEM_UVA_BASE + gpa,
+		.mmap_offset = 0,
+	};
+	struct vhu_mem_region *r = NULL;
+	struct vhu_mem *m = NULL;
+	const char *why = NULL;
+	int fd, rc;
+
+	fd = memfd_create("vhu-test-guest", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
+	if (rc == 0)
+		rc = vhu_mem_region_map(&d, fd, &r, &why);
+	close(fd);
+	if (rc == 0) {
+		rc = vhu_mem_with(gm->mem, r, GMEM_MAX_REGIONS, &m, &why);
+		if (rc != 0)
+			vhu_mem_region_unmap(r);
+	}
+	if (rc != 0) {
+		fprintf(stderr, "    guest memory region at %#" PRIx64 ": %s\n", gpa,
+				why != NULL ? why : strerror(-rc));
+		return rc;
+	}
+	vhu_mem_free(gm->mem);
+	gm->mem = m;
+	gm->r[gm->n].host = (uint8_t *)(uintptr_t)r->host;
+	gm->r[gm->n].gpa = gpa;
+	gm->r[gm->n].size = size;
+	gm->r[gm->n].data_start = gm->n == 0 ? 0 : CROSS_WINDOW;
+	gm->r[gm->n].brk = gm->r[gm->n].data_start;
+	gm->n++;
+	return 0;
+}
 
 int
 gmem_init(struct gmem *gm, uint32_t nregions, uint64_t size, bool adjacent)
 {
 	uint64_t gpa = GPA_BASE;
 	uint32_t i;
+	int rc;
 
 	memset(gm, 0, sizeof(*gm));
 	if (nregions == 0 || nregions > GMEM_MAX_REGIONS)
 		return -EINVAL;
-	gm->mem = calloc(1, sizeof(*gm->mem) + nregions * sizeof(gm->mem->regions[0]));
-	if (gm->mem == NULL)
-		return -ENOMEM;
 	for (i = 0; i < nregions; i++) {
-		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-				0);
-
-		if (p == MAP_FAILED) {
+		rc = gmem_add_region(gm, gpa, size);
+		if (rc != 0) {
 			gmem_fini(gm);
-			return -ENOMEM;
+			return rc;
 		}
-		gm->n = i + 1;
-		gm->r[i].host = p;
-		gm->r[i].gpa = gpa;
-		gm->r[i].size = size;
-		gm->r[i].data_start = i == 0 ? 0 : CROSS_WINDOW;
-		gm->r[i].brk = gm->r[i].data_start;
-		gm->reg[i].gpa = gpa;
-		gm->reg[i].size = size;
-		gm->reg[i].gpa_end = gpa + size;
-		gm->reg[i].uva = 0x7f0000000000ull + gpa;
-		gm->reg[i].host = (uint64_t)(uintptr_t)p;
-		gm->reg[i].map_addr = p;
-		gm->reg[i].map_len = size;
-		gm->reg[i].fd = -1;
-		gm->reg[i].refs = 1;
-		gm->mem->regions[i] = &gm->reg[i];
 		gpa += size + (adjacent ? 0 : 0x100000ull);
 	}
-	gm->mem->nregions = nregions;
-	gm->mem->capacity = nregions;
 	return 0;
 }
 
 void
 gmem_fini(struct gmem *gm)
 {
-	uint32_t i;
-
-	for (i = 0; i < gm->n; i++)
-		munmap(gm->r[i].host, gm->r[i].size);
-	free(gm->mem);
+	/* the table's references are the only ones: this unmaps every region */
+	vhu_mem_free(gm->mem);
 	memset(gm, 0, sizeof(*gm));
 }
 
@@ -297,6 +320,160 @@ gring_pop(struct gring *g, uint32_t *id, uint32_t *len)
 	return 1;
 }
 
+/* ---- rings of a hand-built device, set up through the library ---- */
+
+static int
+tvq_refresh(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	int rc;
+
+	vhu_guard_close(&vq->guard);
+	rc = vhu_dev_vq_refresh(dev, vq);
+	vhu_guard_open(&vq->guard);
+	return rc;
+}
+
+int
+tvq_add(struct vhu_dev *dev, uint16_t index, uint16_t size, uint64_t desc_gpa, uint64_t avail_gpa,
+		uint64_t used_gpa)
+{
+	struct vhu_vq *vq;
+	int rc;
+
+	if (index >= VHU_MAX_VRINGS || dev->vq[index] != NULL)
+		return -EINVAL;
+	vq = vhu_vq_alloc(index);
+	if (vq == NULL)
+		return -ENOMEM;
+	dev->vq[index] = vq;
+	if (dev->nr_vring <= index)
+		dev->nr_vring = index + 1u;
+	/* SET_VRING_NUM */
+	vq->num = size;
+	vq->size = size;
+	vq->num_set = true;
+	/* SET_VRING_BASE 0 (packed: both wrap counters 1) */
+	vq->avail_wrap = true;
+	vq->used_wrap = true;
+	/* SET_VRING_ADDR: the front-end's addresses, used ring logged */
+	vq->addr.index = index;
+	vq->addr.flags = 1u << VHU_VRING_F_LOG;
+	vq->addr.desc_user_addr = GMEM_UVA_BASE + desc_gpa;
+	vq->addr.avail_user_addr = GMEM_UVA_BASE + avail_gpa;
+	vq->addr.used_user_addr = GMEM_UVA_BASE + used_gpa;
+	vq->addr.log_guest_addr = used_gpa;
+	vq->addr_set = true;
+	/* SET_VRING_CALL, SET_VRING_ERR: eventfds the ring owns */
+	vq->callfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	vq->errfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (vq->callfd < 0 || vq->errfd < 0)
+		return -errno;
+	/* a kick starts it, SET_VRING_ENABLE enables it */
+	vq->started = true;
+	vq->enabled = true;
+	rc = tvq_refresh(dev, vq);
+	if (rc == 0 && !vq->active)
+		rc = -EINVAL;
+	return rc;
+}
+
+int
+tvq_state(struct vhu_dev *dev, uint16_t index, bool started, bool enabled)
+{
+	struct vhu_vq *vq = dev->vq[index];
+
+	vq->started = started;
+	vq->enabled = enabled;
+	return tvq_refresh(dev, vq);
+}
+
+int
+tvq_base(struct vhu_dev *dev, uint16_t index, uint32_t num)
+{
+	struct vhu_vq *vq = dev->vq[index];
+	bool enabled = vq->enabled;
+	int rc;
+
+	rc = tvq_state(dev, index, false, enabled);
+	if (rc != 0)
+		return rc;
+	if (vq->packed) {
+		vq->last_avail_idx = (uint16_t)(num & 0x7fff);
+		vq->avail_wrap = (num >> 15) & 1;
+		vq->last_used_idx = vq->last_avail_idx;
+		vq->used_wrap = vq->avail_wrap;
+	} else {
+		vq->last_avail_idx = (uint16_t)num;
+		vq->last_used_idx = (uint16_t)num;
+	}
+	return tvq_state(dev, index, true, enabled);
+}
+
+int
+tvq_restart(struct vhu_dev *dev, uint16_t index)
+{
+	struct vhu_vq *vq = dev->vq[index];
+	bool enabled = vq->enabled;
+	int rc;
+
+	rc = tvq_state(dev, index, false, enabled);
+	return rc != 0 ? rc : tvq_state(dev, index, true, enabled);
+}
+
+void
+tvq_del_all(struct vhu_dev *dev)
+{
+	uint32_t q;
+
+	for (q = 0; q < VHU_MAX_VRINGS; q++) {
+		if (dev->vq[q] == NULL)
+			continue;
+		tvq_state(dev, (uint16_t)q, false, false);
+		vhu_vq_free(dev->vq[q]);
+		dev->vq[q] = NULL;
+	}
+	dev->nr_vring = 0;
+}
+
+/* A device with no rings yet, in the device table. */
+struct vhu_dev *
+tdev_new(struct gmem *gm, uint64_t features, uint64_t sock_flags, const char *name)
+{
+	struct vhu_dev *dev = calloc(1, sizeof(*dev));
+
+	if (dev == NULL)
+		return NULL;
+	dev->vid = -1;
+	dev->mem = gm->mem;
+	dev->features = features;
+	dev->sock_flags = sock_flags;
+	/* what SET_FEATURES makes of them */
+	dev->hdr_len = (features & (VHU_BIT(VHU_F_VERSION_1) | VHU_BIT(VHU_F_NET_MRG_RXBUF))) ? 12 :
+												10;
+	dev->connfd = -1;
+	dev->backend_fd = -1;
+	dev->inflight_fd = -1;
+	dev->state_fd = -1;
+	snprintf(dev->ifname, sizeof(dev->ifname), "%s", name);
+	if (vhu_dev_table_add(dev) != 0) {
+		free(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+void
+tdev_free(struct vhu_dev *dev)
+{
+	if (dev == NULL)
+		return;
+	vhu_dev_table_del(dev);
+	tvq_del_all(dev);
+	free(dev);
+}
+
+/* ---- the split-ring environment ---- */
+
 static unsigned int tenv_seq;
 
 int
@@ -306,58 +483,28 @@ tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize
 	int q, rc;
 
 	memset(e, 0, sizeof(*e));
+	e->live = true;
 	e->callfd[0] = e->callfd[1] = e->errfd[0] = e->errfd[1] = -1;
 	rc = gmem_init(&e->gm, nregions, 8u << 20, true);
 	if (rc != 0)
 		return rc;
-	e->dev = calloc(1, sizeof(*e->dev));
+	snprintf(name, sizeof(name), "test-split-%u", tenv_seq);
+	e->dev = tdev_new(&e->gm, features, sock_flags, name);
 	if (e->dev == NULL)
 		return -ENOMEM;
-	e->dev->mem = e->gm.mem;
-	e->dev->features = features;
-	e->dev->sock_flags = sock_flags;
-	e->dev->hdr_len = (features & (VHU_BIT(VHU_F_VERSION_1) | VHU_BIT(VHU_F_NET_MRG_RXBUF))) ?
-			12 :
-			10;
-	e->dev->connfd = -1;
-	e->dev->backend_fd = -1;
-	snprintf(e->dev->ifname, sizeof(e->dev->ifname), "test-split-%u", tenv_seq);
 	for (q = 0; q < 2; q++) {
-		struct vhu_vq *vq;
+		struct gring *g = &e->g[q];
 
-		vq = aligned_alloc(RTE_CACHE_LINE_SIZE,
-				RTE_ALIGN_CEIL(sizeof(*vq), RTE_CACHE_LINE_SIZE));
-		if (vq == NULL)
-			return -ENOMEM;
-		memset(vq, 0, sizeof(*vq));
-		e->vq[q] = vq;
-		vhu_guard_init(&vq->guard);
-		rc = gring_init(&e->g[q], &e->gm, qsize, (features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
+		rc = gring_init(g, &e->gm, qsize, (features & VHU_BIT(VHU_F_IN_ORDER)) != 0);
 		if (rc != 0)
 			return rc;
-		vq->index = (uint16_t)q;
-		vq->size = qsize;
-		vq->desc = e->g[q].desc;
-		vq->avail = e->g[q].avail;
-		vq->used = e->g[q].used;
-		vq->log_used_gpa = e->g[q].used_gpa;
-		vq->log_used = true;
-		e->callfd[q] = eventfd(0, EFD_NONBLOCK);
-		e->errfd[q] = eventfd(0, EFD_NONBLOCK);
-		vq->callfd = e->callfd[q];
-		vq->errfd = e->errfd[q];
-		vq->kickfd = -1;
-		vq->started = true;
-		vq->enabled = true;
-		vq->active = true;
-		e->dev->vq[q] = vq;
+		rc = tvq_add(e->dev, (uint16_t)q, qsize, g->desc_gpa, g->avail_gpa, g->used_gpa);
+		if (rc != 0)
+			return rc;
+		e->vq[q] = e->dev->vq[q];
+		e->callfd[q] = e->vq[q]->callfd;
+		e->errfd[q] = e->vq[q]->errfd;
 	}
-	e->dev->nr_vring = 2;
-	rc = vhu_dev_table_add(e->dev);
-	if (rc != 0)
-		return rc;
-	for (q = 0; q < 2; q++)
-		vhu_net_select_burst(e->dev, e->vq[q]);
 	snprintf(name, sizeof(name), "tsplit%u", tenv_seq++);
 	e->mp = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	snprintf(name, sizeof(name), "tsplitbig%u", tenv_seq);
@@ -373,23 +520,27 @@ tenv_fini(struct tenv *e)
 {
 	int q;
 
-	if (e->dev != NULL)
-		vhu_dev_table_del(e->dev);
-	for (q = 0; q < 2; q++) {
-		free(e->vq[q]);
+	if (!e->live)
+		return;
+	tdev_free(e->dev);
+	for (q = 0; q < 2; q++)
 		gring_fini(&e->g[q]);
-		if (e->callfd[q] >= 0)
-			close(e->callfd[q]);
-		if (e->errfd[q] >= 0)
-			close(e->errfd[q]);
-	}
-	free(e->dev);
 	free(e->log);
 	gmem_fini(&e->gm);
 	rte_mempool_free(e->mp);
 	rte_mempool_free(e->mp_big);
 	memset(e, 0, sizeof(*e));
 }
+
+static int
+tenv_teardown(void *obj, int status)
+{
+	RTE_SET_USED(status);
+	tenv_fini(obj);
+	return TEST_SUCCESS;
+}
+
+const struct vhu_test_fixture vhu_fixture_tenv = VHU_FIXTURE_INIT(tenv, NULL, tenv_teardown);
 
 static uint64_t
 read_counter(int fd)

@@ -4,11 +4,13 @@
 
 /*
  * A guest-side split-ring driver for datapath tests: guest memory in one or
- * more regions (mmap'd, optionally adjacent in guest-physical space so a
- * buffer can cross a region boundary), rings placed in that memory, buffers
- * posted as chains or indirect tables, used entries read back. Plus a test
- * environment that builds a struct vhu_dev by hand around it (no control
- * plane needed) with an RX ring (vring 0) and a TX ring (vring 1).
+ * more regions (memfds the library maps as it maps a front-end's,
+ * optionally adjacent in guest-physical space so a buffer can cross a
+ * region boundary), rings placed in that memory, buffers posted as chains
+ * or indirect tables, used entries read back. Plus a test environment: a
+ * struct vhu_dev made without a connection, whose RX ring (vring 0) and TX
+ * ring (vring 1) are set up by the library's own virtqueue code from what
+ * the vhost-user messages would carry.
  */
 
 #ifndef GUEST_SPLIT_H
@@ -21,9 +23,12 @@
 
 #include "vhu_mem.h"
 #include "vhu_obj.h"
+#include "vhu_test.h"
 
 #define GMEM_MAX_REGIONS 4
 #define GBUF_MAX_SEG     16
+/* The front-end's virtual address of guest-physical address gpa is gpa + this. */
+#define GMEM_UVA_BASE    0x7f0000000000ull
 
 struct gmem {
 	uint32_t n;
@@ -34,8 +39,7 @@ struct gmem {
 		uint64_t data_start; /* bump allocator area */
 		uint64_t brk;
 	} r[GMEM_MAX_REGIONS];
-	struct vhu_mem_region reg[GMEM_MAX_REGIONS];
-	struct vhu_mem *mem;
+	struct vhu_mem *mem; /* the library's table of the regions (what dev->mem points at) */
 };
 
 /* Regions of size bytes each; adjacent: GPAs follow each other (region i
@@ -89,12 +93,38 @@ void gring_publish(struct gring *g);
 /* Pop one used entry: 1 and id/len when there was one, 0 otherwise. */
 int gring_pop(struct gring *g, uint32_t *id, uint32_t *len);
 
+/*
+ * Rings of a device made without a connection, set up as the control plane
+ * sets one up: vhu_vq_alloc(), then what SET_VRING_NUM, SET_VRING_BASE 0,
+ * SET_VRING_ADDR (the front-end addresses of the three areas, the used
+ * ring logged), SET_VRING_CALL and SET_VRING_ERR (eventfds the ring owns),
+ * a kick and SET_VRING_ENABLE carry; vhu_dev_vq_refresh() then translates the
+ * addresses through dev->mem, picks the burst functions and makes the ring
+ * active. 0 or -errno.
+ */
+int tvq_add(struct vhu_dev *dev, uint16_t index, uint16_t size, uint64_t desc_gpa,
+		uint64_t avail_gpa, uint64_t used_gpa);
+/* Started (a kick; false: GET_VRING_BASE) and enabled (SET_VRING_ENABLE), refreshed. */
+int tvq_state(struct vhu_dev *dev, uint16_t index, bool started, bool enabled);
+/* Stop, SET_VRING_BASE num (packed: avail index | wrap << 15), start again. */
+int tvq_base(struct vhu_dev *dev, uint16_t index, uint32_t num);
+/* Stop and start again where it stands (the bursts picked afresh, a broken ring cleared). */
+int tvq_restart(struct vhu_dev *dev, uint16_t index);
+/* Stop and free every ring (vhu_vq_free closes their fds). */
+void tvq_del_all(struct vhu_dev *dev);
+/* A device on gm's memory with these features, no rings yet, in the device
+ * table (hdr_len as SET_FEATURES sets it). NULL when out of memory or vids. */
+struct vhu_dev *tdev_new(struct gmem *gm, uint64_t features, uint64_t sock_flags, const char *name);
+/* Out of the device table, rings freed, freed. NULL ok. */
+void tdev_free(struct vhu_dev *dev);
+
 struct tenv {
+	bool live; /* tenv_init ran: tenv_fini has something to undo */
 	struct gmem gm;
 	struct vhu_dev *dev;
 	struct vhu_vq *vq[2];
 	struct gring g[2];
-	int callfd[2];
+	int callfd[2]; /* the rings' call and error eventfds (the rings own them) */
 	int errfd[2];
 	struct rte_mempool *mp;     /* default 2 KiB buffers */
 	struct rte_mempool *mp_big; /* 16 KiB buffers: one-segment jumbo frames */
@@ -102,10 +132,15 @@ struct tenv {
 	uint64_t log_size;
 };
 
-/* Features: what to put in dev->features (VERSION_1 etc. are up to the test). */
+/* Features: what to put in dev->features (VERSION_1 etc. are up to the test).
+ * On failure the environment is partly made: tenv_fini() undoes it. */
 int tenv_init(struct tenv *e, uint64_t features, uint64_t sock_flags, uint16_t qsize,
 		uint32_t nregions);
+/* Undo tenv_init (also a partial one); nothing on a zeroed or finished environment. */
 void tenv_fini(struct tenv *e);
+/* Fixture (VHU_TEST_F(suite, name, tenv, e)): the body calls tenv_init() with
+ * its parameters (and tenv_fini() between environments); teardown finishes. */
+extern const struct vhu_test_fixture vhu_fixture_tenv;
 /* Read and clear a ring's call eventfd counter. */
 uint64_t tenv_calls(struct tenv *e, int q);
 uint64_t tenv_errs(struct tenv *e, int q);

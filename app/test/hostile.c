@@ -5,9 +5,12 @@
 /* Helpers of the attack-class and fault tests (see hostile.h). */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <rte_lcore.h>
@@ -252,13 +255,9 @@ hdev_reconnect(struct hdev *d)
 int
 hdev_register(struct hdev *d, uint64_t sock_flags, const struct vhu_ops *ops)
 {
-	unsigned int i;
-
 	memset(d, 0, sizeof(*d));
-	d->fe.sock = -1;
-	d->fe.memfd = -1;
-	for (i = 0; i < MOCK_FE_MAX_VRINGS; i++)
-		d->fe.vr[i].kickfd = d->fe.vr[i].callfd = d->fe.vr[i].errfd = -1;
+	d->live = true;
+	mock_fe_reset(&d->fe);
 	d->vid = -1;
 	TEST_ASSERT(vhu_test_tmpdir(d->dir, sizeof(d->dir)) == 0, "tmpdir");
 	snprintf(d->path, sizeof(d->path), "%s/s", d->dir);
@@ -333,8 +332,10 @@ hdev_down(struct hdev *d)
 {
 	int q;
 
-	if (d->fe.sock >= 0)
-		mock_fe_close(&d->fe);
+	if (!d->live)
+		return;
+	d->live = false;
+	mock_fe_close(&d->fe);
 	if (d->registered)
 		vhu_socket_unregister(d->path);
 	d->registered = false;
@@ -514,4 +515,184 @@ hdev_forwards(struct hdev *d, unsigned int n)
 	}
 	hdev_used(d, 1, NULL, NULL, UINT32_MAX);
 	return TEST_SUCCESS;
+}
+
+/* ---- a hostile device A next to a well-behaved bystander B ---- */
+
+static int
+pair_setup(void *obj)
+{
+	RTE_SET_USED(obj);
+	if (hlog_start() != 0) {
+		TEST_LOG("cannot capture the log");
+		return TEST_FAILED;
+	}
+	vhu_rec_reset();
+	TEST_ASSERT(hpool() != NULL, "mbuf pool");
+	return TEST_SUCCESS;
+}
+
+static int
+pair_teardown(void *obj, int status)
+{
+	struct pair *p = obj;
+
+	/* the guest thread first: it writes into memory about to go */
+	flipper_stop(p);
+	hdev_down(&p->a);
+	hdev_down(&p->b);
+	hlog_stop(status == TEST_FAILED);
+	return TEST_SUCCESS;
+}
+
+const struct vhu_test_fixture vhu_fixture_pair = VHU_FIXTURE_INIT(pair, pair_setup, pair_teardown);
+
+int
+pair_up(struct pair *p, uint64_t fmask)
+{
+	vhu_rec_reset();
+	hmark_take(&p->mark);
+	TEST_RUN(hdev_up(&p->b, 0));
+	TEST_RUN(hdev_ready(&p->b, 0, PAIR_QSIZE));
+	TEST_RUN(hdev_up(&p->a, 0));
+	TEST_RUN(hdev_ready(&p->a, fmask, PAIR_QSIZE));
+	TEST_RUN(hdev_forwards(&p->b, 8));
+	return TEST_SUCCESS;
+}
+
+int
+pair_down(struct pair *p)
+{
+	TEST_RUN(hdev_forwards(&p->b, 16));
+	hdev_down(&p->a);
+	hdev_down(&p->b);
+	TEST_ASSERT(hpool_full(), "mbufs lost");
+	return hmark_check(&p->mark);
+}
+
+int
+pair_fatal(struct pair *p, uint32_t req, const void *pl, uint32_t size, const int *fds,
+		unsigned int nfds, const char *logged)
+{
+	TEST_ASSERT_EQ(mock_fe_send(&p->a.fe, req, 0, pl, size, fds, nfds), 0, "send %s",
+			vhu_req_name(req));
+	TEST_ASSERT(hdev_closed(&p->a), "%s (%u bytes, %u fds) did not close the connection",
+			vhu_req_name(req), size, nfds);
+	if (logged != NULL)
+		TEST_ASSERT(hlog_has(logged), "no log line \"%s\"", logged);
+	return hdev_reconnect(&p->a);
+}
+
+int
+pair_negotiated(struct pair *p)
+{
+	TEST_ASSERT_EQ(mock_fe_negotiate(&p->a.fe, 0, 0), 0, "negotiate");
+	return TEST_SUCCESS;
+}
+
+unsigned int
+pair_dequeue(struct pair *p, struct rte_mbuf **keep, unsigned int nkeep)
+{
+	struct rte_mbuf *pkts[64];
+	unsigned int total = 0, i;
+	uint16_t n;
+
+	do {
+		n = vhu_dequeue_burst(p->a.vid, 1, hpool(), pkts, RTE_DIM(pkts));
+		for (i = 0; i < n; i++) {
+			if (total + i < nkeep)
+				keep[total + i] = pkts[i];
+			else
+				rte_pktmbuf_free(pkts[i]);
+		}
+		total += n;
+	} while (n != 0);
+	return total;
+}
+
+uint16_t
+hring_errors(int vid, uint16_t q)
+{
+	struct vhu_vq_stats st;
+
+	if (vhu_vq_stats_get(vid, q, &st) != 0)
+		return 0xffff;
+	return (uint16_t)st.errors;
+}
+
+int
+hmemfd(uint64_t size)
+{
+	int fd = memfd_create("cve-test", MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, (off_t)size) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+hdesc(struct vhu_vring_desc *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+uint64_t
+hdev_err_signals(struct hdev *d, int q)
+{
+	eventfd_t v = 0;
+
+	if (eventfd_read(d->fe.vr[q].errfd, &v) != 0)
+		return 0;
+	return v;
+}
+
+/* ---- a guest thread flipping a field ---- */
+
+static void *
+flipper_main(void *arg)
+{
+	struct flipper *f = arg;
+
+	while (!f->stop) {
+		if (f->field != NULL)
+			*f->field = (f->flips & 1) ? f->a : f->b;
+		if (f->field32 != NULL)
+			*f->field32 = (f->flips & 1) ? f->a32 : f->b32;
+		f->flips++;
+	}
+	return NULL;
+}
+
+int
+flipper_start(struct pair *p)
+{
+	struct flipper *f = &p->fl;
+	int waited = 0;
+
+	f->stop = 0;
+	f->flips = 0;
+	TEST_ASSERT_EQ(pthread_create(&f->thread, NULL, flipper_main, f), 0, "guest thread");
+	f->running = true;
+	while (f->flips < 1000 && waited < 2000) {
+		vhu_test_sleep_ms(1);
+		waited++;
+	}
+	return TEST_SUCCESS;
+}
+
+void
+flipper_stop(struct pair *p)
+{
+	struct flipper *f = &p->fl;
+
+	if (!f->running)
+		return;
+	f->stop = 1;
+	pthread_join(f->thread, NULL);
+	f->running = false;
 }

@@ -3,15 +3,18 @@
  */
 
 /*
- * Helpers of the attack-class and fault tests (test_cve.c, test_faults.c):
- * captured log lines, devices served on their own socket and driven by the
- * mock front-end with a guest-side view of their rings, traffic checks, and
- * leak marks (fds, mappings, mbufs, rte_malloc blocks, devices).
+ * Helpers of the attack-class and fault tests (test_cve_frontend.c,
+ * test_cve_guest.c, test_faults.c): captured log lines, devices served on
+ * their own socket and driven by the mock front-end with a guest-side view
+ * of their rings, traffic checks, leak marks (fds, mappings, mbufs,
+ * rte_malloc blocks, devices), and the pair fixture: a hostile device next
+ * to a well-behaved one.
  */
 
 #ifndef VHU_TEST_HOSTILE_H
 #define VHU_TEST_HOSTILE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,10 +28,10 @@
 int hlog_start(void);
 /* Was a line containing needle logged since hlog_start()? */
 bool hlog_has(const char *needle);
-/* Back to stderr; dump: copy what was captured to stderr first. */
+/* Back to stderr; dump: copy what was captured to stderr first. Nothing
+ * when no capture runs. */
 void hlog_stop(bool dump);
-
-/* Run body with the log captured; the capture ends however body ends. */
+/* Run body with the log captured (for cases without the pair fixture). */
 int hlog_run(int (*body)(void));
 
 /* ---- leaks ---- */
@@ -53,6 +56,7 @@ bool hpool_full(void);
 #define HDEV_DATA_OFF (1ull << 20)   /* guest buffers live above this offset */
 
 struct hdev {
+	bool live; /* registered and not down yet: hdev_down has work */
 	char dir[64];
 	char path[VHU_PATH_MAX];
 	struct vhu_socket_conf conf;
@@ -76,6 +80,8 @@ int hdev_ready(struct hdev *d, uint64_t features_mask, uint16_t ring_size);
 int hdev_attach_rings(struct hdev *d);
 /* The back-end closed this connection (within 2 s)? */
 bool hdev_closed(struct hdev *d);
+/* Close the mock, unregister, remove the socket directory. Nothing on a
+ * zeroed device or one already down. */
 void hdev_down(struct hdev *d);
 
 /* Guest sends frame on vring 1 (header hdr or zeros). Head, or -1. */
@@ -97,5 +103,59 @@ void hdev_avail(struct hdev *d, int q, uint16_t head);
 struct vhu_vring_desc *hdev_desc(struct hdev *d, int q, uint16_t i);
 /* Pop every used entry of vring q; the number popped (ids and lens in the arrays). */
 unsigned int hdev_used(struct hdev *d, int q, uint32_t *ids, uint32_t *lens, unsigned int max);
+
+/* How many faults the back-end signalled on vring q's error eventfd (read and reset). */
+uint64_t hdev_err_signals(struct hdev *d, int q);
+/* Faults counted on ring q of vid (0xffff when there is no such ring). */
+uint16_t hring_errors(int vid, uint16_t q);
+/* A memfd of size bytes, or -1. */
+int hmemfd(uint64_t size);
+/* Write one split descriptor. */
+void hdesc(struct vhu_vring_desc *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next);
+
+/* ---- a hostile device A next to a well-behaved bystander B ---- */
+#define PAIR_QSIZE 256
+
+/* A guest thread that keeps flipping a field between two values. */
+struct flipper {
+	volatile uint16_t *field;
+	uint16_t a, b;
+	volatile uint32_t *field32;
+	uint32_t a32, b32;
+	volatile int stop;
+	volatile uint64_t flips;
+	pthread_t thread;
+	bool running;
+};
+
+struct pair {
+	struct hmark mark;
+	struct hdev a, b;
+	struct flipper fl; /* flipper_start/stop */
+};
+
+/*
+ * Fixture (VHU_TEST_F(suite, name, pair, p)): setup captures the log
+ * (hlog_has), resets the callback recorder and makes the mbuf pool;
+ * teardown stops the flipper, takes A and B down, and dumps the captured
+ * log when the case failed.
+ */
+extern const struct vhu_test_fixture vhu_fixture_pair;
+/* Leak mark, then B and A up and ready (A with fmask, rings of PAIR_QSIZE), B forwarding. */
+int pair_up(struct pair *p, uint64_t fmask);
+/* B still forwards, both down, every mbuf back, nothing leaked since the mark. */
+int pair_down(struct pair *p);
+/* Send a request that must close A's connection (and log logged when not
+ * NULL), then reconnect A. */
+int pair_fatal(struct pair *p, uint32_t req, const void *pl, uint32_t size, const int *fds,
+		unsigned int nfds, const char *logged);
+/* A negotiated, owner set, no memory yet. */
+int pair_negotiated(struct pair *p);
+/* Dequeue what A's TX ring holds: how many; the first nkeep kept, the rest freed. */
+unsigned int pair_dequeue(struct pair *p, struct rte_mbuf **keep, unsigned int nkeep);
+/* Start p->fl's thread (set its fields first) and wait, 2 s at most, until it flips. */
+int flipper_start(struct pair *p);
+/* Stop and join it; nothing when it does not run. */
+void flipper_stop(struct pair *p);
 
 #endif /* VHU_TEST_HOSTILE_H */

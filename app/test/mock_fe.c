@@ -209,18 +209,26 @@ const struct vhu_ops vhu_rec_ops = {
 
 /* ---- mock front-end ---- */
 
-int
-mock_fe_attach(struct mock_fe *fe, int sock, uint64_t mem_size)
+void
+mock_fe_reset(struct mock_fe *fe)
 {
 	unsigned int i;
 
 	memset(fe, 0, sizeof(*fe));
-	fe->sock = sock;
+	fe->sock = -1;
+	fe->memfd = -1;
 	for (i = 0; i < MOCK_FE_MAX_VRINGS; i++) {
 		fe->vr[i].kickfd = -1;
 		fe->vr[i].callfd = -1;
 		fe->vr[i].errfd = -1;
 	}
+}
+
+int
+mock_fe_attach(struct mock_fe *fe, int sock, uint64_t mem_size)
+{
+	mock_fe_reset(fe);
+	fe->sock = sock;
 	fe->memfd = memfd_create("mock-guest", MFD_CLOEXEC);
 	if (fe->memfd < 0)
 		goto fail;
@@ -244,6 +252,7 @@ mock_fe_connect(struct mock_fe *fe, const char *path, uint64_t mem_size)
 	struct sockaddr_un un;
 	int fd, tries;
 
+	mock_fe_reset(fe);
 	memset(&un, 0, sizeof(un));
 	un.sun_family = AF_UNIX;
 	snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);

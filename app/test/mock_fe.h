@@ -109,7 +109,10 @@ struct mock_fe_opts {
 	bool no_status;                  /* do not send SET_STATUS DRIVER_OK */
 };
 
-/* Connect to a vhu server socket (retrying up to 2 s) with mem_size bytes of guest memory. */
+/* No connection, no memory, every fd -1: what mock_fe_close() may take. */
+void mock_fe_reset(struct mock_fe *fe);
+/* Connect to a vhu server socket (retrying up to 2 s) with mem_size bytes of
+ * guest memory. On failure the mock is reset. */
 int mock_fe_connect(struct mock_fe *fe, const char *path, uint64_t mem_size);
 /* Adopt an already connected socket (client-mode tests). */
 int mock_fe_attach(struct mock_fe *fe, int sock, uint64_t mem_size);

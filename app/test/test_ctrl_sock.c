@@ -66,14 +66,100 @@ accept_within(int lfd, int ms)
 	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 }
 
-VHU_TEST(fast, ctrl_sock_register_errors)
+/*
+ * What a socket case holds: a private directory, sockets registered at
+ * path and cpath in it, mock front-ends, and a front-end's own listening
+ * and accepted sockets (client mode). Teardown releases whatever is left.
+ */
+struct sock_env {
+	char dir[64];
+	char path[VHU_PATH_MAX];
+	char cpath[VHU_PATH_MAX];
+	struct mock_fe fe, a, b;
+	int lfd, s;
+};
+
+/* A fresh private directory (the case's earlier one removed). */
+static int
+sock_dir(struct sock_env *e)
 {
-	char dir[64], path[VHU_PATH_MAX], longpath[200];
+	if (e->dir[0] != '\0')
+		vhu_test_rmdir(e->dir);
+	e->dir[0] = '\0';
+	TEST_ASSERT(vhu_test_tmpdir(e->dir, sizeof(e->dir)) == 0, "tmpdir");
+	return TEST_SUCCESS;
+}
+
+static void
+sock_rmdir(struct sock_env *e)
+{
+	if (e->dir[0] != '\0')
+		vhu_test_rmdir(e->dir);
+	e->dir[0] = '\0';
+}
+
+/* Close fd (a front-end's socket) if open and mark it closed. */
+static void
+sock_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Hand fd over (to a mock that closes it from now on). */
+static int
+sock_take(int *fd)
+{
+	int v = *fd;
+
+	*fd = -1;
+	return v;
+}
+
+static int
+sock_setup(void *obj)
+{
+	struct sock_env *e = obj;
+
+	vhu_rec_reset();
+	mock_fe_reset(&e->fe);
+	mock_fe_reset(&e->a);
+	mock_fe_reset(&e->b);
+	e->lfd = -1;
+	e->s = -1;
+	return sock_dir(e);
+}
+
+static int
+sock_teardown(void *obj, int status)
+{
+	struct sock_env *e = obj;
+
+	RTE_SET_USED(status);
+	mock_fe_close(&e->fe);
+	mock_fe_close(&e->a);
+	mock_fe_close(&e->b);
+	sock_close(&e->s);
+	sock_close(&e->lfd);
+	/* -1 for a path no longer registered: nothing to do */
+	if (e->path[0] != '\0')
+		vhu_socket_unregister(e->path);
+	if (e->cpath[0] != '\0')
+		vhu_socket_unregister(e->cpath);
+	sock_rmdir(e);
+	return TEST_SUCCESS;
+}
+
+VHU_FIXTURE(sock_env, sock_setup, sock_teardown);
+
+VHU_TEST_F(fast, ctrl_sock_register_errors, sock_env, e)
+{
+	char longpath[200];
 	struct vhu_socket_conf c;
 	int threads0 = vhu_test_count_threads();
 
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/s", dir);
+	snprintf(e->path, sizeof(e->path), "%s/s", e->dir);
 	TEST_ASSERT_EQ(vhu_socket_register(NULL), -1, "NULL conf");
 	TEST_ASSERT_EQ(rte_errno, EINVAL, "EINVAL");
 	memset(longpath, 'a', sizeof(longpath) - 1);
@@ -81,184 +167,169 @@ VHU_TEST(fast, ctrl_sock_register_errors)
 	conf_init(&c, longpath);
 	TEST_ASSERT_EQ(vhu_socket_register(&c), -1, "long path");
 	TEST_ASSERT_EQ(rte_errno, EINVAL, "EINVAL");
-	conf_init(&c, path);
+	conf_init(&c, e->path);
 	c.flags = VHU_SOCK_IOMMU;
 	TEST_ASSERT_EQ(vhu_socket_register(&c), -1, "IOMMU");
 	TEST_ASSERT_EQ(rte_errno, ENOTSUP, "ENOTSUP");
 	c.flags = 1ull << 40;
 	TEST_ASSERT_EQ(vhu_socket_register(&c), -1, "unknown flag");
-	conf_init(&c, path);
+	conf_init(&c, e->path);
 	c.max_queue_pairs = VHU_MAX_QUEUE_PAIRS + 1;
 	TEST_ASSERT_EQ(vhu_socket_register(&c), -1, "too many queues");
-	conf_init(&c, path);
+	conf_init(&c, e->path);
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
 	TEST_ASSERT_EQ(vhu_test_count_threads(), threads0 + 1, "one control thread");
 	TEST_ASSERT_EQ(vhu_socket_register(&c), -1, "twice");
 	TEST_ASSERT_EQ(rte_errno, EEXIST, "EEXIST");
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
 	TEST_ASSERT_EQ(vhu_test_count_threads(), threads0, "control thread joined");
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), -1, "unregister twice");
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), -1, "unregister twice");
 	TEST_ASSERT_EQ(rte_errno, ENOENT, "ENOENT");
 	/* client mode with reconnect disabled and nobody listening */
-	conf_init(&c, path);
+	conf_init(&c, e->path);
 	c.flags = VHU_SOCK_CLIENT | VHU_SOCK_NO_RECONNECT;
 	TEST_ASSERT_EQ(vhu_socket_register(&c), -1, "no front-end");
 	TEST_ASSERT(rte_errno == ENOENT || rte_errno == ECONNREFUSED, "errno %d", rte_errno);
 	TEST_ASSERT_EQ(vhu_test_count_threads(), threads0, "no thread left");
-	vhu_test_rmdir(dir);
+	sock_rmdir(e);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, ctrl_sock_stale_file)
+VHU_TEST_F(fast, ctrl_sock_stale_file, sock_env, e)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	struct vhu_socket_conf c;
-	struct mock_fe fe;
-	int fd, f;
+	int f;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/s", dir);
-	conf_init(&c, path);
+	snprintf(e->path, sizeof(e->path), "%s/s", e->dir);
+	conf_init(&c, e->path);
 	/* a live process serves the path */
-	fd = listen_at(path);
-	TEST_ASSERT(fd >= 0, "listen");
+	e->lfd = listen_at(e->path);
+	TEST_ASSERT(e->lfd >= 0, "listen");
 	TEST_ASSERT_EQ(vhu_socket_register(&c), -1, "live socket");
 	TEST_ASSERT_EQ(rte_errno, EADDRINUSE, "EADDRINUSE");
 	/* it died without removing its socket file: stale */
-	close(fd);
-	TEST_ASSERT(access(path, F_OK) == 0, "stale file present");
+	sock_close(&e->lfd);
+	TEST_ASSERT(access(e->path, F_OK) == 0, "stale file present");
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "stale file replaced");
-	TEST_ASSERT_EQ(mock_fe_connect(&fe, path, MEM_SIZE), 0, "connect");
-	TEST_ASSERT(mock_fe_alive(&fe), "served");
-	mock_fe_close(&fe);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	TEST_ASSERT(access(path, F_OK) != 0, "socket file removed");
+	TEST_ASSERT_EQ(mock_fe_connect(&e->fe, e->path, MEM_SIZE), 0, "connect");
+	TEST_ASSERT(mock_fe_alive(&e->fe), "served");
+	mock_fe_close(&e->fe);
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
+	TEST_ASSERT(access(e->path, F_OK) != 0, "socket file removed");
 	/* a regular file is never removed */
-	f = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	f = open(e->path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	TEST_ASSERT(f >= 0, "file");
 	close(f);
 	TEST_ASSERT_EQ(vhu_socket_register(&c), -1, "regular file");
 	TEST_ASSERT_EQ(rte_errno, ENOTSOCK, "ENOTSOCK");
-	TEST_ASSERT(access(path, F_OK) == 0, "file kept");
-	vhu_test_rmdir(dir);
+	TEST_ASSERT(access(e->path, F_OK) == 0, "file kept");
+	sock_rmdir(e);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, ctrl_sock_unregister_connected)
+VHU_TEST_F(fast, ctrl_sock_unregister_connected, sock_env, e)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	struct vhu_socket_conf c;
-	struct mock_fe fe;
 	int fds0, i;
 
 	vhu_rec_reset();
 	fds0 = vhu_test_count_fds();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/s", dir);
-	conf_init(&c, path);
+	snprintf(e->path, sizeof(e->path), "%s/s", e->dir);
+	conf_init(&c, e->path);
 	for (i = 0; i < 3; i++) {
 		TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register %d", i);
-		TEST_ASSERT_EQ(mock_fe_connect(&fe, path, MEM_SIZE), 0, "connect");
-		TEST_ASSERT_EQ(mock_fe_setup(&fe, NULL), 0, "setup");
+		TEST_ASSERT_EQ(mock_fe_connect(&e->fe, e->path, MEM_SIZE), 0, "connect");
+		TEST_ASSERT_EQ(mock_fe_setup(&e->fe, NULL), 0, "setup");
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, i + 1, 2000), "ready");
-		TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister while connected");
+		TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister while connected");
 		/* callbacks delivered before unregister returns */
 		TEST_ASSERT_EQ(vhu_rec.destroy_dev, i + 1, "destroy_device");
 		TEST_ASSERT_EQ(vhu_rec.disconn, i + 1, "destroy_connection");
-		TEST_ASSERT(mock_fe_closed(&fe, 1000), "connection closed");
-		TEST_ASSERT(access(path, F_OK) != 0, "socket file removed");
-		mock_fe_close(&fe);
+		TEST_ASSERT(mock_fe_closed(&e->fe, 1000), "connection closed");
+		TEST_ASSERT(access(e->path, F_OK) != 0, "socket file removed");
+		mock_fe_close(&e->fe);
 	}
-	vhu_test_rmdir(dir);
+	sock_rmdir(e);
 	TEST_ASSERT_EQ(vhu_test_count_fds(), fds0, "fd leak");
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, ctrl_sock_second_connection)
+VHU_TEST_F(fast, ctrl_sock_second_connection, sock_env, e)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	struct vhu_socket_conf c;
-	struct mock_fe a, b;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/s", dir);
-	conf_init(&c, path);
+	snprintf(e->path, sizeof(e->path), "%s/s", e->dir);
+	conf_init(&c, e->path);
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
-	TEST_ASSERT_EQ(mock_fe_connect(&a, path, MEM_SIZE), 0, "a");
+	TEST_ASSERT_EQ(mock_fe_connect(&e->a, e->path, MEM_SIZE), 0, "a");
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.conn, 1, 2000), "a seen");
-	TEST_ASSERT_EQ(mock_fe_connect(&b, path, MEM_SIZE), 0, "b");
-	TEST_ASSERT(mock_fe_closed(&b, 2000), "second connection refused");
-	TEST_ASSERT(mock_fe_alive(&a), "first one kept");
-	mock_fe_close(&a);
-	mock_fe_close(&b);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
+	TEST_ASSERT_EQ(mock_fe_connect(&e->b, e->path, MEM_SIZE), 0, "b");
+	TEST_ASSERT(mock_fe_closed(&e->b, 2000), "second connection refused");
+	TEST_ASSERT(mock_fe_alive(&e->a), "first one kept");
+	mock_fe_close(&e->a);
+	mock_fe_close(&e->b);
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
 	/* several connections when asked: one device each */
 	c.flags = VHU_SOCK_MULTI_CONN;
 	vhu_rec_reset();
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
-	TEST_ASSERT_EQ(mock_fe_connect(&a, path, MEM_SIZE), 0, "a");
-	TEST_ASSERT_EQ(mock_fe_setup(&a, NULL), 0, "a setup");
-	TEST_ASSERT_EQ(mock_fe_connect(&b, path, MEM_SIZE), 0, "b");
-	TEST_ASSERT_EQ(mock_fe_setup(&b, NULL), 0, "b setup");
+	TEST_ASSERT_EQ(mock_fe_connect(&e->a, e->path, MEM_SIZE), 0, "a");
+	TEST_ASSERT_EQ(mock_fe_setup(&e->a, NULL), 0, "a setup");
+	TEST_ASSERT_EQ(mock_fe_connect(&e->b, e->path, MEM_SIZE), 0, "b");
+	TEST_ASSERT_EQ(mock_fe_setup(&e->b, NULL), 0, "b setup");
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, 2, 2000), "two devices");
-	TEST_ASSERT(mock_fe_alive(&a) && mock_fe_alive(&b), "both served");
-	mock_fe_close(&a);
-	mock_fe_close(&b);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	vhu_test_rmdir(dir);
+	TEST_ASSERT(mock_fe_alive(&e->a) && mock_fe_alive(&e->b), "both served");
+	mock_fe_close(&e->a);
+	mock_fe_close(&e->b);
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
+	sock_rmdir(e);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, ctrl_sock_client_reconnect)
+VHU_TEST_F(fast, ctrl_sock_client_reconnect, sock_env, e)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	struct vhu_socket_conf c;
-	struct mock_fe fe;
-	int lfd, s, i;
+	int i;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/fe.sock", dir);
-	conf_init(&c, path);
+	snprintf(e->path, sizeof(e->path), "%s/fe.sock", e->dir);
+	conf_init(&c, e->path);
 	c.flags = VHU_SOCK_CLIENT;
 	c.reconnect_ms = 10;
 	/* registered before the front-end exists: retries with back-off */
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
 	vhu_test_sleep_ms(100);
-	lfd = listen_at(path);
-	TEST_ASSERT(lfd >= 0, "front-end listens");
+	e->lfd = listen_at(e->path);
+	TEST_ASSERT(e->lfd >= 0, "front-end listens");
 	for (i = 0; i < 3; i++) {
-		s = accept_within(lfd, 3000);
-		TEST_ASSERT(s >= 0, "vhu (re)connected, round %d", i);
-		TEST_ASSERT_EQ(mock_fe_attach(&fe, s, MEM_SIZE), 0, "attach");
-		TEST_ASSERT_EQ(mock_fe_setup(&fe, NULL), 0, "setup");
+		e->s = accept_within(e->lfd, 3000);
+		TEST_ASSERT(e->s >= 0, "vhu (re)connected, round %d", i);
+		TEST_ASSERT_EQ(mock_fe_attach(&e->fe, sock_take(&e->s), MEM_SIZE), 0, "attach");
+		TEST_ASSERT_EQ(mock_fe_setup(&e->fe, NULL), 0, "setup");
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, i + 1, 2000), "ready");
-		mock_fe_close(&fe);       /* the front-end goes away */
+		mock_fe_close(&e->fe); /* the front-end goes away */
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.destroy_dev, i + 1, 2000), "destroyed");
 	}
 	/* front-end gone for a while: vhu keeps retrying and comes back */
-	close(lfd);
-	unlink(path);
+	sock_close(&e->lfd);
+	unlink(e->path);
 	vhu_test_sleep_ms(300);
-	lfd = listen_at(path);
-	s = accept_within(lfd, 3000);
-	TEST_ASSERT(s >= 0, "reconnected after an absence");
-	close(s);
-	close(lfd);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	TEST_ASSERT(access(path, F_OK) == 0, "client mode leaves the front-end's file alone");
-	vhu_test_rmdir(dir);
+	e->lfd = listen_at(e->path);
+	e->s = accept_within(e->lfd, 3000);
+	TEST_ASSERT(e->s >= 0, "reconnected after an absence");
+	sock_close(&e->s);
+	sock_close(&e->lfd);
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
+	TEST_ASSERT(access(e->path, F_OK) == 0, "client mode leaves the front-end's file alone");
+	sock_rmdir(e);
 
 	/* a front-end that accepts and hangs up at once: vhu backs off */
 	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/fe.sock", dir);
-	conf_init(&c, path);
+	TEST_RUN(sock_dir(e));
+	snprintf(e->path, sizeof(e->path), "%s/fe.sock", e->dir);
+	conf_init(&c, e->path);
 	c.flags = VHU_SOCK_CLIENT;
 	c.reconnect_ms = 10;
-	lfd = listen_at(path);
+	e->lfd = listen_at(e->path);
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
 	{
 		struct timespec t0, t;
@@ -266,9 +337,9 @@ VHU_TEST(fast, ctrl_sock_client_reconnect)
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (i = 0; ms < 2000; ) {
-			s = accept_within(lfd, (int)(2000 - ms));
-			if (s >= 0) {
-				close(s);
+			e->s = accept_within(e->lfd, (int)(2000 - ms));
+			if (e->s >= 0) {
+				sock_close(&e->s);
 				i++;
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t);
@@ -278,26 +349,26 @@ VHU_TEST(fast, ctrl_sock_client_reconnect)
 	/* 10, 20, 40 ... ms up to 1 s: about 9 attempts in 2 s, not a storm */
 	TEST_LOG("%d connections in 2 s", i);
 	TEST_ASSERT(i >= 3 && i < 40, "%d reconnections in 2 s", i);
-	close(lfd);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	vhu_test_rmdir(dir);
+	sock_close(&e->lfd);
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
+	sock_rmdir(e);
 
 	/* reconnect disabled: one connection, none after it closes */
 	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/fe.sock", dir);
-	conf_init(&c, path);
+	TEST_RUN(sock_dir(e));
+	snprintf(e->path, sizeof(e->path), "%s/fe.sock", e->dir);
+	conf_init(&c, e->path);
 	c.flags = VHU_SOCK_CLIENT | VHU_SOCK_NO_RECONNECT;
-	lfd = listen_at(path);
+	e->lfd = listen_at(e->path);
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
-	s = accept_within(lfd, 2000);
-	TEST_ASSERT(s >= 0, "connected");
-	close(s);
+	e->s = accept_within(e->lfd, 2000);
+	TEST_ASSERT(e->s >= 0, "connected");
+	sock_close(&e->s);
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.disconn, 1, 2000), "disconnected");
-	TEST_ASSERT(accept_within(lfd, 300) < 0, "no reconnection");
-	close(lfd);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	vhu_test_rmdir(dir);
+	TEST_ASSERT(accept_within(e->lfd, 300) < 0, "no reconnection");
+	sock_close(&e->lfd);
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
+	sock_rmdir(e);
 	return TEST_SUCCESS;
 }
 
@@ -311,24 +382,20 @@ cpu_seconds(void)
 		ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-VHU_TEST(fast, ctrl_sock_idle_cpu)
+VHU_TEST_F(fast, ctrl_sock_idle_cpu, sock_env, e)
 {
-	char dir[64], path[VHU_PATH_MAX], cpath[VHU_PATH_MAX];
 	struct vhu_socket_conf c, cc;
-	struct mock_fe fe;
 	double t0, used;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/s", dir);
-	snprintf(cpath, sizeof(cpath), "%s/absent", dir);
-	conf_init(&c, path);
-	conf_init(&cc, cpath);
+	snprintf(e->path, sizeof(e->path), "%s/s", e->dir);
+	snprintf(e->cpath, sizeof(e->cpath), "%s/absent", e->dir);
+	conf_init(&c, e->path);
+	conf_init(&cc, e->cpath);
 	cc.flags = VHU_SOCK_CLIENT;      /* a client whose front-end never comes */
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
 	TEST_ASSERT_EQ(vhu_socket_register(&cc), 0, "register client");
-	TEST_ASSERT_EQ(mock_fe_connect(&fe, path, MEM_SIZE), 0, "connect");
-	TEST_ASSERT_EQ(mock_fe_setup(&fe, NULL), 0, "setup");
+	TEST_ASSERT_EQ(mock_fe_connect(&e->fe, e->path, MEM_SIZE), 0, "connect");
+	TEST_ASSERT_EQ(mock_fe_setup(&e->fe, NULL), 0, "setup");
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, 1, 2000), "ready");
 	vhu_test_sleep_ms(300);          /* let the client's back-off grow */
 	t0 = cpu_seconds();
@@ -336,10 +403,10 @@ VHU_TEST(fast, ctrl_sock_idle_cpu)
 	used = cpu_seconds() - t0;
 	TEST_LOG("CPU time over 1 s idle: %.1f ms", used * 1000);
 	TEST_ASSERT(used < 0.050, "idle process used %.1f ms of CPU", used * 1000);
-	mock_fe_close(&fe);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	TEST_ASSERT_EQ(vhu_socket_unregister(cpath), 0, "unregister client");
-	vhu_test_rmdir(dir);
+	mock_fe_close(&e->fe);
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->cpath), 0, "unregister client");
+	sock_rmdir(e);
 	return TEST_SUCCESS;
 }
 
@@ -359,24 +426,20 @@ heap_used(size_t *rte, size_t *libc)
 	return 0;
 }
 
-VHU_TEST(stress, ctrl_stress_connect_cycles)
+VHU_TEST_F(stress, ctrl_stress_connect_cycles, sock_env, e)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	size_t rte0, libc0, rte1, libc1;
 	struct vhu_socket_conf c;
-	struct mock_fe fe;
 	int fds0, thr0, i;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/s", dir);
-	conf_init(&c, path);
+	snprintf(e->path, sizeof(e->path), "%s/s", e->dir);
+	conf_init(&c, e->path);
 	c.max_queue_pairs = 4;
 	TEST_ASSERT_EQ(vhu_socket_register(&c), 0, "register");
 	/* one warm-up cycle so lazily allocated libc state is not counted */
-	TEST_ASSERT_EQ(mock_fe_connect(&fe, path, MEM_SIZE), 0, "connect");
-	TEST_ASSERT_EQ(mock_fe_setup(&fe, NULL), 0, "setup");
-	mock_fe_close(&fe);
+	TEST_ASSERT_EQ(mock_fe_connect(&e->fe, e->path, MEM_SIZE), 0, "connect");
+	TEST_ASSERT_EQ(mock_fe_setup(&e->fe, NULL), 0, "setup");
+	mock_fe_close(&e->fe);
 	TEST_ASSERT(vhu_test_wait(&vhu_rec.disconn, 1, 2000), "warm-up");
 	fds0 = vhu_test_count_fds();
 	thr0 = vhu_test_count_threads();
@@ -384,10 +447,10 @@ VHU_TEST(stress, ctrl_stress_connect_cycles)
 	for (i = 0; i < 1000; i++) {
 		struct mock_fe_opts o = { .nvrings = (i % 4) * 2 + 2 };
 
-		TEST_ASSERT_EQ(mock_fe_connect(&fe, path, MEM_SIZE), 0, "connect %d", i);
-		TEST_ASSERT_EQ(mock_fe_setup(&fe, &o), 0, "setup %d", i);
+		TEST_ASSERT_EQ(mock_fe_connect(&e->fe, e->path, MEM_SIZE), 0, "connect %d", i);
+		TEST_ASSERT_EQ(mock_fe_setup(&e->fe, &o), 0, "setup %d", i);
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, i + 2, 2000), "ready %d", i);
-		mock_fe_close(&fe);
+		mock_fe_close(&e->fe);
 		TEST_ASSERT(vhu_test_wait(&vhu_rec.disconn, i + 2, 2000), "gone %d", i);
 	}
 	heap_used(&rte1, &libc1);
@@ -399,7 +462,7 @@ VHU_TEST(stress, ctrl_stress_connect_cycles)
 	TEST_ASSERT_EQ(rte1, rte0, "rte_malloc leak");
 	TEST_ASSERT(libc1 <= libc0 + 64 * 1024, "libc heap grew by %zu", libc1 - libc0);
 	TEST_ASSERT_EQ(vhu_rec.destroy_dev, 1001, "every device destroyed");
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	vhu_test_rmdir(dir);
+	TEST_ASSERT_EQ(vhu_socket_unregister(e->path), 0, "unregister");
+	sock_rmdir(e);
 	return TEST_SUCCESS;
 }

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 /* ---- virtio-user port ---- */
 
 struct vu_port {
+	bool made; /* the vdev exists: vu_destroy has work */
 	char name[32];
 	uint16_t port;
 	uint16_t nq;
@@ -50,6 +52,7 @@ vu_create_nq(struct vu_port *p, const char *name, const char *path, int server, 
 		TEST_LOG("rte_vdev_init(%s, %s) failed", p->name, args);
 		return TEST_FAILED;
 	}
+	p->made = true;
 	TEST_ASSERT(rte_eth_dev_get_port_by_name(p->name, &p->port) == 0, "no port %s", p->name);
 	static unsigned int pools;
 
@@ -88,12 +91,60 @@ vu_start(struct vu_port *p)
 static void
 vu_destroy(struct vu_port *p)
 {
-	rte_eth_dev_stop(p->port);
-	rte_eth_dev_close(p->port);
-	rte_vdev_uninit(p->name);
+	if (p->made) {
+		rte_eth_dev_stop(p->port);
+		rte_eth_dev_close(p->port);
+		rte_vdev_uninit(p->name);
+	}
+	p->made = false;
 	rte_mempool_free(p->mp);
 	p->mp = NULL;
 }
+
+/*
+ * A case's scene: a directory, the socket registered at path in it, a
+ * virtio-user port. Teardown closes the port, unregisters and removes the
+ * directory, whatever the case reached.
+ */
+struct vu_ctrl {
+	char dir[64];
+	char path[VHU_PATH_MAX];
+	struct vu_port p;
+};
+
+/* A fresh directory; path names file in it. The recorder is reset. */
+static int
+vu_ctrl_setup(void *obj)
+{
+	RTE_SET_USED(obj);
+	vhu_rec_reset();
+	return TEST_SUCCESS;
+}
+
+static int
+vu_ctrl_dir(struct vu_ctrl *c, const char *file)
+{
+	TEST_ASSERT(vhu_test_tmpdir(c->dir, sizeof(c->dir)) == 0, "tmpdir");
+	snprintf(c->path, sizeof(c->path), "%s/%s", c->dir, file);
+	return TEST_SUCCESS;
+}
+
+static int
+vu_ctrl_teardown(void *obj, int status)
+{
+	struct vu_ctrl *c = obj;
+
+	RTE_SET_USED(status);
+	vu_destroy(&c->p);
+	/* -1 when the case unregistered it already */
+	if (c->path[0] != '\0')
+		vhu_socket_unregister(c->path);
+	if (c->dir[0] != '\0')
+		vhu_test_rmdir(c->dir);
+	return TEST_SUCCESS;
+}
+
+VHU_FIXTURE(vu_ctrl, vu_ctrl_setup, vu_ctrl_teardown);
 
 /* Everything a ready device must show after a virtio-user handshake. */
 static int
@@ -154,76 +205,48 @@ check_teardown(struct vu_port *p)
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(driver, ctrl_virtio_user_server)
+VHU_TEST_F(driver, ctrl_virtio_user_server, vu_ctrl, c)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	struct vhu_socket_conf conf;
-	struct vu_port p;
-	int fds_before, rc;
+	int fds_before;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/vhu.sock", dir);
+	TEST_RUN(vu_ctrl_dir(c, "vhu.sock"));
 	fds_before = vhu_test_count_fds();
 	memset(&conf, 0, sizeof(conf));
-	conf.path = path;
+	conf.path = c->path;
 	conf.ops = &vhu_rec_ops;
 	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
-	rc = vu_create(&p, "net_virtio_user7", path, 0);
-	if (rc != TEST_SUCCESS) {
-		vhu_socket_unregister(path);
-		return rc;
-	}
-	rc = vu_start(&p);
-	if (rc == TEST_SUCCESS)
-		rc = check_ready_device(path);
-	if (rc == TEST_SUCCESS)
-		rc = check_teardown(&p);
-	else
-		vu_destroy(&p);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	TEST_RUN(rc);
-	TEST_ASSERT(access(path, F_OK) != 0, "socket file left behind");
+	TEST_RUN(vu_create(&c->p, "net_virtio_user7", c->path, 0));
+	TEST_RUN(vu_start(&c->p));
+	TEST_RUN(check_ready_device(c->path));
+	TEST_RUN(check_teardown(&c->p));
+	TEST_ASSERT_EQ(vhu_socket_unregister(c->path), 0, "unregister");
+	TEST_ASSERT(access(c->path, F_OK) != 0, "socket file left behind");
 	TEST_ASSERT_EQ(vhu_test_count_fds(), fds_before, "fd leak");
-	vhu_test_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
 /* Client mode, vhu first: it retries until virtio-user listens. */
-VHU_TEST(driver, ctrl_virtio_user_client)
+VHU_TEST_F(driver, ctrl_virtio_user_client, vu_ctrl, c)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	struct vhu_socket_conf conf;
-	struct vu_port p;
-	int fds_before, rc;
+	int fds_before;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/vu.sock", dir);
+	TEST_RUN(vu_ctrl_dir(c, "vu.sock"));
 	fds_before = vhu_test_count_fds();
 	memset(&conf, 0, sizeof(conf));
-	conf.path = path;
+	conf.path = c->path;
 	conf.flags = VHU_SOCK_CLIENT;
 	conf.ops = &vhu_rec_ops;
 	conf.reconnect_ms = 20;
 	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
 	/* virtio-user in server mode blocks in accept until vhu connects */
-	rc = vu_create(&p, "net_virtio_user8", path, 1);
-	if (rc != TEST_SUCCESS) {
-		vhu_socket_unregister(path);
-		return rc;
-	}
-	rc = vu_start(&p);
-	if (rc == TEST_SUCCESS)
-		rc = check_ready_device(path);
-	if (rc == TEST_SUCCESS)
-		rc = check_teardown(&p);
-	else
-		vu_destroy(&p);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	TEST_RUN(rc);
+	TEST_RUN(vu_create(&c->p, "net_virtio_user8", c->path, 1));
+	TEST_RUN(vu_start(&c->p));
+	TEST_RUN(check_ready_device(c->path));
+	TEST_RUN(check_teardown(&c->p));
+	TEST_ASSERT_EQ(vhu_socket_unregister(c->path), 0, "unregister");
 	TEST_ASSERT_EQ(vhu_test_count_fds(), fds_before, "fd leak");
-	vhu_test_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -244,106 +267,71 @@ late_register(void *arg)
 	return NULL;
 }
 
-VHU_TEST(driver, ctrl_virtio_user_client_late)
+VHU_TEST_F(driver, ctrl_virtio_user_client_late, vu_ctrl, c)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	struct late_reg lr;
-	struct vu_port p;
 	pthread_t t;
 	int rc;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/vu.sock", dir);
+	TEST_RUN(vu_ctrl_dir(c, "vu.sock"));
 	memset(&lr, 0, sizeof(lr));
-	lr.conf.path = path;
+	lr.conf.path = c->path;
 	lr.conf.flags = VHU_SOCK_CLIENT;
 	lr.conf.ops = &vhu_rec_ops;
 	lr.rc = -2;
 	TEST_ASSERT_EQ(pthread_create(&t, NULL, late_register, &lr), 0, "thread");
-	rc = vu_create(&p, "net_virtio_user9", path, 1);
+	rc = vu_create(&c->p, "net_virtio_user9", c->path, 1);
 	pthread_join(t, NULL);
 	TEST_ASSERT_EQ(lr.rc, 0, "late register");
-	if (rc != TEST_SUCCESS) {
-		vhu_socket_unregister(path);
-		return rc;
-	}
-	rc = vu_start(&p);
-	if (rc == TEST_SUCCESS)
-		rc = check_ready_device(path);
-	if (rc == TEST_SUCCESS)
-		rc = check_teardown(&p);
-	else
-		vu_destroy(&p);
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
 	TEST_RUN(rc);
-	vhu_test_rmdir(dir);
+	TEST_RUN(vu_start(&c->p));
+	TEST_RUN(check_ready_device(c->path));
+	TEST_RUN(check_teardown(&c->p));
+	TEST_ASSERT_EQ(vhu_socket_unregister(c->path), 0, "unregister");
 	return TEST_SUCCESS;
 }
 
 /* Two queue pairs: the second pair is enabled through the control queue. */
-VHU_TEST(driver, ctrl_virtio_user_mq)
+VHU_TEST_F(driver, ctrl_virtio_user_mq, vu_ctrl, c)
 {
-	char dir[64], path[VHU_PATH_MAX];
 	struct vhu_socket_conf conf;
-	struct vu_port p;
-	uint64_t f;
-	int rc, vid;
+	uint64_t f = 0;
+	int vid;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/mq.sock", dir);
+	TEST_RUN(vu_ctrl_dir(c, "mq.sock"));
 	memset(&conf, 0, sizeof(conf));
-	conf.path = path;
+	conf.path = c->path;
 	conf.ops = &vhu_rec_ops;
 	conf.max_queue_pairs = 2;
 	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
-	rc = vu_create_nq(&p, "net_virtio_user10", path, 0, 2);
-	if (rc != TEST_SUCCESS) {
-		vhu_socket_unregister(path);
-		return rc;
-	}
-	rc = vu_start(&p);
-	if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.new_dev, 1, 5000)) {
-		TEST_LOG("no new_device");
-		rc = TEST_FAILED;
-	}
-	if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.state_calls, 4, 5000)) {
-		TEST_LOG("rings 2 and 3 never reported");
-		rc = TEST_FAILED;
-	}
+	TEST_RUN(vu_create_nq(&c->p, "net_virtio_user10", c->path, 0, 2));
+	TEST_RUN(vu_start(&c->p));
+	TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, 1, 5000), "no new_device");
+	TEST_ASSERT(vhu_test_wait(&vhu_rec.state_calls, 4, 5000), "rings 2 and 3 never reported");
 	vid = vhu_rec.vid;
-	if (rc == TEST_SUCCESS) {
-		if (vhu_get_features(vid, &f) != 0 || !(f & VHU_BIT(VHU_F_NET_MQ)) ||
-		    vhu_get_vring_count(vid) != 4 || vhu_rec.state[2] != 1 ||
-		    vhu_rec.state[3] != 1 || vhu_vring_is_active(vid, 3) != 1) {
-			TEST_LOG("features 0x%llx, %d vrings, rings 2/3 reported %d/%d",
-				 (unsigned long long)f, vhu_get_vring_count(vid), vhu_rec.state[2],
-				 vhu_rec.state[3]);
-			rc = TEST_FAILED;
-		}
-	}
-	vu_destroy(&p);
-	if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.destroy_dev, 1, 5000))
-		rc = TEST_FAILED;
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	vhu_test_rmdir(dir);
-	return rc;
+	TEST_ASSERT_EQ(vhu_get_features(vid, &f), 0, "features");
+	TEST_ASSERT(f & VHU_BIT(VHU_F_NET_MQ), "MQ negotiated: features 0x%llx",
+			(unsigned long long)f);
+	TEST_ASSERT_EQ(vhu_get_vring_count(vid), 4, "vrings");
+	TEST_ASSERT(vhu_rec.state[2] == 1 && vhu_rec.state[3] == 1, "rings 2/3 reported %d/%d",
+			vhu_rec.state[2], vhu_rec.state[3]);
+	TEST_ASSERT_EQ(vhu_vring_is_active(vid, 3), 1, "ring 3 runs");
+	vu_destroy(&c->p);
+	TEST_ASSERT(vhu_test_wait(&vhu_rec.destroy_dev, 1, 5000), "no destroy_device");
+	TEST_ASSERT_EQ(vhu_socket_unregister(c->path), 0, "unregister");
+	return TEST_SUCCESS;
 }
 
 /* Create, start and close a virtio-user port against vhu, many times. */
-VHU_TEST(stress, ctrl_stress_virtio_user_cycles)
+VHU_TEST_F(stress, ctrl_stress_virtio_user_cycles, vu_ctrl, c)
 {
-	char dir[64], path[VHU_PATH_MAX], name[32];
 	struct vhu_socket_conf conf;
-	struct vu_port p;
-	int fds0 = -1, thr0 = -1, i, rc;
+	char name[32];
+	int fds0 = -1, thr0 = -1, i;
 
-	vhu_rec_reset();
-	TEST_ASSERT(vhu_test_tmpdir(dir, sizeof(dir)) == 0, "tmpdir");
-	snprintf(path, sizeof(path), "%s/cyc.sock", dir);
+	TEST_RUN(vu_ctrl_dir(c, "cyc.sock"));
 	memset(&conf, 0, sizeof(conf));
-	conf.path = path;
+	conf.path = c->path;
 	conf.ops = &vhu_rec_ops;
 	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
 	for (i = 0; i < 50; i++) {
@@ -352,24 +340,16 @@ VHU_TEST(stress, ctrl_stress_virtio_user_cycles)
 			thr0 = vhu_test_count_threads();
 		}
 		snprintf(name, sizeof(name), "net_virtio_user%d", 100 + i);
-		rc = vu_create(&p, name, path, 0);
-		if (rc == TEST_SUCCESS)
-			rc = vu_start(&p);
-		if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.new_dev, i + 1, 5000))
-			rc = TEST_FAILED;
-		if (p.mp != NULL)
-			vu_destroy(&p);
-		if (rc == TEST_SUCCESS && !vhu_test_wait(&vhu_rec.destroy_dev, i + 1, 5000))
-			rc = TEST_FAILED;
-		if (rc != TEST_SUCCESS) {
-			TEST_LOG("cycle %d failed", i);
-			vhu_socket_unregister(path);
-			return rc;
-		}
+		TEST_RUN(vu_create(&c->p, name, c->path, 0));
+		TEST_RUN(vu_start(&c->p));
+		TEST_ASSERT(vhu_test_wait(&vhu_rec.new_dev, i + 1, 5000), "cycle %d: new_device",
+				i);
+		vu_destroy(&c->p);
+		TEST_ASSERT(vhu_test_wait(&vhu_rec.destroy_dev, i + 1, 5000),
+				"cycle %d: destroy_device", i);
 	}
 	TEST_ASSERT_EQ(vhu_test_count_fds(), fds0, "fd leak over 49 cycles");
 	TEST_ASSERT_EQ(vhu_test_count_threads(), thr0, "thread leak");
-	TEST_ASSERT_EQ(vhu_socket_unregister(path), 0, "unregister");
-	vhu_test_rmdir(dir);
+	TEST_ASSERT_EQ(vhu_socket_unregister(c->path), 0, "unregister");
 	return TEST_SUCCESS;
 }

@@ -125,70 +125,68 @@ mix_burst(struct vhu_dev *dev, struct rte_mempool *mp, send_fn send, void *env, 
 }
 
 static int
-split_case(uint64_t features, uint16_t qsize, uint32_t laps, uint32_t seed)
+split_case(struct tenv *e, uint64_t features, uint16_t qsize, uint32_t laps, uint32_t seed)
 {
 	uint32_t total = laps * qsize, seq = 0, s = seed, id, len;
-	struct tenv e;
 
-	TEST_ASSERT_EQ(tenv_init(&e, features, 0, qsize, 2), 0, "env");
+	TEST_ASSERT_EQ(tenv_init(e, features, 0, qsize, 2), 0, "env");
 	while (seq < total) {
 		uint32_t burst = RTE_MIN(1 + next_rand(&s) % 64, total - seq), i;
 
-		TEST_RUN(mix_burst(e.dev, e.mp, send_split, &e, &s, seq, burst));
+		TEST_RUN(mix_burst(e->dev, e->mp, send_split, e, &s, seq, burst));
 		for (i = 0; i < burst; i++)
-			TEST_ASSERT_EQ(gring_pop(&e.g[1], &id, &len), 1, "used %u", seq + i);
-		TEST_ASSERT_EQ(gring_pop(&e.g[1], &id, &len), 0, "no more used");
+			TEST_ASSERT_EQ(gring_pop(&e->g[1], &id, &len), 1, "used %u", seq + i);
+		TEST_ASSERT_EQ(gring_pop(&e->g[1], &id, &len), 0, "no more used");
 		seq += burst;
 	}
-	TEST_ASSERT_EQ(e.vq[1]->stats.packets, total, "");
-	TEST_ASSERT_EQ(e.vq[1]->stats.errors + e.vq[1]->stats.dropped, 0, "");
-	TEST_ASSERT_EQ(rte_mempool_avail_count(e.mp), e.mp->size, "mbuf leak");
-	tenv_fini(&e);
+	TEST_ASSERT_EQ(e->vq[1]->stats.packets, total, "");
+	TEST_ASSERT_EQ(e->vq[1]->stats.errors + e->vq[1]->stats.dropped, 0, "");
+	TEST_ASSERT_EQ(rte_mempool_avail_count(e->mp), e->mp->size, "mbuf leak");
+	tenv_fini(e);
 	return TEST_SUCCESS;
 }
 
 static int
-packed_case(uint64_t features, uint16_t qsize, uint32_t laps, uint32_t seed)
+packed_case(struct penv *e, uint64_t features, uint16_t qsize, uint32_t laps, uint32_t seed)
 {
 	uint32_t total = laps * qsize, seq = 0, s = seed;
-	struct penv e;
 
-	TEST_ASSERT_EQ(penv_init(&e, features, 0, qsize, 2), 0, "env");
+	TEST_ASSERT_EQ(penv_init(e, features, 0, qsize, 2), 0, "env");
 	while (seq < total) {
 		uint32_t burst = RTE_MIN(1 + next_rand(&s) % 64, total - seq);
 
 		/* room for the largest burst, three slots per buffer at most */
 		burst = RTE_MIN(burst, (uint32_t)qsize / 3u);
-		TEST_RUN(mix_burst(e.dev, e.mp, send_packed, &e, &s, seq, burst));
-		TEST_ASSERT_EQ(ptx_reclaim(&e), burst, "used at %u", seq);
+		TEST_RUN(mix_burst(e->dev, e->mp, send_packed, e, &s, seq, burst));
+		TEST_ASSERT_EQ(ptx_reclaim(e), burst, "used at %u", seq);
 		seq += burst;
 	}
-	TEST_ASSERT_EQ(e.vq[1]->stats.packets, total, "");
-	TEST_ASSERT_EQ(e.vq[1]->stats.errors + e.vq[1]->stats.dropped, 0, "");
+	TEST_ASSERT_EQ(e->vq[1]->stats.packets, total, "");
+	TEST_ASSERT_EQ(e->vq[1]->stats.errors + e->vq[1]->stats.dropped, 0, "");
 	/* both sides agree on where they are, wrap counters included */
-	TEST_ASSERT_EQ(e.vq[1]->last_avail_idx, e.g[1].avail_idx, "");
-	TEST_ASSERT_EQ(e.vq[1]->avail_wrap, e.g[1].avail_wrap, "");
-	TEST_ASSERT_EQ(e.vq[1]->last_used_idx, e.g[1].used_idx, "");
-	TEST_ASSERT_EQ(e.vq[1]->used_wrap, e.g[1].used_wrap, "");
-	TEST_ASSERT_EQ(rte_mempool_avail_count(e.mp), e.mp->size, "mbuf leak");
-	penv_fini(&e);
+	TEST_ASSERT_EQ(e->vq[1]->last_avail_idx, e->g[1].avail_idx, "");
+	TEST_ASSERT_EQ(e->vq[1]->avail_wrap, e->g[1].avail_wrap, "");
+	TEST_ASSERT_EQ(e->vq[1]->last_used_idx, e->g[1].used_idx, "");
+	TEST_ASSERT_EQ(e->vq[1]->used_wrap, e->g[1].used_wrap, "");
+	TEST_ASSERT_EQ(rte_mempool_avail_count(e->mp), e->mp->size, "mbuf leak");
+	penv_fini(e);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, split_deq_lookahead_mix)
+VHU_TEST_F(fast, split_deq_lookahead_mix, tenv, e)
 {
 	static const uint64_t feats[] = { F(RING_INDIRECT_DESC),
 		F(RING_INDIRECT_DESC) | F(NET_CSUM), F(RING_INDIRECT_DESC) | F(IN_ORDER) };
 	uint32_t f;
 
 	for (f = 0; f < RTE_DIM(feats); f++) {
-		TEST_RUN(split_case(feats[f] | F(VERSION_1), 256, 8, 1 + f));
-		TEST_RUN(split_case(feats[f] | F(VERSION_1), 1024, 3, 11 + f));
+		TEST_RUN(split_case(e, feats[f] | F(VERSION_1), 256, 8, 1 + f));
+		TEST_RUN(split_case(e, feats[f] | F(VERSION_1), 1024, 3, 11 + f));
 	}
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_deq_lookahead_mix)
+VHU_TEST_F(fast, packed_deq_lookahead_mix, penv, e)
 {
 	static const uint64_t feats[] = { F(RING_INDIRECT_DESC),
 		F(RING_INDIRECT_DESC) | F(NET_CSUM), F(RING_INDIRECT_DESC) | F(IN_ORDER) };
@@ -197,6 +195,6 @@ VHU_TEST(fast, packed_deq_lookahead_mix)
 
 	for (f = 0; f < RTE_DIM(feats); f++)
 		for (q = 0; q < RTE_DIM(qsizes); q++)
-			TEST_RUN(packed_case(feats[f], qsizes[q], 6, 21 + 3 * f + q));
+			TEST_RUN(packed_case(e, feats[f], qsizes[q], 6, 21 + 3 * f + q));
 	return TEST_SUCCESS;
 }

@@ -16,6 +16,7 @@
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -45,6 +46,7 @@ struct fwd {
 	volatile uint64_t bad;       /* frames that were not what a guest sends */
 	volatile uint64_t unsent;    /* dequeued but not enqueued back (ring busy or full) */
 	pthread_t t;
+	bool running;
 };
 
 static struct fwd fwd = { .vid = -1 };
@@ -155,14 +157,18 @@ fwd_start(void)
 	fwd.bad = 0;
 	fwd.unsent = 0;
 	TEST_ASSERT_EQ(pthread_create(&fwd.t, NULL, fwd_main, NULL), 0, "lcore thread");
+	fwd.running = true;
 	return TEST_SUCCESS;
 }
 
 static void
 fwd_stop(void)
 {
+	if (!fwd.running)
+		return;
 	fwd.stop = 1;
 	pthread_join(fwd.t, NULL);
+	fwd.running = false;
 	fwd.vid = -1;
 }
 
@@ -187,6 +193,7 @@ struct guest {
 	volatile int stop;
 	volatile uint64_t rx, rx_bad, tx;
 	pthread_t t;
+	bool running;
 };
 
 /* One round of guest work: refill, reap. */
@@ -240,6 +247,26 @@ guest_main(void *arg)
 	return NULL;
 }
 
+static int
+guest_start(struct guest *g, struct hdev *d)
+{
+	memset(g, 0, sizeof(*g));
+	g->d = d;
+	TEST_ASSERT_EQ(pthread_create(&g->t, NULL, guest_main, g), 0, "guest thread");
+	g->running = true;
+	return TEST_SUCCESS;
+}
+
+static void
+guest_stop(struct guest *g)
+{
+	if (!g->running)
+		return;
+	g->stop = 1;
+	pthread_join(g->t, NULL);
+	g->running = false;
+}
+
 /* ---- a device served with f_ops ---- */
 
 static int
@@ -289,6 +316,44 @@ fresh_frontend_forwards(struct hdev *d)
 	return TEST_SUCCESS;
 }
 
+/* ---- the fixture: what a fault test runs, stopped whatever happens ---- */
+
+struct fenv {
+	struct hmark mark;
+	struct hdev d, b; /* the device under test, a second one */
+	struct guest g;   /* a guest thread on d */
+	pid_t child;      /* a forked front-end, 0: none */
+};
+
+static int
+fenv_setup(void *obj)
+{
+	RTE_SET_USED(obj);
+	f_reset();
+	TEST_ASSERT(hpool() != NULL, "pool");
+	return TEST_SUCCESS;
+}
+
+static int
+fenv_teardown(void *obj, int status)
+{
+	struct fenv *f = obj;
+
+	RTE_SET_USED(status);
+	if (f->child > 0) {
+		kill(f->child, SIGKILL);
+		waitpid(f->child, NULL, 0);
+		f->child = 0;
+	}
+	guest_stop(&f->g);
+	fwd_stop();
+	hdev_down(&f->b);
+	hdev_down(&f->d);
+	return TEST_SUCCESS;
+}
+
+VHU_FIXTURE(fenv, fenv_setup, fenv_teardown);
+
 /* ------------------------------------------------------------------------ */
 
 /* The child: a front-end and guest that forward until killed. */
@@ -315,16 +380,12 @@ child_frontend(const char *path, int ready_fd)
 
 #define KILL_ROUNDS 6
 
-VHU_TEST(stress, fault_frontend_sigkill_mid_traffic)
+VHU_TEST_F(stress, fault_frontend_sigkill_mid_traffic, fenv, fx)
 {
-	struct hmark mark;
-	struct hdev d;
 	int round;
 
-	f_reset();
-	TEST_ASSERT(hpool() != NULL, "pool");
-	hmark_take(&mark);
-	TEST_RUN(fdev_up(&d));
+	hmark_take(&fx->mark);
+	TEST_RUN(fdev_up(&fx->d));
 	TEST_RUN(fwd_start());
 	for (round = 0; round < KILL_ROUNDS; round++) {
 		int p[2], status, destroyed = f_destroy;
@@ -336,8 +397,9 @@ VHU_TEST(stress, fault_frontend_sigkill_mid_traffic)
 		TEST_ASSERT(pid >= 0, "fork");
 		if (pid == 0) {
 			close(p[0]);
-			child_frontend(d.path, p[1]);
+			child_frontend(fx->d.path, p[1]);
 		}
+		fx->child = pid;
 		close(p[1]);
 		if (round % 3 == 2) {
 			/* killed during the handshake, whatever step it reached */
@@ -350,6 +412,7 @@ VHU_TEST(stress, fault_frontend_sigkill_mid_traffic)
 		close(p[0]);
 		TEST_ASSERT_EQ(kill(pid, SIGKILL), 0, "kill");
 		TEST_ASSERT_EQ(waitpid(pid, &status, 0), pid, "reap");
+		fx->child = 0;
 		TEST_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "killed");
 		if (round % 3 != 2)
 			TEST_ASSERT(vhu_test_wait(&f_destroy, destroyed + 1, 2000),
@@ -359,27 +422,23 @@ VHU_TEST(stress, fault_frontend_sigkill_mid_traffic)
 	TEST_ASSERT_EQ(fwd.bad, 0, "frames from the killed guests intact");
 	TEST_LOG("%d front-ends killed, %" PRIu64 " packets forwarded", KILL_ROUNDS, fwd.packets);
 	/* the back-end still serves */
-	TEST_RUN(fresh_frontend_forwards(&d));
+	TEST_RUN(fresh_frontend_forwards(&fx->d));
 	fwd_stop();
-	hdev_down(&d);
+	hdev_down(&fx->d);
 	TEST_ASSERT(hpool_full(), "mbufs lost");
-	return hmark_check(&mark);
+	return hmark_check(&fx->mark);
 }
 
 /* ------------------------------------------------------------------------ */
 
-VHU_TEST(stress, fault_close_mid_message)
+VHU_TEST_F(stress, fault_close_mid_message, fenv, fx)
 {
 	struct vhu_mem_table t;
-	struct hmark mark;
 	uint8_t raw[12 + 40 + 12 + 8];
-	struct hdev d;
 	size_t cut;
 
-	f_reset();
-	TEST_ASSERT(hpool() != NULL, "pool");
-	hmark_take(&mark);
-	TEST_RUN(fdev_up(&d));
+	hmark_take(&fx->mark);
+	TEST_RUN(fdev_up(&fx->d));
 	TEST_RUN(fwd_start());
 	for (cut = 1; cut < sizeof(raw); cut++) {
 		struct vhu_msg_hdr h = { VHU_REQ_SET_MEM_TABLE, VHU_FLAG_VERSION, 40 };
@@ -388,10 +447,10 @@ VHU_TEST(stress, fault_close_mid_message)
 		int before = f_disconn, conn = f_conn;
 
 		/* a ready device with traffic, then a torn message and a close */
-		TEST_RUN(fdev_connect_ready(&d, 64));
+		TEST_RUN(fdev_connect_ready(&fx->d, 64));
 		memset(&t, 0, sizeof(t));
 		t.nregions = 1;
-		t.regions[0] = mock_fe_region(&d.fe);
+		t.regions[0] = mock_fe_region(&fx->d.fe);
 		memcpy(raw, &h, 12);
 		memcpy(raw + 12, &t, 40);
 		memcpy(raw + 52, &h2, 12);
@@ -415,43 +474,37 @@ VHU_TEST(stress, fault_close_mid_message)
 			c->cmsg_level = SOL_SOCKET;
 			c->cmsg_type = SCM_RIGHTS;
 			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &d.fe.memfd, sizeof(int));
-			TEST_ASSERT_EQ(sendmsg(d.fe.sock, &mh, MSG_NOSIGNAL), (ssize_t)cut, "send");
+			memcpy(CMSG_DATA(c), &fx->d.fe.memfd, sizeof(int));
+			TEST_ASSERT_EQ(sendmsg(fx->d.fe.sock, &mh, MSG_NOSIGNAL), (ssize_t)cut,
+					"send");
 		}
-		mock_fe_close(&d.fe);
+		mock_fe_close(&fx->d.fe);
 		TEST_ASSERT(vhu_test_wait(&f_disconn, before + 1, 2000),
 			    "cut at %zu: connection not torn down", cut);
 		TEST_ASSERT_EQ(f_conn, conn + 1, "one connection");
 	}
-	TEST_RUN(fresh_frontend_forwards(&d));
+	TEST_RUN(fresh_frontend_forwards(&fx->d));
 	fwd_stop();
-	hdev_down(&d);
+	hdev_down(&fx->d);
 	TEST_ASSERT(hpool_full(), "mbufs lost");
-	return hmark_check(&mark);
+	return hmark_check(&fx->mark);
 }
 
 /* ------------------------------------------------------------------------ */
 
 #define FLOOD 10000
 
-VHU_TEST(stress, fault_flood_10000_messages)
+VHU_TEST_F(stress, fault_flood_10000_messages, fenv, fx)
 {
-	struct guest g;
-	struct hmark mark;
-	struct hdev d, b;
 	uint64_t v, rx0;
 	unsigned int i;
 	int fds0;
 
-	f_reset();
-	TEST_ASSERT(hpool() != NULL, "pool");
-	hmark_take(&mark);
-	TEST_RUN(fdev_up(&d));
+	hmark_take(&fx->mark);
+	TEST_RUN(fdev_up(&fx->d));
 	TEST_RUN(fwd_start());
-	TEST_RUN(fdev_connect_ready(&d, 256));
-	memset(&g, 0, sizeof(g));
-	g.d = &d;
-	TEST_ASSERT_EQ(pthread_create(&g.t, NULL, guest_main, &g), 0, "guest thread");
+	TEST_RUN(fdev_connect_ready(&fx->d, 256));
+	TEST_RUN(guest_start(&fx->g, &fx->d));
 	TEST_ASSERT(fwd_wait(200, 10000), "traffic before the flood");
 	fds0 = vhu_test_count_fds();
 	/* 10,000 requests, replies read, call fds replaced each time, under traffic */
@@ -464,95 +517,90 @@ VHU_TEST(stress, fault_flood_10000_messages)
 			efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 			TEST_ASSERT(efd >= 0, "eventfd");
 			v = i & 1;
-			TEST_ASSERT_EQ(mock_fe_send(&d.fe, VHU_REQ_SET_VRING_CALL, 0, &v, 8, &efd, 1),
-				       0, "SET_VRING_CALL %u", i);
+			TEST_ASSERT_EQ(mock_fe_send(&fx->d.fe, VHU_REQ_SET_VRING_CALL, 0, &v, 8,
+						       &efd, 1),
+					0, "SET_VRING_CALL %u", i);
 			close(efd);
 			break;
 		case 1:
-			TEST_ASSERT_EQ(mock_fe_send(&d.fe, VHU_REQ_SET_VRING_ENABLE, 0, &st, 8, NULL,
-						    0), 0, "SET_VRING_ENABLE %u", i);
+			TEST_ASSERT_EQ(mock_fe_send(&fx->d.fe, VHU_REQ_SET_VRING_ENABLE, 0, &st, 8,
+						       NULL, 0),
+					0, "SET_VRING_ENABLE %u", i);
 			break;
 		case 2:
-			TEST_ASSERT_EQ(mock_fe_get_u64(&d.fe, VHU_REQ_GET_FEATURES, &v), 0,
-				       "GET_FEATURES %u", i);
+			TEST_ASSERT_EQ(mock_fe_get_u64(&fx->d.fe, VHU_REQ_GET_FEATURES, &v), 0,
+					"GET_FEATURES %u", i);
 			break;
 		case 3:
 			v = 0xf;
-			TEST_ASSERT_EQ(mock_fe_ack(&d.fe, VHU_REQ_SET_STATUS, &v, 8, NULL, 0, &v), 0,
-				       "SET_STATUS %u", i);
+			TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_SET_STATUS, &v, 8, NULL, 0,
+						       &v),
+					0, "SET_STATUS %u", i);
 			TEST_ASSERT_EQ(v, 0, "acked");
 			break;
 		default:
-			TEST_ASSERT_EQ(mock_fe_get_u64(&d.fe, VHU_REQ_GET_PROTOCOL_FEATURES, &v), 0,
-				       "GET_PROTOCOL_FEATURES %u", i);
+			TEST_ASSERT_EQ(mock_fe_get_u64(&fx->d.fe, VHU_REQ_GET_PROTOCOL_FEATURES,
+						       &v),
+					0, "GET_PROTOCOL_FEATURES %u", i);
 			break;
 		}
 	}
-	TEST_ASSERT(mock_fe_alive(&d.fe), "alive after the flood");
+	TEST_ASSERT(mock_fe_alive(&fx->d.fe), "alive after the flood");
 	TEST_ASSERT_EQ(vhu_test_count_fds(), fds0, "replaced call fds closed");
-	rx0 = g.rx;
+	rx0 = fx->g.rx;
 	TEST_ASSERT(fwd_wait(200, 10000), "traffic after the flood");
-	g.stop = 1;
-	pthread_join(g.t, NULL);
-	TEST_ASSERT(g.rx > rx0 && g.rx_bad == 0, "the guest kept receiving intact frames");
+	guest_stop(&fx->g);
+	TEST_ASSERT(fx->g.rx > rx0 && fx->g.rx_bad == 0, "the guest kept receiving intact frames");
 	TEST_LOG("%d messages flooded; the guest sent %" PRIu64 " and got %" PRIu64 " frames back",
-		 FLOOD, g.tx, g.rx);
+			FLOOD, fx->g.tx, fx->g.rx);
 
 	/* a front-end that floods and never reads a reply: closed, or served; never a hang */
-	memset(&b, 0, sizeof(b));
-	TEST_RUN(fdev_up(&b));
-	TEST_RUN(fdev_connect_ready(&b, 64));
+	TEST_RUN(fdev_up(&fx->b));
+	TEST_RUN(fdev_connect_ready(&fx->b, 64));
 	{
 		int before = f_disconn;
 		struct vhu_msg_hdr h = { VHU_REQ_GET_FEATURES, VHU_FLAG_VERSION, 0 };
 		int fl = 1;
 
-		setsockopt(b.fe.sock, SOL_SOCKET, SO_SNDBUF, &fl, sizeof(fl));
+		setsockopt(fx->b.fe.sock, SOL_SOCKET, SO_SNDBUF, &fl, sizeof(fl));
 		for (i = 0; i < FLOOD; i++)
-			if (send(b.fe.sock, &h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-			    errno != EAGAIN)
+			if (send(fx->b.fe.sock, &h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+					errno != EAGAIN)
 				break;
 		/* the control thread still answers the other device meanwhile */
-		TEST_ASSERT(mock_fe_alive(&d.fe), "the other device is served during a flood");
-		mock_fe_close(&b.fe);
+		TEST_ASSERT(mock_fe_alive(&fx->d.fe), "the other device is served during a flood");
+		mock_fe_close(&fx->b.fe);
 		TEST_ASSERT(vhu_test_wait(&f_disconn, before + 1, 5000), "flooder torn down");
 	}
-	hdev_down(&b);
-	TEST_RUN(fresh_frontend_forwards(&d));
+	hdev_down(&fx->b);
+	TEST_RUN(fresh_frontend_forwards(&fx->d));
 	fwd_stop();
-	hdev_down(&d);
+	hdev_down(&fx->d);
 	TEST_ASSERT(hpool_full(), "mbufs lost");
-	return hmark_check(&mark);
+	return hmark_check(&fx->mark);
 }
 
 /* ------------------------------------------------------------------------ */
 
 #define SWAPS 200
 
-VHU_TEST(stress, fault_mem_table_swap_under_traffic)
+VHU_TEST_F(stress, fault_mem_table_swap_under_traffic, fenv, fx)
 {
 	struct vhu_mem_single ms;
-	struct hmark mark;
-	struct guest g;
-	struct hdev d;
 	uint64_t ack, rx0;
 	uint8_t *extra;
 	unsigned int i;
 	int xfd;
 
-	f_reset();
-	TEST_ASSERT(hpool() != NULL, "pool");
-	hmark_take(&mark);
-	TEST_RUN(fdev_up(&d));
+	hmark_take(&fx->mark);
+	TEST_RUN(fdev_up(&fx->d));
 	TEST_RUN(fwd_start());
-	TEST_RUN(fdev_connect_ready(&d, 256));
+	TEST_RUN(fdev_connect_ready(&fx->d, 256));
 	xfd = memfd_create("extra-region", MFD_CLOEXEC);
 	TEST_ASSERT(xfd >= 0 && ftruncate(xfd, 1 << 20) == 0, "memfd");
 	extra = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, xfd, 0);
 	TEST_ASSERT(extra != MAP_FAILED, "mmap");
-	memset(&g, 0, sizeof(g));
-	g.d = &d;
-	TEST_ASSERT_EQ(pthread_create(&g.t, NULL, guest_main, &g), 0, "guest thread");
+	TEST_RUN(guest_start(&fx->g, &fx->d));
 	TEST_ASSERT(fwd_wait(200, 10000), "traffic before the swaps");
 	memset(&ms, 0, sizeof(ms));
 	ms.region.guest_phys_addr = 1ull << 40;
@@ -560,75 +608,72 @@ VHU_TEST(stress, fault_mem_table_swap_under_traffic)
 	ms.region.userspace_addr = (uint64_t)(uintptr_t)extra;
 	for (i = 0; i < SWAPS; i++) {
 		/* the same memory, mapped again: the old mapping goes away under the lcore */
-		TEST_ASSERT_EQ(mock_fe_set_mem_table(&d.fe), 0, "table %u", i);
+		TEST_ASSERT_EQ(mock_fe_set_mem_table(&fx->d.fe), 0, "table %u", i);
 		/* a region added and removed: two more table generations */
-		TEST_ASSERT_EQ(mock_fe_ack(&d.fe, VHU_REQ_ADD_MEM_REG, &ms, sizeof(ms), &xfd, 1, &ack),
-			       0, "ADD_MEM_REG %u", i);
+		TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_ADD_MEM_REG, &ms, sizeof(ms), &xfd, 1,
+					       &ack),
+				0, "ADD_MEM_REG %u", i);
 		TEST_ASSERT_EQ(ack, 0, "ADD_MEM_REG %u acked", i);
-		TEST_ASSERT_EQ(mock_fe_ack(&d.fe, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0, &ack),
-			       0, "REM_MEM_REG %u", i);
+		TEST_ASSERT_EQ(mock_fe_ack(&fx->d.fe, VHU_REQ_REM_MEM_REG, &ms, sizeof(ms), NULL, 0,
+					       &ack),
+				0, "REM_MEM_REG %u", i);
 		TEST_ASSERT_EQ(ack, 0, "REM_MEM_REG %u acked", i);
 		if (i % 20 == 0)
 			TEST_ASSERT(fwd_wait(1, 5000), "traffic between swaps");
 	}
-	rx0 = g.rx;
+	rx0 = fx->g.rx;
 	TEST_ASSERT(fwd_wait(200, 10000), "traffic after the swaps");
-	g.stop = 1;
-	pthread_join(g.t, NULL);
-	TEST_ASSERT(g.rx > rx0, "the guest kept receiving");
-	TEST_ASSERT_EQ(g.rx_bad, 0, "frames intact");
+	guest_stop(&fx->g);
+	TEST_ASSERT(fx->g.rx > rx0, "the guest kept receiving");
+	TEST_ASSERT_EQ(fx->g.rx_bad, 0, "frames intact");
 	TEST_ASSERT_EQ(fwd.bad, 0, "frames intact at the back-end");
 	TEST_ASSERT_EQ(f_destroy, 0, "the device lived through every swap");
 	TEST_LOG("%d x 3 table changes; the guest sent %" PRIu64 " and got %" PRIu64
 		 " frames back (%" PRIu64 " not enqueued: ring busy or no buffer yet)",
-			SWAPS, g.tx, g.rx, fwd.unsent);
+			SWAPS, fx->g.tx, fx->g.rx, fwd.unsent);
 	munmap(extra, 1 << 20);
 	close(xfd);
 	fwd_stop();
-	hdev_down(&d);
+	hdev_down(&fx->d);
 	TEST_ASSERT(hpool_full(), "mbufs lost");
-	return hmark_check(&mark);
+	return hmark_check(&fx->mark);
 }
 
 /* ------------------------------------------------------------------------ */
 
 #define RECONNECTS 1000
 
-VHU_TEST(stress, fault_reconnect_1000)
+VHU_TEST_F(stress, fault_reconnect_1000, fenv, fx)
 {
-	struct hmark mark;
-	struct hdev d;
 	unsigned int i;
 
-	f_reset();
-	TEST_ASSERT(hpool() != NULL, "pool");
-	TEST_RUN(fdev_up(&d));
+	TEST_RUN(fdev_up(&fx->d));
 	TEST_RUN(fwd_start());
 	/* the first cycle warms caches (thread stacks, pools) */
-	TEST_RUN(fresh_frontend_forwards(&d));
-	mock_fe_close(&d.fe);
+	TEST_RUN(fresh_frontend_forwards(&fx->d));
+	mock_fe_close(&fx->d.fe);
 	TEST_ASSERT(vhu_test_wait(&f_disconn, 1, 2000), "first disconnect");
-	hmark_take(&mark);
+	hmark_take(&fx->mark);
 	for (i = 0; i < RECONNECTS; i++) {
 		uint64_t tx = 0, rx = 0, bad = 0;
 		int rounds;
 
-		TEST_RUN(fdev_connect_ready(&d, 64));
+		TEST_RUN(fdev_connect_ready(&fx->d, 64));
 		for (rounds = 0; rx < 4 && rounds < 2000; rounds++) {
-			guest_round(&d, &tx, &rx, &bad);
+			guest_round(&fx->d, &tx, &rx, &bad);
 			usleep(50);
 		}
 		TEST_ASSERT(rx >= 4 && bad == 0, "cycle %u: traffic (%" PRIu64 " frames back)", i,
 			    rx);
-		mock_fe_close(&d.fe);
+		mock_fe_close(&fx->d.fe);
 		TEST_ASSERT(vhu_test_wait(&f_disconn, (int)i + 2, 2000), "cycle %u: disconnect", i);
 	}
 	TEST_ASSERT_EQ(f_new, RECONNECTS + 1, "new_device per cycle");
 	TEST_ASSERT_EQ(f_destroy, RECONNECTS + 1, "destroy_device per cycle");
 	TEST_ASSERT_EQ(f_disconn_unclean, 0, "destroy_connection before the teardown");
-	TEST_RUN(hmark_check(&mark));
+	TEST_RUN(hmark_check(&fx->mark));
 	fwd_stop();
-	hdev_down(&d);
+	hdev_down(&fx->d);
 	TEST_ASSERT(hpool_full(), "mbufs lost");
 	return TEST_SUCCESS;
 }

@@ -88,11 +88,20 @@ hl_init(struct hl_env *e, bool packed, uint64_t features)
 static void
 hl_fini(struct hl_env *e)
 {
-	if (e->packed)
-		penv_fini(&e->p);
-	else
-		tenv_fini(&e->t);
+	/* each does nothing when it was not made */
+	penv_fini(&e->p);
+	tenv_fini(&e->t);
 }
+
+static int
+hl_teardown(void *obj, int status)
+{
+	RTE_SET_USED(status);
+	hl_fini(obj);
+	return TEST_SUCCESS;
+}
+
+VHU_FIXTURE(hl_env, NULL, hl_teardown);
 
 static struct vhu_vq *
 hl_vq(struct hl_env *e, int q)
@@ -212,31 +221,30 @@ rx_round(struct hl_env *e, const uint8_t *hdr, int prot)
 }
 
 static int
-rx_case(bool packed, uint64_t features)
+rx_case(struct hl_env *e, bool packed, uint64_t features)
 {
 	uint8_t plain[sizeof(struct vhu_net_hdr)] = { 0 }, junk[sizeof(struct vhu_net_hdr)];
 	uint16_t one = 1;
-	struct hl_env e;
 
-	TEST_ASSERT_EQ(hl_init(&e, packed, features), 0, "env");
+	TEST_ASSERT_EQ(hl_init(e, packed, features), 0, "env");
 	memcpy(plain + 10, &one, sizeof(one));
 	/* already right: read-only pages must do */
-	TEST_RUN(rx_round(&e, plain, PROT_READ));
+	TEST_RUN(rx_round(e, plain, PROT_READ));
 	/* not right: it is stored */
 	memset(junk, 0xa5, sizeof(junk));
-	TEST_RUN(rx_round(&e, junk, PROT_READ | PROT_WRITE));
+	TEST_RUN(rx_round(e, junk, PROT_READ | PROT_WRITE));
 	/* num_buffers alone differs (hlen 12) */
 	memcpy(junk, plain, sizeof(junk));
 	junk[10] = 7;
-	TEST_RUN(rx_round(&e, junk, PROT_READ | PROT_WRITE));
-	TEST_ASSERT_EQ(hl_vq(&e, 0)->stats.errors, 0, "");
-	hl_fini(&e);
+	TEST_RUN(rx_round(e, junk, PROT_READ | PROT_WRITE));
+	TEST_ASSERT_EQ(hl_vq(e, 0)->stats.errors, 0, "");
+	hl_fini(e);
 	return TEST_SUCCESS;
 }
 
 /* One case, split and packed, with each feature set. */
 static int
-each_variant(int (*fn)(bool packed, uint64_t features))
+each_variant(struct hl_env *e, int (*fn)(struct hl_env *e, bool packed, uint64_t features))
 {
 	static const uint64_t feats[] = {
 		F(VERSION_1),
@@ -246,15 +254,15 @@ each_variant(int (*fn)(bool packed, uint64_t features))
 	uint32_t i;
 
 	for (i = 0; i < RTE_DIM(feats); i++) {
-		TEST_RUN(fn(false, feats[i]));
-		TEST_RUN(fn(true, feats[i]));
+		TEST_RUN(fn(e, false, feats[i]));
+		TEST_RUN(fn(e, true, feats[i]));
 	}
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, hdr_enq_plain_not_rewritten)
+VHU_TEST_F(fast, hdr_enq_plain_not_rewritten, hl_env, e)
 {
-	return each_variant(rx_case);
+	return each_variant(e, rx_case);
 }
 
 /* The guest sends NBUF frames after a header claiming a checksum offload. */
@@ -279,18 +287,17 @@ tx_post_all(struct hl_env *e)
 }
 
 static int
-tx_case(bool packed, uint64_t features)
+tx_case(struct hl_env *e, bool packed, uint64_t features)
 {
 	struct rte_mbuf *m[8];
-	struct hl_env e;
 	uint32_t i, id, len;
 	uint8_t f[FLEN];
 	int n;
 
-	TEST_ASSERT_EQ(hl_init(&e, packed, features), 0, "env");
+	TEST_ASSERT_EQ(hl_init(e, packed, features), 0, "env");
 	/* no host offload: the header is not read, the frames pass as they are */
-	TEST_RUN(tx_post_all(&e));
-	n = hl_burst(&e, 1, m, RTE_DIM(m), PROT_NONE);
+	TEST_RUN(tx_post_all(e));
+	n = hl_burst(e, 1, m, RTE_DIM(m), PROT_NONE);
 	TEST_ASSERT_EQ(n, (int)NBUF, "dequeue with the header pages inaccessible");
 	for (i = 0; i < NBUF; i++) {
 		hl_frame(f, i);
@@ -300,21 +307,21 @@ tx_case(bool packed, uint64_t features)
 								RTE_MBUF_F_TX_OFFLOAD_MASK),
 				0, "no offload from an unread header");
 		rte_pktmbuf_free(m[i]);
-		TEST_ASSERT_EQ(hl_pop(&e, 1, &id, &len), 1, "used %u", i);
+		TEST_ASSERT_EQ(hl_pop(e, 1, &id, &len), 1, "used %u", i);
 	}
 	/* CSUM negotiated: the same headers are read, found invalid, dropped */
-	e.dev->features |= F(NET_CSUM);
-	TEST_RUN(tx_post_all(&e));
-	n = hl_burst(&e, 1, m, RTE_DIM(m), PROT_READ | PROT_WRITE);
+	e->dev->features |= F(NET_CSUM);
+	TEST_RUN(tx_post_all(e));
+	n = hl_burst(e, 1, m, RTE_DIM(m), PROT_READ | PROT_WRITE);
 	TEST_ASSERT_EQ(n, 0, "invalid headers dropped");
-	TEST_ASSERT_EQ(hl_vq(&e, 1)->stats.errors, NBUF, "and counted");
+	TEST_ASSERT_EQ(hl_vq(e, 1)->stats.errors, NBUF, "and counted");
 	for (i = 0; i < NBUF; i++)
-		TEST_ASSERT_EQ(hl_pop(&e, 1, &id, &len), 1, "used %u", i);
-	hl_fini(&e);
+		TEST_ASSERT_EQ(hl_pop(e, 1, &id, &len), 1, "used %u", i);
+	hl_fini(e);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, hdr_deq_unread_without_host_offloads)
+VHU_TEST_F(fast, hdr_deq_unread_without_host_offloads, hl_env, e)
 {
-	return each_variant(tx_case);
+	return each_variant(e, tx_case);
 }

@@ -29,6 +29,7 @@
 #define QN       1000
 
 struct cenv {
+	bool live; /* cenv_up started: cenv_down has work */
 	char dir[64];
 	char path[VHU_PATH_MAX];
 	struct mock_fe fe;
@@ -105,8 +106,8 @@ cenv_up(struct cenv *c)
 	int q;
 
 	memset(c, 0, sizeof(*c));
-	c->fe.sock = -1;
-	c->fe.memfd = -1;
+	c->live = true;
+	mock_fe_reset(&c->fe);
 	vhu_rec_reset();
 	TEST_ASSERT(vhu_test_tmpdir(c->dir, sizeof(c->dir)) == 0, "tmpdir");
 	snprintf(c->path, sizeof(c->path), "%s/pk", c->dir);
@@ -116,8 +117,6 @@ cenv_up(struct cenv *c)
 	conf.flags = VHU_SOCK_PACKED;
 	TEST_ASSERT_EQ(vhu_socket_register(&conf), 0, "register");
 	TEST_ASSERT_EQ(mock_fe_connect(&c->fe, c->path, MEM_SIZE), 0, "connect");
-	for (q = 0; q < MOCK_FE_MAX_VRINGS; q++)
-		c->fe.vr[q].kickfd = c->fe.vr[q].callfd = c->fe.vr[q].errfd = -1;
 	TEST_ASSERT_EQ(mock_fe_negotiate(&c->fe, ~VHU_BIT(VHU_F_IN_ORDER), 0), 0, "negotiate");
 	TEST_ASSERT(c->fe.features & VHU_BIT(VHU_F_RING_PACKED), "packed ring offered and taken");
 	memset(&t, 0, sizeof(t));
@@ -155,18 +154,35 @@ cenv_up(struct cenv *c)
 	return TEST_SUCCESS;
 }
 
+/* Undo cenv_up, also a partial one; nothing when it did not start. */
 static void
 cenv_down(struct cenv *c)
 {
 	int q;
 
+	if (!c->live)
+		return;
+	c->live = false;
 	mock_fe_close(&c->fe);
-	vhu_socket_unregister(c->path);
+	if (c->dir[0] != '\0') {
+		vhu_socket_unregister(c->path);
+		vhu_test_rmdir(c->dir);
+	}
 	for (q = 0; q < 2; q++)
 		pring_fini(&c->g[q]);
 	rte_mempool_free(c->mp);
-	vhu_test_rmdir(c->dir);
+	c->mp = NULL;
 }
+
+static int
+cenv_teardown(void *obj, int status)
+{
+	RTE_SET_USED(status);
+	cenv_down(obj);
+	return TEST_SUCCESS;
+}
+
+VHU_FIXTURE(cenv, NULL, cenv_teardown);
 
 /* n frames guest -> host and back, content checked both ways. */
 static int
@@ -223,62 +239,61 @@ expected_base(const struct pring *g)
 }
 
 static int
-ctrl_case(void)
+ctrl_case(struct cenv *c)
 {
 	struct rte_mbuf *pkts[4];
-	struct cenv c;
 	uint32_t base, bases[2], i;
 	int q;
 
-	TEST_RUN(cenv_up(&c));
+	TEST_RUN(cenv_up(c));
 	/* one and a half laps of a 1000-entry ring */
 	for (i = 0; i < 1500 / 25; i++)
-		TEST_RUN(traffic(&c, 25, i * 25));
-	TEST_ASSERT(!c.g[1].avail_wrap, "the guest is on an odd lap");
+		TEST_RUN(traffic(c, 25, i * 25));
+	TEST_ASSERT(!c->g[1].avail_wrap, "the guest is on an odd lap");
 	for (q = 0; q < 2; q++) {
-		TEST_ASSERT_EQ(mock_fe_get_vring_base(&c.fe, (uint16_t)q, &bases[q]), 0, "");
-		TEST_ASSERT_EQ(bases[q], expected_base(&c.g[q]),
+		TEST_ASSERT_EQ(mock_fe_get_vring_base(&c->fe, (uint16_t)q, &bases[q]), 0, "");
+		TEST_ASSERT_EQ(bases[q], expected_base(&c->g[q]),
 				"ring %d stopped at the driver's place", q);
-		TEST_ASSERT_EQ(vhu_vring_is_active(c.vid, (uint16_t)q), 0, "stopped");
+		TEST_ASSERT_EQ(vhu_vring_is_active(c->vid, (uint16_t)q), 0, "stopped");
 	}
 	/* stopped rings move nothing */
 	make_frame(frame, 100, 1);
 	{
-		struct gseg seg = { gmem_alloc(&c.gm, 0, 112, 64), 112 };
+		struct gseg seg = { gmem_alloc(&c->gm, 0, 112, 64), 112 };
 
-		memset(gmem_host(&c.gm, seg.gpa), 0, 12);
-		gmem_write(&c.gm, seg.gpa + 12, frame, 100);
-		TEST_ASSERT(pring_post(&c.g[1], &seg, 1, false, false) >= 0, "");
+		memset(gmem_host(&c->gm, seg.gpa), 0, 12);
+		gmem_write(&c->gm, seg.gpa + 12, frame, 100);
+		TEST_ASSERT(pring_post(&c->g[1], &seg, 1, false, false) >= 0, "");
 	}
-	TEST_ASSERT_EQ(vhu_dequeue_burst(c.vid, 1, c.mp, pkts, 4), 0, "stopped ring");
+	TEST_ASSERT_EQ(vhu_dequeue_burst(c->vid, 1, c->mp, pkts, 4), 0, "stopped ring");
 	/* resume where it stopped, in the full form (both halves, wrap counters
 	 * on an odd lap): the buffer posted meanwhile is taken first */
-	TEST_RUN(set_base(&c, 1, bases[1]));
-	TEST_RUN(vring_fd(&c, VHU_REQ_SET_VRING_KICK, 1, c.fe.vr[1].kickfd));
-	TEST_RUN(set_base(&c, 0, bases[0]));
-	TEST_RUN(vring_fd(&c, VHU_REQ_SET_VRING_KICK, 0, c.fe.vr[0].kickfd));
-	TEST_ASSERT(vhu_vring_is_active(c.vid, 0) == 1 && vhu_vring_is_active(c.vid, 1) == 1,
+	TEST_RUN(set_base(c, 1, bases[1]));
+	TEST_RUN(vring_fd(c, VHU_REQ_SET_VRING_KICK, 1, c->fe.vr[1].kickfd));
+	TEST_RUN(set_base(c, 0, bases[0]));
+	TEST_RUN(vring_fd(c, VHU_REQ_SET_VRING_KICK, 0, c->fe.vr[0].kickfd));
+	TEST_ASSERT(vhu_vring_is_active(c->vid, 0) == 1 && vhu_vring_is_active(c->vid, 1) == 1,
 			"running again");
-	TEST_ASSERT_EQ(vhu_dequeue_burst(c.vid, 1, c.mp, pkts, 4), 1, "the waiting buffer");
+	TEST_ASSERT_EQ(vhu_dequeue_burst(c->vid, 1, c->mp, pkts, 4), 1, "the waiting buffer");
 	TEST_ASSERT(mbuf_cmp(pkts[0], frame, 100) == 0, "");
 	rte_pktmbuf_free(pkts[0]);
 	{
 		uint32_t id, len;
 
-		TEST_ASSERT_EQ(pring_pop(&c.g[1], &id, &len), 1, "used where the driver looks");
+		TEST_ASSERT_EQ(pring_pop(&c->g[1], &id, &len), 1, "used where the driver looks");
 	}
 	for (i = 0; i < 1200 / 25; i++)
-		TEST_RUN(traffic(&c, 25, 5000 + i * 25));
+		TEST_RUN(traffic(c, 25, 5000 + i * 25));
 	for (q = 0; q < 2; q++) {
-		TEST_ASSERT_EQ(mock_fe_get_vring_base(&c.fe, (uint16_t)q, &base), 0, "");
-		TEST_ASSERT_EQ(base, expected_base(&c.g[q]), "ring %d after the resume", q);
+		TEST_ASSERT_EQ(mock_fe_get_vring_base(&c->fe, (uint16_t)q, &base), 0, "");
+		TEST_ASSERT_EQ(base, expected_base(&c->g[q]), "ring %d after the resume", q);
 	}
-	TEST_ASSERT(rte_mempool_avail_count(c.mp) == c.mp->size, "mbuf leak");
-	cenv_down(&c);
+	TEST_ASSERT(rte_mempool_avail_count(c->mp) == c->mp->size, "mbuf leak");
+	cenv_down(c);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, packed_ctrl_ring_base)
+VHU_TEST_F(fast, packed_ctrl_ring_base, cenv, c)
 {
-	return ctrl_case();
+	return ctrl_case(c);
 }

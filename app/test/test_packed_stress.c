@@ -114,16 +114,27 @@ guest_thread(void *arg)
 }
 
 static int
-stress_case(uint64_t features, uint16_t qsize)
+stress_teardown(void *obj, int status)
+{
+	struct stress *s = obj;
+
+	RTE_SET_USED(status);
+	penv_fini(&s->e);
+	return TEST_SUCCESS;
+}
+
+VHU_FIXTURE(stress, NULL, stress_teardown);
+
+static int
+stress_case(struct stress *s, uint64_t features, uint16_t qsize)
 {
 	struct rte_mbuf *pkts[64];
 	uint64_t hz = rte_get_timer_hz(), now, progress_at, end;
-	struct stress *s = calloc(1, sizeof(*s));
 	uint32_t held = 0, forwarded = 0, last = 0, r;
 	bool stalled = false;
 	pthread_t th;
 
-	TEST_ASSERT(s != NULL, "");
+	memset(s, 0, sizeof(*s));
 	TEST_ASSERT_EQ(penv_init(&s->e, features | F(RING_INDIRECT_DESC), 0, qsize, 2), 0, "env");
 	TEST_ASSERT_EQ(pthread_create(&th, NULL, guest_thread, s), 0, "guest thread");
 	progress_at = rte_get_timer_cycles();
@@ -163,14 +174,13 @@ stress_case(uint64_t features, uint16_t qsize)
 	TEST_ASSERT_EQ(s->e.vq[0]->stats.dropped + s->e.vq[1]->stats.dropped, 0, "");
 	TEST_ASSERT(rte_mempool_avail_count(s->e.mp) == s->e.mp->size, "mbuf leak");
 	penv_fini(&s->e);
-	free(s);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(stress, packed_two_threads)
+VHU_TEST_F(stress, packed_two_threads, stress, s)
 {
-	TEST_RUN(stress_case(0, 256));
-	TEST_RUN(stress_case(F(IN_ORDER), 1000));
-	TEST_RUN(stress_case(F(NET_MRG_RXBUF) | F(RING_EVENT_IDX), 61));
+	TEST_RUN(stress_case(s, 0, 256));
+	TEST_RUN(stress_case(s, F(IN_ORDER), 1000));
+	TEST_RUN(stress_case(s, F(NET_MRG_RXBUF) | F(RING_EVENT_IDX), 61));
 	return TEST_SUCCESS;
 }

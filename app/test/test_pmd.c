@@ -12,10 +12,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rte_bus_vdev.h>
@@ -23,6 +26,7 @@
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_launch.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
@@ -150,6 +154,110 @@ pmd_close(const char *name)
 	rte_eth_dev_stop(port_id);
 	return rte_vdev_uninit(name);
 }
+
+/* ---- the pmd_env fixture ---- */
+
+#define PMD_MAX_TRACKED 16
+
+static struct {
+	pid_t pid;       /* 0: reaped */
+	char prefix[64]; /* "": none */
+} tracked[PMD_MAX_TRACKED];
+static unsigned int ntracked;
+
+void
+pmd_track(pid_t pid, const char *eal_prefix)
+{
+	if (pid <= 0 || ntracked == PMD_MAX_TRACKED)
+		return;
+	tracked[ntracked].pid = pid;
+	snprintf(tracked[ntracked].prefix, sizeof(tracked[0].prefix), "%s",
+			eal_prefix != NULL ? eal_prefix : "");
+	ntracked++;
+}
+
+void
+pmd_untrack(pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < ntracked; i++)
+		if (tracked[i].pid == pid)
+			tracked[i].pid = 0;
+}
+
+/* Close the ports whose name starts (front_ends) or does not start with net_virtio_user. */
+static void
+close_ports(bool front_ends)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	uint16_t port_id;
+	bool again = true;
+
+	/* closing a port changes the list: start over after each */
+	while (again) {
+		again = false;
+		RTE_ETH_FOREACH_DEV (port_id) {
+			if (rte_eth_dev_get_name_by_port(port_id, name) != 0)
+				continue;
+			if ((strncmp(name, "net_virtio_user", 15) == 0) != front_ends)
+				continue;
+			if (pmd_close(name) == 0) {
+				again = true;
+				break;
+			}
+		}
+	}
+}
+
+void
+pmd_close_all(void)
+{
+	close_ports(true);
+	close_ports(false);
+}
+
+void
+pmd_env_down(struct pmd_env *e)
+{
+	unsigned int i;
+
+	/* a job left on a worker lcore ends within its own bound */
+	rte_eal_mp_wait_lcore();
+	for (i = 0; i < ntracked; i++) {
+		if (tracked[i].pid > 0) {
+			kill(tracked[i].pid, SIGKILL);
+			waitpid(tracked[i].pid, NULL, 0);
+		}
+		if (tracked[i].prefix[0] != '\0')
+			vhu_test_eal_remove(tracked[i].prefix);
+	}
+	ntracked = 0;
+	pmd_close_all();
+	if (e->dir[0] != '\0')
+		pmd_rmdir(e->dir);
+	e->dir[0] = '\0';
+}
+
+static int
+pmd_env_setup(void *obj)
+{
+	struct pmd_env *e = obj;
+
+	TEST_ASSERT_EQ(pmd_tmpdir(e->dir, sizeof(e->dir)), 0, "tmpdir");
+	return TEST_SUCCESS;
+}
+
+static int
+pmd_env_teardown(void *obj, int status)
+{
+	RTE_SET_USED(status);
+	pmd_env_down(obj);
+	return TEST_SUCCESS;
+}
+
+const struct vhu_test_fixture vhu_fixture_pmd_env =
+		VHU_FIXTURE_INIT(pmd_env, pmd_env_setup, pmd_env_teardown);
 
 /* ---- devargs parser ---- */
 
@@ -392,7 +500,7 @@ VHU_TEST(fast, pmd_devargs_param_string)
 
 /* ---- probe failures ---- */
 
-VHU_TEST(fast, pmd_probe_refused)
+VHU_TEST_F(fast, pmd_probe_refused, pmd_env, e)
 {
 	static const char *bad[] = {
 		"queues=300",
@@ -405,13 +513,12 @@ VHU_TEST(fast, pmd_probe_refused)
 		"client=1,client=1",
 		"reconnect=5",
 	};
-	char dir[64], args[256], sock[128];
+	char args[256], sock[128];
 	uint16_t before = rte_eth_dev_count_total(), port_id;
 	int fds = pmd_count_fds();
 	unsigned int i;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/s.sock", e->dir);
 	for (i = 0; i < RTE_DIM(bad); i++) {
 		snprintf(args, sizeof(args), "iface=%s,%s", sock, bad[i]);
 		TEST_ASSERT(rte_vdev_init("net_vhu_t1", args) != 0, "'%s' accepted", args);
@@ -427,7 +534,6 @@ VHU_TEST(fast, pmd_probe_refused)
 			"unservable path accepted");
 	TEST_ASSERT_EQ(rte_eth_dev_count_total(), before, "no port left behind");
 	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "no fd left behind");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -444,7 +550,7 @@ pmd_pool(void)
 	return mp;
 }
 
-VHU_TEST(fast, pmd_port_basic)
+VHU_TEST_F(fast, pmd_port_basic, pmd_env, e)
 {
 	struct rte_mempool *mp = pmd_pool();
 	struct rte_eth_dev_info info;
@@ -453,13 +559,12 @@ VHU_TEST(fast, pmd_port_basic)
 	struct rte_eth_stats st;
 	struct vhu_eth_queue_event ev;
 	struct rte_mbuf *pkts[4];
-	char dir[64], sock[128], args[256], buf[128];
+	char sock[128], args[256], buf[128];
 	uint16_t port_id, mtu;
 	int n, fds = pmd_count_fds();
 
 	TEST_ASSERT(mp != NULL, "pool");
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/basic.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/basic.sock", e->dir);
 	snprintf(args, sizeof(args), "iface=%s,queues=4,mac=02:00:00:00:00:42,mtu=9000", sock);
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_b0", args), 0, "probe");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_b0", &port_id), 0, "port");
@@ -544,23 +649,20 @@ VHU_TEST(fast, pmd_port_basic)
 	TEST_ASSERT_EQ(pmd_close("net_vhu_b0"), 0, "remove");
 	TEST_ASSERT(!pmd_file_exists(sock), "socket file removed at remove");
 	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "no fd left behind");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, pmd_same_iface_twice)
+VHU_TEST_F(fast, pmd_same_iface_twice, pmd_env, e)
 {
-	char dir[64], args[256];
+	char args[256];
 	uint16_t port_id;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(args, sizeof(args), "iface=%s/dup.sock", dir);
+	snprintf(args, sizeof(args), "iface=%s/dup.sock", e->dir);
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_d0", args), 0, "first");
 	TEST_ASSERT(rte_vdev_init("net_vhu_d1", args) != 0, "second port on the same iface");
 	TEST_ASSERT(rte_eth_dev_get_port_by_name("net_vhu_d1", &port_id) != 0, "no second port");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_d0", &port_id), 0, "first remains");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_d0"), 0, "close");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -570,15 +672,14 @@ VHU_TEST(fast, pmd_same_iface_twice)
  * different paths differ; eth_vhu<N> (OVS's eth_<driver> spelling) creates
  * a net_vhu port.
  */
-VHU_TEST(fast, pmd_stable_mac_and_alias)
+VHU_TEST_F(fast, pmd_stable_mac_and_alias, pmd_env, e)
 {
 	struct rte_ether_addr m1, m2, m3;
-	char dir[64], args[256];
+	char args[256];
 	struct rte_eth_dev_info info;
 	uint16_t port_id;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(args, sizeof(args), "iface=%s/m1.sock", dir);
+	snprintf(args, sizeof(args), "iface=%s/m1.sock", e->dir);
 	TEST_ASSERT_EQ(rte_vdev_init("eth_vhu7", args), 0, "eth_vhu alias");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("eth_vhu7", &port_id), 0, "port");
 	TEST_ASSERT_EQ(rte_eth_dev_info_get(port_id, &info), 0, "info");
@@ -592,25 +693,23 @@ VHU_TEST(fast, pmd_stable_mac_and_alias)
 	TEST_ASSERT_EQ(rte_eth_macaddr_get(port_id, &m2), 0, "mac");
 	TEST_ASSERT(rte_is_same_ether_addr(&m1, &m2), "same path, same MAC");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_m0"), 0, "close");
-	snprintf(args, sizeof(args), "iface=%s/m2.sock", dir);
+	snprintf(args, sizeof(args), "iface=%s/m2.sock", e->dir);
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_m1", args), 0, "other path");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_m1", &port_id), 0, "port");
 	TEST_ASSERT_EQ(rte_eth_macaddr_get(port_id, &m3), 0, "mac");
 	TEST_ASSERT(!rte_is_same_ether_addr(&m1, &m3), "other path, other MAC");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_m1"), 0, "close");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, pmd_client_no_peer)
+VHU_TEST_F(fast, pmd_client_no_peer, pmd_env, e)
 {
-	char dir[64], sock[128], args[256];
+	char sock[128], args[256];
 	struct rte_eth_link link;
 	uint16_t port_id;
 	int fds = pmd_count_fds();
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/client.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/client.sock", e->dir);
 	snprintf(args, sizeof(args), "iface=%s,client=1,reconnect=20", sock);
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_c0", args), 0, "client port without a server");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_c0", &port_id), 0, "port");
@@ -620,7 +719,6 @@ VHU_TEST(fast, pmd_client_no_peer)
 	TEST_ASSERT_EQ(link.link_status, RTE_ETH_LINK_DOWN, "down");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_c0"), 0, "close");
 	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "no fd left behind");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -629,28 +727,35 @@ VHU_TEST(fast, pmd_client_no_peer)
  * below VHU_MAX_DEVICES; ethdev's is RTE_MAX_ETHPORTS, a DPDK build-time
  * constant (32 in Debian's DPDK 22.11).
  */
-VHU_TEST(fast, pmd_many_ports)
+VHU_TEST_F(fast, pmd_many_ports, pmd_env, e)
 {
 	struct rte_mempool *mp = pmd_pool();
-	char dir[64], name[32], args[256];
+	char name[32], args[256];
 	uint16_t port_id;
-	int i, fds = pmd_count_fds(), nports;
-	size_t heap = pmd_heap_used();
+	int i, fds, nports;
+	size_t heap;
 
 	nports = RTE_MAX_ETHPORTS - rte_eth_dev_count_total();
 	TEST_LOG("%d ports (RTE_MAX_ETHPORTS %d)", nports, RTE_MAX_ETHPORTS);
 	TEST_ASSERT(nports >= 16, "room for %d ports only", nports);
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
+	/* The process's first port makes what lives as long as the process
+	 * (ethdev's shared port data, the control thread): one port comes and
+	 * goes before the marks are taken. */
+	snprintf(args, sizeof(args), "iface=%s/warm.sock", e->dir);
+	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_mw", args), 0, "warm-up port");
+	TEST_ASSERT_EQ(pmd_close("net_vhu_mw"), 0, "warm-up port closed");
+	fds = pmd_fds_settled(-1);
+	heap = pmd_heap_used();
 	for (i = 0; i < nports; i++) {
 		snprintf(name, sizeof(name), "net_vhu_m%d", i);
-		snprintf(args, sizeof(args), "iface=%s/m%d.sock,queues=2", dir, i);
+		snprintf(args, sizeof(args), "iface=%s/m%d.sock,queues=2", e->dir, i);
 		TEST_ASSERT_EQ(rte_vdev_init(name, args), 0, "probe %d", i);
 		TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name(name, &port_id), 0, "port %d", i);
 		TEST_ASSERT_EQ(pmd_port_setup(port_id, 2, mp, NULL), 0, "setup %d", i);
 		TEST_ASSERT_EQ(rte_eth_dev_start(port_id), 0, "start %d", i);
 	}
 	/* One more than ethdev has room for fails cleanly. */
-	snprintf(args, sizeof(args), "iface=%s/extra.sock", dir);
+	snprintf(args, sizeof(args), "iface=%s/extra.sock", e->dir);
 	TEST_ASSERT(rte_vdev_init("net_vhu_mx", args) != 0, "port beyond RTE_MAX_ETHPORTS");
 	TEST_ASSERT(!pmd_file_exists(args + 6), "no socket left by the refused port");
 	for (i = 0; i < nports; i++) {
@@ -659,20 +764,18 @@ VHU_TEST(fast, pmd_many_ports)
 	}
 	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "no fd left behind");
 	TEST_ASSERT_EQ(pmd_heap_used(), heap, "no DPDK memory left behind");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
-VHU_TEST(fast, pmd_hotplug_cycles)
+VHU_TEST_F(fast, pmd_hotplug_cycles, pmd_env, e)
 {
-	char dir[64], devargs[256], sock[128];
+	char devargs[256], sock[128];
 	struct rte_eth_dev_info info;
 	uint16_t port_id;
 	int i, fds = -1;
 	size_t heap = 0;
 
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/hp.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/hp.sock", e->dir);
 	snprintf(devargs, sizeof(devargs), "net_vhu_hp0,iface=%s,queues=2", sock);
 	for (i = 0; i < 100; i++) {
 		TEST_ASSERT_EQ(rte_dev_probe(devargs), 0, "attach %d", i);
@@ -690,6 +793,5 @@ VHU_TEST(fast, pmd_hotplug_cycles)
 	}
 	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "fds stable over 100 cycles");
 	TEST_ASSERT_EQ(pmd_heap_used(), heap, "DPDK memory stable over 100 cycles");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }

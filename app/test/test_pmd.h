@@ -10,9 +10,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
+
+#include "vhu_test.h"
 
 /* mkdtemp under /tmp. */
 int pmd_tmpdir(char *dir, size_t len);
@@ -30,5 +33,25 @@ int pmd_port_setup(uint16_t port_id, uint16_t nq, struct rte_mempool *mp,
 int pmd_close(const char *name);
 /* Bytes allocated in the DPDK heaps (all sockets). */
 size_t pmd_heap_used(void);
+
+/*
+ * A case's scene: a private directory (dir), the ethdev ports of the
+ * process, the processes it started (pmd_track). Fixture pmd_env: setup
+ * makes dir; teardown waits for the worker lcores' jobs, kills and reaps
+ * the tracked processes and removes their EAL files, closes every port
+ * left (virtio-user front-ends first) and removes dir.
+ */
+struct pmd_env {
+	char dir[64];
+};
+extern const struct vhu_test_fixture vhu_fixture_pmd_env;
+/* Remember a process the case started, with its EAL --file-prefix (NULL: none). */
+void pmd_track(pid_t pid, const char *eal_prefix);
+/* It was reaped: nothing to kill any more (its EAL files go at teardown). */
+void pmd_untrack(pid_t pid);
+/* Close every port of this process: front-ends first, then the others. */
+void pmd_close_all(void);
+/* What pmd_env's teardown does (for a fixture that embeds a pmd_env). */
+void pmd_env_down(struct pmd_env *e);
 
 #endif /* TEST_PMD_H */

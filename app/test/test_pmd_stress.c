@@ -93,11 +93,38 @@ forwarder_main(void *arg)
 	return 0;
 }
 
-VHU_TEST(stress, pmd_stress_frontend_churn)
+/* The scene plus the forwarder: teardown stops the forwarder before the ports go. */
+struct st_env {
+	struct pmd_env env;
+	struct forwarder f;
+};
+
+static int
+st_env_setup(void *obj)
+{
+	struct st_env *s = obj;
+
+	TEST_ASSERT_EQ(pmd_tmpdir(s->env.dir, sizeof(s->env.dir)), 0, "tmpdir");
+	return TEST_SUCCESS;
+}
+
+static int
+st_env_teardown(void *obj, int status)
+{
+	struct st_env *s = obj;
+
+	RTE_SET_USED(status);
+	s->f.stop = 1;
+	pmd_env_down(&s->env);
+	return TEST_SUCCESS;
+}
+
+VHU_FIXTURE(st_env, st_env_setup, st_env_teardown);
+
+VHU_TEST_F(stress, pmd_stress_frontend_churn, st_env, s)
 {
 	unsigned int lcore = rte_get_next_lcore(-1, 1, 0);
-	struct forwarder f = { .nq = 2 };
-	char dir[64], sock[128], args[256], name[64];
+	char sock[128], args[256], name[64];
 	struct rte_mbuf *pkts[32];
 	uint16_t peer, q;
 	uint64_t end, echoed;
@@ -105,15 +132,15 @@ VHU_TEST(stress, pmd_stress_frontend_churn)
 
 	if (lcore >= RTE_MAX_LCORE)
 		return TEST_SKIPPED;
+	s->f.nq = 2;
 	signal(SIGPIPE, SIG_IGN); /* virtio-user writes without MSG_NOSIGNAL */
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/churn.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/churn.sock", s->env.dir);
 	snprintf(args, sizeof(args), "iface=%s,queues=2", sock);
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_st0", args), 0, "vhu port");
-	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_st0", &f.port_id), 0, "port");
-	TEST_ASSERT_EQ(pmd_port_setup(f.port_id, 2, st_pool(), NULL), 0, "setup");
-	TEST_ASSERT_EQ(rte_eth_dev_start(f.port_id), 0, "start");
-	TEST_ASSERT_EQ(rte_eal_remote_launch(forwarder_main, &f, lcore), 0, "forwarder");
+	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_st0", &s->f.port_id), 0, "port");
+	TEST_ASSERT_EQ(pmd_port_setup(s->f.port_id, 2, st_pool(), NULL), 0, "setup");
+	TEST_ASSERT_EQ(rte_eth_dev_start(s->f.port_id), 0, "start");
+	TEST_ASSERT_EQ(rte_eal_remote_launch(forwarder_main, &s->f, lcore), 0, "forwarder");
 
 	for (i = 0; i < 30; i++) {
 		snprintf(name, sizeof(name), "net_virtio_user_st%d", i);
@@ -122,7 +149,7 @@ VHU_TEST(stress, pmd_stress_frontend_churn)
 		TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name(name, &peer), 0, "peer");
 		TEST_ASSERT_EQ(pmd_port_setup(peer, 2, st_pool(), NULL), 0, "peer setup");
 		TEST_ASSERT_EQ(rte_eth_dev_start(peer), 0, "peer start");
-		TEST_ASSERT_EQ(st_wait_link(f.port_id, RTE_ETH_LINK_UP), 0, "link up %d", i);
+		TEST_ASSERT_EQ(st_wait_link(s->f.port_id, RTE_ETH_LINK_UP), 0, "link up %d", i);
 		/* Keep frames flowing through the forwarder, then pull the device from under it. */
 		echoed = 0;
 		end = st_now_ms() + 50 + (uint64_t)(i % 5) * 20;
@@ -150,25 +177,24 @@ VHU_TEST(stress, pmd_stress_frontend_churn)
 		/* Half the time the front-end leaves, half the time the port stops and starts. */
 		if (i % 2 == 0) {
 			TEST_ASSERT_EQ(pmd_close(name), 0, "front-end %d leaves", i);
-			TEST_ASSERT_EQ(st_wait_link(f.port_id, RTE_ETH_LINK_DOWN), 0,
+			TEST_ASSERT_EQ(st_wait_link(s->f.port_id, RTE_ETH_LINK_DOWN), 0,
 					"link down %d", i);
 		} else {
 			/* The front-end stops its rings (GET_VRING_BASE) while the lcore bursts. */
 			TEST_ASSERT_EQ(rte_eth_dev_stop(peer), 0, "peer stop %d", i);
 			TEST_ASSERT_EQ(pmd_close(name), 0, "front-end %d leaves", i);
-			TEST_ASSERT_EQ(st_wait_link(f.port_id, RTE_ETH_LINK_DOWN), 0,
+			TEST_ASSERT_EQ(st_wait_link(s->f.port_id, RTE_ETH_LINK_DOWN), 0,
 					"link down %d", i);
 		}
 		if (i == 1)
 			fds = pmd_fds_settled(-1);
 	}
-	f.stop = 1;
+	s->f.stop = 1;
 	TEST_ASSERT_EQ(rte_eal_wait_lcore(lcore), 0, "forwarder");
-	TEST_LOG("%" PRIu64 " frames forwarded in %" PRIu64 " bursts", f.frames, f.bursts);
-	TEST_ASSERT(f.frames > 0, "forwarded");
+	TEST_LOG("%" PRIu64 " frames forwarded in %" PRIu64 " bursts", s->f.frames, s->f.bursts);
+	TEST_ASSERT(s->f.frames > 0, "forwarded");
 	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "no fd leak over 30 front-ends");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_st0"), 0, "close");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -211,61 +237,62 @@ flooder_start(const char *sock, const char *log, int n)
 	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
 		pid = -1;
 	posix_spawn_file_actions_destroy(&fa);
+	pmd_track(pid, prefix);
 	return pid;
 }
 
-VHU_TEST(stress, pmd_stress_frontend_killed)
+VHU_TEST_F(stress, pmd_stress_frontend_killed, st_env, s)
 {
 	unsigned int lcore = rte_get_next_lcore(-1, 1, 0);
-	struct forwarder f = { .nq = 1 };
-	char dir[64], sock[128], args[256], log[160];
+	char sock[128], args[256], log[160];
 	uint64_t before, end;
 	pid_t pid;
 	int i, status, fds = -1;
 
 	if (lcore >= RTE_MAX_LCORE)
 		return TEST_SKIPPED;
+	s->f.nq = 1;
 	if (access("/usr/bin/dpdk-testpmd", X_OK) != 0) {
 		TEST_LOG("dpdk-testpmd not installed");
 		return TEST_SKIPPED;
 	}
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/kill.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/kill.sock", s->env.dir);
 	snprintf(args, sizeof(args), "iface=%s", sock);
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_st1", args), 0, "vhu port");
-	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_st1", &f.port_id), 0, "port");
-	TEST_ASSERT_EQ(pmd_port_setup(f.port_id, 1, st_pool(), NULL), 0, "setup");
-	TEST_ASSERT_EQ(rte_eth_dev_start(f.port_id), 0, "start");
-	TEST_ASSERT_EQ(rte_eal_remote_launch(forwarder_main, &f, lcore), 0, "forwarder");
+	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_st1", &s->f.port_id), 0, "port");
+	TEST_ASSERT_EQ(pmd_port_setup(s->f.port_id, 1, st_pool(), NULL), 0, "setup");
+	TEST_ASSERT_EQ(rte_eth_dev_start(s->f.port_id), 0, "start");
+	TEST_ASSERT_EQ(rte_eal_remote_launch(forwarder_main, &s->f, lcore), 0, "forwarder");
 
 	for (i = 0; i < 5; i++) {
-		snprintf(log, sizeof(log), "%s/flood%d.log", dir, i);
+		snprintf(log, sizeof(log), "%s/flood%d.log", s->env.dir, i);
 		pid = flooder_start(sock, log, i);
 		TEST_ASSERT(pid > 0, "spawn");
-		if (st_wait_link(f.port_id, RTE_ETH_LINK_UP) != 0) {
+		if (st_wait_link(s->f.port_id, RTE_ETH_LINK_UP) != 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			pmd_untrack(pid);
 			TEST_ASSERT(0, "link up with flooder %d", i);
 		}
 		/* Frames arrive (the flooder transmits as fast as it can), then it dies mid-flood. */
-		before = f.frames;
+		before = s->f.frames;
 		end = st_now_ms() + ST_WAIT_MS;
-		while (f.frames - before < 10000 && st_now_ms() < end)
+		while (s->f.frames - before < 10000 && st_now_ms() < end)
 			usleep(1000);
-		TEST_ASSERT(f.frames - before >= 10000, "flooder %d: %" PRIu64 " frames", i,
-				f.frames - before);
+		TEST_ASSERT(s->f.frames - before >= 10000, "flooder %d: %" PRIu64 " frames", i,
+				s->f.frames - before);
 		kill(pid, SIGKILL);
 		TEST_ASSERT_EQ(waitpid(pid, &status, 0), pid, "reaped");
-		TEST_ASSERT_EQ(st_wait_link(f.port_id, RTE_ETH_LINK_DOWN), 0, "link down %d", i);
+		pmd_untrack(pid);
+		TEST_ASSERT_EQ(st_wait_link(s->f.port_id, RTE_ETH_LINK_DOWN), 0, "link down %d", i);
 		if (i == 0)
 			fds = pmd_fds_settled(-1);
 	}
-	f.stop = 1;
+	s->f.stop = 1;
 	TEST_ASSERT_EQ(rte_eal_wait_lcore(lcore), 0, "forwarder");
-	TEST_LOG("%" PRIu64 " frames in %" PRIu64 " bursts", f.frames, f.bursts);
+	TEST_LOG("%" PRIu64 " frames in %" PRIu64 " bursts", s->f.frames, s->f.bursts);
 	TEST_ASSERT_EQ(pmd_fds_settled(fds), fds, "no fd leak over 5 killed front-ends");
 	TEST_ASSERT_EQ(pmd_close("net_vhu_st1"), 0, "close");
 	TEST_ASSERT(!pmd_file_exists(sock), "socket removed");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }

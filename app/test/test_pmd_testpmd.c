@@ -105,6 +105,7 @@ testpmd_start_args(const char *sock, const char *log, int n, unsigned int nq, co
 	if (posix_spawn(&pid, tp, &fa, NULL, argv, environ) != 0)
 		pid = -1;
 	posix_spawn_file_actions_destroy(&fa);
+	pmd_track(pid, prefix);
 	return pid;
 }
 
@@ -123,12 +124,15 @@ testpmd_stop(pid_t pid, int sig)
 
 	kill(pid, sig);
 	while (tp_now_ms() < end) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			pmd_untrack(pid);
 			return 0;
+		}
 		usleep(10000);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
+	pmd_untrack(pid);
 	return -ETIMEDOUT;
 }
 
@@ -168,8 +172,10 @@ wait_forwarding(const char *log, pid_t pid)
 		}
 		if (found)
 			return 0;
-		if (waitpid(pid, NULL, WNOHANG) == pid)
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			pmd_untrack(pid);
 			return -ECHILD;
+		}
 		usleep(20000);
 	}
 	return -ETIMEDOUT;
@@ -273,9 +279,9 @@ echo_round(uint16_t port_id, unsigned int n, unsigned int round)
 	return echo_round_q(port_id, 0, n, round);
 }
 
-VHU_TEST(driver, pmd_testpmd_peer)
+VHU_TEST_F(driver, pmd_testpmd_peer, pmd_env, e)
 {
-	char dir[64], sock[128], log[160], args[256];
+	char sock[128], log[160], args[256];
 	struct rte_eth_stats st;
 	uint16_t port_id;
 	pid_t pid;
@@ -285,8 +291,7 @@ VHU_TEST(driver, pmd_testpmd_peer)
 		TEST_LOG("dpdk-testpmd not installed");
 		return TEST_SKIPPED;
 	}
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
-	snprintf(sock, sizeof(sock), "%s/tp.sock", dir);
+	snprintf(sock, sizeof(sock), "%s/tp.sock", e->dir);
 	snprintf(args, sizeof(args), "iface=%s", sock);
 	TEST_ASSERT_EQ(rte_vdev_init("net_vhu_tp0", args), 0, "vhu port");
 	TEST_ASSERT_EQ(rte_eth_dev_get_port_by_name("net_vhu_tp0", &port_id), 0, "port");
@@ -295,7 +300,7 @@ VHU_TEST(driver, pmd_testpmd_peer)
 
 	/* Three front-end lives: stopped politely, killed, stopped politely. */
 	for (i = 0; i < 3; i++) {
-		snprintf(log, sizeof(log), "%s/testpmd%d.log", dir, i); /* one per life */
+		snprintf(log, sizeof(log), "%s/testpmd%d.log", e->dir, i); /* one per life */
 		pid = testpmd_start(sock, log, i);
 		TEST_ASSERT(pid > 0, "spawn testpmd");
 		if (tp_wait_link(port_id, RTE_ETH_LINK_UP) != 0) {
@@ -323,7 +328,6 @@ VHU_TEST(driver, pmd_testpmd_peer)
 	TEST_ASSERT(st.ipackets >= 3 * 64, "ipackets %" PRIu64, st.ipackets);
 	TEST_ASSERT_EQ(pmd_close("net_vhu_tp0"), 0, "close");
 	TEST_ASSERT(!pmd_file_exists(sock), "socket removed");
-	pmd_rmdir(dir);
 	return TEST_SUCCESS;
 }
 
@@ -435,6 +439,7 @@ relaunch_case(const char *dir, unsigned int nq, bool packed, int n)
 		}
 		if (rc == TEST_SUCCESS && waitpid(pid, NULL, WNOHANG) == pid) {
 			TEST_LOG("the front-end died after back-end life %u", life);
+			pmd_untrack(pid);
 			pid = -1;
 			rc = TEST_FAILED;
 		}
@@ -448,21 +453,18 @@ relaunch_case(const char *dir, unsigned int nq, bool packed, int n)
 	return rc;
 }
 
-VHU_TEST(driver, pmd_testpmd_backend_relaunch)
+VHU_TEST_F(driver, pmd_testpmd_backend_relaunch, pmd_env, e)
 {
 	static const unsigned int queues[] = { 1, 2, 8 };
-	char dir[64];
 	unsigned int i, p;
 
 	if (testpmd_path() == NULL) {
 		TEST_LOG("dpdk-testpmd not installed");
 		return TEST_SKIPPED;
 	}
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
 	for (p = 0; p < 2; p++)
 		for (i = 0; i < RTE_DIM(queues); i++)
-			TEST_RUN(relaunch_case(dir, queues[i], p == 1, (int)(p * 8 + i)));
-	pmd_rmdir(dir);
+			TEST_RUN(relaunch_case(e->dir, queues[i], p == 1, (int)(p * 8 + i)));
 	return TEST_SUCCESS;
 }
 
@@ -586,20 +588,17 @@ out:
 	return rc;
 }
 
-VHU_TEST(driver, pmd_testpmd_pause_resume)
+VHU_TEST_F(driver, pmd_testpmd_pause_resume, pmd_env, e)
 {
 	static const char *const extra[] = { "", "mrg_rxbuf=0", "packed_vq=1",
 		"packed_vq=1,mrg_rxbuf=0" };
-	char dir[64];
 	unsigned int i;
 
 	if (testpmd_path() == NULL) {
 		TEST_LOG("dpdk-testpmd not installed");
 		return TEST_SKIPPED;
 	}
-	TEST_ASSERT_EQ(pmd_tmpdir(dir, sizeof(dir)), 0, "tmpdir");
 	for (i = 0; i < RTE_DIM(extra); i++)
-		TEST_RUN(pause_resume_case(dir, extra[i], (int)i));
-	pmd_rmdir(dir);
+		TEST_RUN(pause_resume_case(e->dir, extra[i], (int)i));
 	return TEST_SUCCESS;
 }

@@ -18,6 +18,8 @@
 #   VHU_ASAN_RUNS        runs, ';'-separated runner arguments (default: the
 #                        fast suite; the driver suite; stress --filter fault_)
 #   VHU_ASAN_TIMEOUT     seconds per run (default 420)
+#   VHU_TEST_TIMEOUT_SCALE  the runner's per-case time limits are multiplied by
+#                        this (default 3: the sanitizer build runs slower)
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -71,6 +73,7 @@ for args in "${run_list[@]}"; do
 	echo "== vhu-test $args (ASan + UBSan, leaks checked)"
 	t0=$(date +%s)
 	# shellcheck disable=SC2086
+	VHU_TEST_TIMEOUT_SCALE=${VHU_TEST_TIMEOUT_SCALE:-3} \
 	ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=0:log_path=$tmp/san" \
 	LSAN_OPTIONS="suppressions=$supp:print_suppressions=0" \
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/san" \
@@ -78,7 +81,7 @@ for args in "${run_list[@]}"; do
 		>"$tmp/out" 2>&1
 	rc=$?
 	dt=$(($(date +%s) - t0))
-	grep -E '^(PASS|FAIL|SKIP) |assert failed' "$tmp/out"
+	grep -E '^(PASS|FAIL|SKIP) |assert failed|: (killed by signal|timed out after|its process exited|EAL did not start)' "$tmp/out"
 	p="" f="" s=""
 	while IFS= read -r line; do
 		if [[ "$line" =~ $summary_re ]]; then
