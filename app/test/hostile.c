@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -674,9 +675,27 @@ flipper_start(struct pair *p)
 	struct flipper *f = &p->fl;
 	int waited = 0;
 
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), c;
+	int self = sched_getcpu(), rc;
+	pthread_attr_t attr;
+	cpu_set_t set;
+
 	f->stop = 0;
 	f->flips = 0;
-	TEST_ASSERT_EQ(pthread_create(&f->thread, NULL, flipper_main, f), 0, "guest thread");
+	/*
+	 * A thread made by an EAL lcore inherits its one-CPU affinity and
+	 * would flip only between bursts, never during one: the guest
+	 * thread runs on every other CPU.
+	 */
+	CPU_ZERO(&set);
+	for (c = 0; c < ncpu && c < CPU_SETSIZE; c++)
+		if (c != self || ncpu == 1)
+			CPU_SET((int)c, &set);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	rc = pthread_create(&f->thread, &attr, flipper_main, f);
+	pthread_attr_destroy(&attr);
+	TEST_ASSERT_EQ(rc, 0, "guest thread");
 	f->running = true;
 	while (f->flips < 1000 && waited < 2000) {
 		vhu_test_sleep_ms(1);
