@@ -611,10 +611,11 @@ def start_peer(env, sock_dir, nports, queues, variant, mode, size, tag, extra_ap
         vdevs += ['--vdev', 'net_virtio_user%d,path=%s,queues=%d,queue_size=%d,mrg_rxbuf=%d,'
                   'in_order=%d,packed_vq=%d' % (i, sock, queues, queue_size, variant['mrg'],
                                                 variant['inorder'], variant['packed'])]
+    # --record-core-cycles: the guest's busy cycles per packet are a result too
     app = ['-i', '--nb-cores=1', '--rxq=%d' % queues, '--txq=%d' % queues,
            '--rxd=%d' % queue_size, '--txd=%d' % queue_size,
            '--total-num-mbufs=%d' % (mbufs or env.mbufs), '--forward-mode=' + mode,
-           '--txpkts=%d' % size] + list(extra_app)
+           '--txpkts=%d' % size, '--record-core-cycles'] + list(extra_app)
     prefix = env.prefix('p')
     eal = env.eal(prefix, '0@%d,1@%d' % (env.cpus[0], env.cpus[0]), True)
     eal.append('--log-level=pmd.net.virtio.init:debug')
@@ -729,6 +730,7 @@ def run_traffic(env, backend, scenario, warmup, window):
         time.sleep(window)
         s1 = both_stats(be, peer)
         busy = be.fwd_cycles()
+        guest_busy = peer.fwd_cycles()
         perf_cycles = None
         if perf_proc:
             try:
@@ -757,6 +759,7 @@ def run_traffic(env, backend, scenario, warmup, window):
             'features': '0x%x' % feats,
             'backend_packets': be_pkts,
             'busy_cycles_per_pkt': busy,
+            'guest_busy_cycles_per_pkt': guest_busy,
             'perf_cycles_per_pkt': (perf_cycles / be_handled
                                     if perf_cycles and be_handled else None),
             'stats': {'backend': s1['be'], 'peer': s1['peer']},
@@ -800,9 +803,11 @@ def summarize(runs):
     mpps = [r['mpps'] for r in ok]
     busy = [r['busy_cycles_per_pkt'] for r in ok if r.get('busy_cycles_per_pkt')]
     perf = [r['perf_cycles_per_pkt'] for r in ok if r.get('perf_cycles_per_pkt')]
+    guest = [r['guest_busy_cycles_per_pkt'] for r in ok if r.get('guest_busy_cycles_per_pkt')]
     return {'median_mpps': statistics.median(mpps), 'min_mpps': min(mpps),
             'max_mpps': max(mpps), 'spread_pct': spread(mpps), 'runs': len(ok),
             'busy_cycles_per_pkt': statistics.median(busy) if busy else None,
+            'guest_busy_cycles_per_pkt': statistics.median(guest) if guest else None,
             'perf_cycles_per_pkt': statistics.median(perf) if perf else None}
 
 
@@ -1048,9 +1053,9 @@ def print_traffic_table(results, backends):
     cols = ['scenario', 'Mpps ' + a]
     if b:
         cols += ['Mpps ' + b, 'ratio', 'paired', 'spread ' + a, 'spread ' + b, 'cyc/pkt ' + a,
-                 'cyc/pkt ' + b]
+                 'cyc/pkt ' + b, 'guest cyc/pkt ' + a, 'guest cyc/pkt ' + b]
     else:
-        cols += ['spread ' + a, 'cyc/pkt ' + a]
+        cols += ['spread ' + a, 'cyc/pkt ' + a, 'guest cyc/pkt ' + a]
     rows = []
     notes = []
     for e in results:
@@ -1063,9 +1068,9 @@ def print_traffic_table(results, backends):
             row += [fmt(sb and sb['median_mpps']), fmt(ratio, '%.2f'),
                     fmt(e.get('paired_ratio'), '%.2f'), fmt(sa and sa['spread_pct'], '%.1f%%'),
                     fmt(sb and sb['spread_pct'], '%.1f%%'),
-                    cyc(sa), cyc(sb)]
+                    cyc(sa), cyc(sb), guest_cyc(sa), guest_cyc(sb)]
         else:
-            row += [fmt(sa and sa['spread_pct'], '%.1f%%'), cyc(sa)]
+            row += [fmt(sa and sa['spread_pct'], '%.1f%%'), cyc(sa), guest_cyc(sa)]
         rows.append(row)
         for be, why in sorted(e['skipped'].items()):
             notes.append('%s: %s skipped: %s' % (e['scenario'], be, why))
@@ -1091,6 +1096,10 @@ def cyc(s):
     if s.get('perf_cycles_per_pkt'):
         return '%.0f' % s['perf_cycles_per_pkt']
     return fmt(s.get('busy_cycles_per_pkt'), '%.0f')
+
+
+def guest_cyc(s):
+    return fmt(s and s.get('guest_busy_cycles_per_pkt'), '%.0f')
 
 
 def print_ctrl_table(results, backends):
@@ -1286,6 +1295,9 @@ def bench(env, args, backends):
                                if env.perf else
                                'testpmd --record-core-cycles: busy TSC cycles per packet of '
                                'the back-end forwarding loop'))
+        print('guest cyc/pkt: testpmd --record-core-cycles of the virtio-user peer (the '
+              'guest): busy TSC cycles per packet of its forwarding loop, the cost the '
+              'back-end leaves to the customer\'s CPU')
         loads = [r['load1'] for e in traffic for rs in e['runs'].values() for r in rs]
         if loads:
             print('load average (1 min) at the end of the runs: %.1f to %.1f; the two busy '
