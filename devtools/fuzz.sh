@@ -53,7 +53,7 @@ ninja -C "$builddir" "${fuzz_exes[@]}" </dev/null >"$builddir/fuzz-build.log" 2>
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
 	for f in "$builddir"/app/fuzz/vhu-fuzz-*; do
-		[ -x "$f" ] && targets+=("${f##*/vhu-fuzz-}")
+		[ -f "$f" ] && [ -x "$f" ] && targets+=("${f##*/vhu-fuzz-}")
 	done
 fi
 
