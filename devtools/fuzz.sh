@@ -88,8 +88,18 @@ for t in "${targets[@]}"; do
 	[ -n "$execs" ] || execs=$(grep -Eo '^#[0-9]+' "$log" | tail -n 1 | tr -d '#')
 	corpus=$(find "$work" -type f | wc -l)
 	found=0
+	slow=0
 	for a in "$art"/*; do
 		[ -f "$a" ] || continue
+		case ${a##*/} in
+		slow-unit-*)
+			# an input that took over 10 s once (a loaded machine stalls
+			# the process): not a finding unless it is slow again alone
+			if timeout 60 "$exe" "$a" </dev/null >/dev/null 2>&1; then
+				slow=$((slow + 1))
+				continue
+			fi ;;
+		esac
 		sum=$(sha1sum "$a" | cut -c1-16)
 		if [ ! -f "app/fuzz/corpus/$t/crash-$sum" ]; then
 			cp "$a" "app/fuzz/corpus/$t/crash-$sum"
@@ -98,8 +108,9 @@ for t in "${targets[@]}"; do
 		found=$((found + 1))
 	done
 	rm -f "$art"/*
-	line=$(printf '%-8s %12s execs %6ss corpus %6s findings %s (exit %s)' "$t" "${execs:-0}" \
-		"$dt" "$corpus" "$found" "$rc")
+	line=$(printf '%-8s %12s execs %6ss corpus %6s findings %s (exit %s)%s' "$t" "${execs:-0}" \
+		"$dt" "$corpus" "$found" "$rc" \
+		"$([ "$slow" -gt 0 ] && echo ", $slow slow unit(s) that replay in time")")
 	summary+=("$line")
 	echo "$line"
 	if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
