@@ -85,8 +85,13 @@ pmd_fds_settled(int want)
 {
 	int n = pmd_count_fds(), same = 0, waited;
 
-	/* a closed connection may still be in its last steps on the control thread */
-	for (waited = 0; waited < 2000 && n != want && same < 5; waited += 10) {
+	/*
+	 * A closed connection may still be in its last steps on the control
+	 * thread, which a loaded machine can hold back for a while: up to 5 s
+	 * for the count to reach want, and a baseline (want -1) only once it
+	 * stayed the same for 200 ms.
+	 */
+	for (waited = 0; waited < 5000 && n != want && same < 20; waited += 10) {
 		int again;
 
 		rte_delay_us_sleep(10 * 1000);
