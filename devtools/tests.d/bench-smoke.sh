@@ -61,6 +61,15 @@ PYEOF
 : >"$tmp/verdicts"
 # the harness against DPDK's own back-end: if this fails, the tool is broken
 run vhost loopback/split/64
+# The reference is not ours: DPDK's net_vhost sometimes loses the peer's
+# tx_first packets when it is slow to start, and a loopback then never
+# moves a packet. One retry before that counts against the harness.
+if grep -q '^FAIL vhost' "$tmp/verdicts"; then
+	echo "net_vhost moved no packets; once more"
+	grep -v '^FAIL vhost' "$tmp/verdicts" >"$tmp/verdicts.keep"
+	mv "$tmp/verdicts.keep" "$tmp/verdicts"
+	run vhost loopback/split/64
+fi
 # Until the PMD registers a driver, the plugin carries no PMD_INFO_STRING for
 # net_vhu: its scenarios are skipped then, and fail from the day it exists.
 plugin="$builddir/drivers/net/vhu/librte_net_vhu.so"
