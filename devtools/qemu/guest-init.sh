@@ -271,7 +271,12 @@ traffic)
 	stats
 	;;
 *)
-	fail "unknown case $case_"
+	# Cases kept in their own files (devtools/qemu/case-NAME.sh).
+	if [ -r "/lib/vhu-cases/$case_.sh" ]; then
+		. "/lib/vhu-cases/$case_.sh"
+	else
+		fail "unknown case $case_"
+	fi
 	;;
 esac
 finish
