@@ -373,9 +373,9 @@ ql_qmp_sock='' ql_ctl='' ag_fd='' ag_seq=0
 #   ROLE client|server as for q_start (client: QEMU reconnects every second
 #   when the back-end goes). Keys: slots=N and maxmem=SIZE (memory hot-plug),
 #   reboot=1 (a guest reset reboots instead of ending QEMU), append=ARGS
-#   (more kernel command line).
+#   (more kernel command line), queues=N (queue pairs, as many vCPUs).
 ql_start() {
-	local name=$1 sock=$2 role=$3 case_=$4 kv slots=0 maxmem='' reboot=0 append='' a
+	local name=$1 sock=$2 role=$3 case_=$4 kv slots=0 maxmem='' reboot=0 append='' a queues=1
 	local chr="socket,id=chr0,path=$sock" dev argv=()
 	shift 4
 	for kv in "$@"; do
@@ -384,6 +384,7 @@ ql_start() {
 		maxmem=*) maxmem=${kv#maxmem=} ;;
 		reboot=*) reboot=${kv#reboot=} ;;
 		append=*) append=${kv#append=} ;;
+		queues=*) queues=${kv#queues=} ;;
 		*) vq_say "ql_start: unknown option $kv"; return 1 ;;
 		esac
 	done
@@ -400,7 +401,8 @@ ql_start() {
 	fi
 	dev="virtio-net-pci,netdev=net0,mac=$vq_mac,romfile="
 	[ "$vq_accel" = tcg ] && dev="$dev,vectors=0"
-	q_common "$vq_accel" memfd 1
+	[ "$queues" -gt 1 ] && dev="$dev,mq=on"
+	q_common "$vq_accel" memfd "$queues"
 	for a in "${q_argv[@]}"; do
 		case "$a" in
 		256M) [ "$slots" -gt 0 ] && a="256M,slots=$slots,maxmem=$maxmem" ;;
@@ -410,7 +412,7 @@ ql_start() {
 	done
 	argv+=(-serial "file:$q_serial" -chardev "pipe,id=ctl,path=$ql_ctl" -serial chardev:ctl
 		-qmp "unix:$ql_qmp_sock,server=on,wait=off"
-		-chardev "$chr" -netdev "vhost-user,id=net0,chardev=chr0,queues=1"
+		-chardev "$chr" -netdev "vhost-user,id=net0,chardev=chr0,queues=$queues"
 		-device "$dev"
 		-append "$q_kargs ipv6.disable=1 vhu.case=$case_ vhu.ip=$vq_ip vhu.peer=$vq_peer $append")
 	: >"$q_serial"

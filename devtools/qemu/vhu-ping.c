@@ -57,9 +57,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SEQ (1u << 22)      /* 23 hours at 20 ms */
-#define MAGIC 0x56485550u      /* "VHUP": a vhu-ping request or reply */
-#define HDR_BYTES 24            /* magic, tag, sequence number, send time */
+#define MAX_SEQ   (1u << 22)  /* 23 hours at 20 ms */
+#define MAGIC     0x56485550u /* "VHUP": a vhu-ping request or reply */
+#define HDR_BYTES 24          /* magic, tag, sequence number, send time */
 #define STATUS_MS 200
 
 static volatile sig_atomic_t stop;
@@ -70,8 +70,8 @@ struct stream {
 	uint32_t sent, replies, dups, stale, corrupt, foreign, echo_read;
 	uint32_t late, send_errors;
 	uint64_t max_rtt_ns, silence_ns, last_arrival;
-	uint8_t *seen;          /* one bit per sequence number */
-	uint32_t *order;        /* arrival order of first replies (for after_gap) */
+	uint8_t *seen;   /* one bit per sequence number */
+	uint32_t *order; /* arrival order of first replies (for after_gap) */
 };
 
 static void
@@ -262,13 +262,14 @@ report(FILE *f, const char *what, const struct stream *s, uint64_t start)
 	/* no reply at all: silent since the start */
 	if (s->last_arrival == 0)
 		silence = now_ns() - start;
-	fprintf(f, "VHU-TEST: %s sent=%u replies=%u dups=%u stale=%u corrupt=%u foreign=%u "
-		"echo_read=%u lost=%u gap=%u gap_end=%lld after_gap=%u silence_ms=%llu "
-		"max_rtt_ms=%llu late=%u send_errors=%u\n",
-		what, s->sent, s->replies, s->dups, s->stale, s->corrupt, s->foreign,
-		s->echo_read, s->sent - s->replies, gap, (long long)gap_end, after,
-		(unsigned long long)(silence / 1000000),
-		(unsigned long long)(s->max_rtt_ns / 1000000), s->late, s->send_errors);
+	fprintf(f,
+			"VHU-TEST: %s sent=%u replies=%u dups=%u stale=%u corrupt=%u foreign=%u "
+			"echo_read=%u lost=%u gap=%u gap_end=%lld after_gap=%u silence_ms=%llu "
+			"max_rtt_ms=%llu late=%u send_errors=%u\n",
+			what, s->sent, s->replies, s->dups, s->stale, s->corrupt, s->foreign,
+			s->echo_read, s->sent - s->replies, gap, (long long)gap_end, after,
+			(unsigned long long)(silence / 1000000),
+			(unsigned long long)(s->max_rtt_ns / 1000000), s->late, s->send_errors);
 	fflush(f);
 }
 
@@ -302,15 +303,24 @@ main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "i:s:d:o:")) != -1) {
 		switch (opt) {
-		case 'i': interval_ms = strtol(optarg, NULL, 10); break;
-		case 's': payload = strtol(optarg, NULL, 10); break;
-		case 'd': drain_ms = strtol(optarg, NULL, 10); break;
-		case 'o': status_path = optarg; break;
-		default: goto usage;
+		case 'i':
+			interval_ms = strtol(optarg, NULL, 10);
+			break;
+		case 's':
+			payload = strtol(optarg, NULL, 10);
+			break;
+		case 'd':
+			drain_ms = strtol(optarg, NULL, 10);
+			break;
+		case 'o':
+			status_path = optarg;
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (optind != argc - 1 || interval_ms < 1 || payload < HDR_BYTES ||
-	    payload > (long)(sizeof(pkt) - sizeof(struct icmphdr)) || drain_ms < 0)
+			payload > (long)(sizeof(pkt) - sizeof(struct icmphdr)) || drain_ms < 0)
 		goto usage;
 	memset(&peer, 0, sizeof(peer));
 	peer.sin_family = AF_INET;
@@ -358,13 +368,13 @@ main(int argc, char **argv)
 				size_t len = build(pkt, (size_t)payload, &s, s.sent);
 
 				if (sendto(fd, pkt, len, 0, (struct sockaddr *)&peer,
-					   sizeof(peer)) == (ssize_t)len)
+						    sizeof(peer)) == (ssize_t)len)
 					s.sent++;
 				else
 					s.send_errors++;
 			}
 			next += (uint64_t)interval_ms * 1000000ull;
-			if (next < t)   /* we were held up: no catching up in a burst */
+			if (next < t) /* we were held up: no catching up in a burst */
 				next = t + (uint64_t)interval_ms * 1000000ull;
 		}
 		if (t >= next_status) {
