@@ -3,7 +3,7 @@
 # Copyright (c) 2026 The vhu authors
 """A minimal QMP client for the QEMU test scripts (standard library only).
 
-    qmp.py SOCKET [TIMEOUT]
+    qmp-session.py SOCKET [TIMEOUT]
 
 Connects to QEMU's QMP unix socket, negotiates capabilities, then reads
 requests from stdin, one JSON object per line, and answers each with exactly
