@@ -369,6 +369,17 @@ vq_pick_accel() {
 
 ql_qmp_sock='' ql_ctl='' ag_fd='' ag_seq=0
 
+# tl_forget PID: drop a process this script has reaped from vq_pids, so that
+# the exit trap does not signal its number again (pid_max may be 32768: a
+# busy host hands a reaped number to someone else within minutes).
+tl_forget() {
+	local p keep=()
+	for p in "${vq_pids[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	vq_pids=("${keep[@]}")
+}
+
 # ql_start NAME SOCK ROLE CASE [KEY=VALUE...]
 #   ROLE client|server as for q_start (client: QEMU reconnects every second
 #   when the back-end goes). Keys: slots=N and maxmem=SIZE (memory hot-plug),
@@ -425,15 +436,21 @@ ql_start() {
 	ag_seq=0
 }
 
-# ql_stop: QMP quit, then by PID; closes the command port.
+# ql_stop: QMP quit, then by PID; closes the command port. q_pid is
+# forgotten: a second call signals nobody.
 ql_stop() {
-	if proc_alive "$q_pid"; then
+	if [ -n "$q_pid" ] && proc_alive "$q_pid"; then
 		ql_qmp '{"execute":"quit"}' >/dev/null
 		proc_wait_exit "$q_pid" 10 || proc_end "$q_pid" 2
 	fi
 	ql_qmp_close
 	[ -n "$ag_fd" ] && exec {ag_fd}>&-
 	ag_fd=
+	if [ -n "$q_pid" ]; then
+		wait "$q_pid" 2>/dev/null
+		tl_forget "$q_pid"
+		q_pid=
+	fi
 }
 
 # ------------------------------------------------------------------ QMP
@@ -461,6 +478,7 @@ ql_qmp_close() {
 	[ -n "$ql_qmp_pid" ] || return 0
 	exec {ql_qmp_in}>&- {ql_qmp_out}<&-
 	proc_end "$ql_qmp_pid" 2
+	tl_forget "$ql_qmp_pid"
 	ql_qmp_pid=''
 }
 
@@ -568,7 +586,16 @@ tp_sigkill() {
 	proc_wait_exit "$tp_pid" 10
 	exec {tp_fd}>&-
 	eal_prefix_clean "$tp_prefix"
+	tl_forget "$tp_pid"
 	tp_pid=
+}
+
+# tl_tp_stop: tp_stop, and the back-end's number forgotten.
+tl_tp_stop() {
+	local p=$tp_pid
+	tp_stop
+	[ -n "$p" ] && tl_forget "$p"
+	return 0
 }
 
 # tl_maps: the back-end's mappings of guest memory (QEMU's memfd files: the

@@ -92,7 +92,7 @@ g_abort() {
 }
 g_end() {
 	ql_stop
-	tp_stop
+	tl_tp_stop
 	g_abort "not reached: an earlier step of the group failed"
 }
 
@@ -125,8 +125,8 @@ wait_socket() {
 	done
 }
 
-# guest_up NAME SOCK ROLE [ql_start options]: boot the agent guest; 1 (with
-# the reason in q_why) when its agent does not come up.
+# guest_up NAME SOCK ROLE CASE [ql_start options]: boot the agent guest; 1
+# (with the reason in q_why) when its agent does not come up.
 guest_up() {
 	ql_start "$@" || { q_why="QEMU did not start"; return 1; }
 	ag_ready $boot_timeout || return 1
@@ -555,7 +555,7 @@ restart_case() {
 	else
 		g_fail "$mode-link" "$why"
 	fi
-	tp_stop
+	tl_tp_stop
 	return 0
 }
 
@@ -570,7 +570,7 @@ grp_restart() {
 			done
 		fi
 		ql_stop
-		tp_stop
+		tl_tp_stop
 	done
 }
 
