@@ -7,7 +7,9 @@
 # The host side (devtools/tests.d/qemu-guest.sh) reads those lines.
 #
 # Kernel command line parameters:
-#   vhu.case=probe|ping|reload|bulk|mq|traffic   what to do (default ping)
+#   vhu.case=probe|ping|reload|bulk|mq|traffic   what to do (default ping), or
+#                                   NAME for /lib/vhu-cases/NAME.sh (from
+#                                   devtools/qemu/case-NAME.sh: agent)
 #   vhu.ip=169.254.A.B              our address       vhu.peer=169.254.C.D  the peer's
 #   vhu.count=N                     pings per step    vhu.mb=N              bulk size, MiB
 # Only 169.254.0.0/16 addresses are accepted: nothing may leave this test.
@@ -271,7 +273,12 @@ traffic)
 	stats
 	;;
 *)
-	fail "unknown case $case_"
+	# Cases kept in their own files (devtools/qemu/case-NAME.sh).
+	if [ -r "/lib/vhu-cases/$case_.sh" ]; then
+		. "/lib/vhu-cases/$case_.sh"
+	else
+		fail "unknown case $case_"
+	fi
 	;;
 esac
 finish

@@ -359,3 +359,263 @@ vq_pick_accel() {
 	done
 	return 1
 }
+
+# ================================================================== lifecycle
+#
+# Helpers of devtools/tests.d/qemu-lifecycle.sh: a QEMU with a QMP socket and
+# a command port to the guest's agent (devtools/qemu/case-agent.sh), memory
+# slots for DIMMs, and QEMU's own reboot. They set q_pid, q_serial and q_log
+# like q_start, so q_until, q_kill, q_show_tail... apply.
+
+ql_qmp_sock='' ql_ctl='' ag_fd='' ag_seq=0
+
+# tl_forget PID: drop a process this script has reaped from vq_pids, so that
+# the exit trap does not signal its number again (pid_max may be 32768: a
+# busy host hands a reaped number to someone else within minutes).
+tl_forget() {
+	local p keep=()
+	for p in "${vq_pids[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	vq_pids=("${keep[@]}")
+}
+
+# ql_start NAME SOCK ROLE CASE [KEY=VALUE...]
+#   ROLE client|server as for q_start (client: QEMU reconnects every second
+#   when the back-end goes). Keys: slots=N and maxmem=SIZE (memory hot-plug),
+#   reboot=1 (a guest reset reboots instead of ending QEMU), append=ARGS
+#   (more kernel command line), queues=N (queue pairs, as many vCPUs).
+ql_start() {
+	local name=$1 sock=$2 role=$3 case_=$4 kv slots=0 maxmem='' reboot=0 append='' a queues=1
+	local chr="socket,id=chr0,path=$sock" dev argv=()
+	shift 4
+	for kv in "$@"; do
+		case "$kv" in
+		slots=*) slots=${kv#slots=} ;;
+		maxmem=*) maxmem=${kv#maxmem=} ;;
+		reboot=*) reboot=${kv#reboot=} ;;
+		append=*) append=${kv#append=} ;;
+		queues=*) queues=${kv#queues=} ;;
+		*) vq_say "ql_start: unknown option $kv"; return 1 ;;
+		esac
+	done
+	q_serial=$vq_dir/$name.serial
+	q_log=$vq_dir/$name.qemu.log
+	ql_qmp_sock=$vq_dir/$name.qmp
+	ql_ctl=$vq_dir/$name.ctl
+	rm -f "$ql_ctl.in" "$ql_ctl.out"
+	mkfifo "$ql_ctl.in" "$ql_ctl.out" || return 1
+	if [ "$role" = server ]; then
+		chr="$chr,server=on,wait=on"
+	else
+		chr="$chr,reconnect=1"
+	fi
+	dev="virtio-net-pci,netdev=net0,mac=$vq_mac,romfile="
+	[ "$vq_accel" = tcg ] && dev="$dev,vectors=0"
+	[ "$queues" -gt 1 ] && dev="$dev,mq=on"
+	q_common "$vq_accel" memfd "$queues"
+	for a in "${q_argv[@]}"; do
+		case "$a" in
+		256M) [ "$slots" -gt 0 ] && a="256M,slots=$slots,maxmem=$maxmem" ;;
+		-no-reboot) [ "$reboot" = 1 ] && continue ;;
+		esac
+		argv+=("$a")
+	done
+	argv+=(-serial "file:$q_serial" -chardev "pipe,id=ctl,path=$ql_ctl" -serial chardev:ctl
+		-qmp "unix:$ql_qmp_sock,server=on,wait=off"
+		-chardev "$chr" -netdev "vhost-user,id=net0,chardev=chr0,queues=$queues"
+		-device "$dev"
+		-append "$q_kargs ipv6.disable=1 vhu.case=$case_ vhu.ip=$vq_ip vhu.peer=$vq_peer $append")
+	: >"$q_serial"
+	"${argv[@]}" </dev/null >"$q_log" 2>&1 &
+	q_pid=$!
+	vq_pids+=("$q_pid")
+	[ -n "$ag_fd" ] && exec {ag_fd}>&-
+	# Read-write: never blocks, whether QEMU has opened its end yet or not.
+	exec {ag_fd}<>"$ql_ctl.in"
+	ag_seq=0
+}
+
+# ql_stop: QMP quit, then by PID; closes the command port. q_pid is
+# forgotten: a second call signals nobody.
+ql_stop() {
+	if [ -n "$q_pid" ] && proc_alive "$q_pid"; then
+		ql_qmp '{"execute":"quit"}' >/dev/null
+		proc_wait_exit "$q_pid" 10 || proc_end "$q_pid" 2
+	fi
+	ql_qmp_close
+	[ -n "$ag_fd" ] && exec {ag_fd}>&-
+	ag_fd=
+	if [ -n "$q_pid" ]; then
+		wait "$q_pid" 2>/dev/null
+		tl_forget "$q_pid"
+		q_pid=
+	fi
+}
+
+# ------------------------------------------------------------------ QMP
+#
+# One QMP session per QEMU, held by devtools/qemu/qmp-session.py as a coprocess.
+ql_qmp_pid='' ql_qmp_in='' ql_qmp_out='' ql_reply=''
+
+ql_qmp_open() {
+	local n=100 py=/usr/bin/python3
+	[ -x $py ] || py=python3
+	ql_qmp_close
+	while [ ! -S "$ql_qmp_sock" ]; do
+		[ $n -gt 0 ] && proc_alive "$q_pid" || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+	coproc QLQMP { QMP_EVENT_LOG=$vq_dir/qmp-events.log exec "$py" devtools/qemu/qmp-session.py "$ql_qmp_sock" 30; }
+	ql_qmp_pid=$QLQMP_PID
+	vq_pids+=("$ql_qmp_pid")
+	# Copies: bash forgets QLQMP once the coprocess ends.
+	exec {ql_qmp_in}>&"${QLQMP[1]}" {ql_qmp_out}<&"${QLQMP[0]}"
+}
+
+ql_qmp_close() {
+	[ -n "$ql_qmp_pid" ] || return 0
+	exec {ql_qmp_in}>&- {ql_qmp_out}<&-
+	proc_end "$ql_qmp_pid" 2
+	tl_forget "$ql_qmp_pid"
+	ql_qmp_pid=''
+}
+
+# ql_qmp JSON [SECONDS]: send one request (see qmp-session.py), the answer in
+# ql_reply (and printed). 1 on an error answer, a timeout or a closed session.
+ql_qmp() {
+	ql_reply=
+	[ -n "$ql_qmp_pid" ] || ql_qmp_open || { ql_reply='{"closed": 1}'; echo "$ql_reply"; return 1; }
+	echo "$1" >&"$ql_qmp_in" 2>/dev/null || { ql_reply='{"closed": 1}'; echo "$ql_reply"; return 1; }
+	if ! read -r -t "${2:-40}" ql_reply <&"$ql_qmp_out"; then
+		ql_reply='{"closed": 1, "why": "no answer from qmp-session.py"}'
+		echo "$ql_reply"
+		return 1
+	fi
+	echo "$ql_reply"
+	case "$ql_reply" in
+	'{"return"'* | *'"event": '*) return 0 ;;
+	esac
+	return 1
+}
+
+# ql_qmp_error: the "desc" of the last error answer.
+ql_qmp_error() {
+	echo "$ql_reply" | jq -r '.error.desc // .why // .timeout // "closed"' 2>/dev/null
+}
+
+# ------------------------------------------------------------------ agent
+#
+# ag COMMAND [SECONDS]: run COMMAND in the guest's agent (bounded, default
+# 30 s). Its output lines in ag_out, its exit status in ag_rc; 1 when no
+# answer came (then ag_why says why).
+ag_out='' ag_rc='' ag_why=''
+ag() {
+	local id re
+	ag_seq=$((ag_seq + 1))
+	id=c$ag_seq
+	ag_out='' ag_rc='' ag_why=''
+	echo "$id $1" >&"$ag_fd" || { ag_why="cannot write the command port"; return 1; }
+	re="^VHU-TEST: ret $id rc="
+	if ! ql_until "$re" "${2:-30}"; then
+		ag_why="'$1': $q_why"
+		return 1
+	fi
+	ag_out=$(tr -d '\r' <"$q_serial" | sed -n "s/^VHU-OUT $id: //p")
+	ag_rc=$(tr -d '\r' <"$q_serial" | sed -n "s/^VHU-TEST: ret $id rc=//p" | tail -n1)
+	return 0
+}
+
+# ag_line TAG: the "VHU-TEST: TAG ..." line of the last command's output
+# (without the prefix).
+ag_line() {
+	echo "$ag_out" | sed -n "s/^VHU-TEST: $1 //p" | tail -n1
+}
+
+# ql_until REGEX SECONDS [N]: wait for the Nth (default first) console line
+# matching REGEX. Unlike q_until it reads nothing into QEMU's log (a back-end
+# restart makes QEMU log vhost errors on purpose); gives up when QEMU ends.
+# q_why says why on 1.
+ql_until() {
+	local n=$(($2 * 10)) want=${3:-1}
+	q_why=
+	while [ "$(grep -acE -- "$1" "$q_serial" 2>/dev/null)" -lt "$want" ]; do
+		if ! proc_alive "$q_pid"; then
+			[ "$(grep -acE -- "$1" "$q_serial" 2>/dev/null)" -ge "$want" ] && return 0
+			q_why="QEMU exited"
+			return 1
+		fi
+		if [ $n -le 0 ]; then
+			q_why="no '$1' (number $want) from the guest within $2 s"
+			return 1
+		fi
+		n=$((n - 1))
+		sleep 0.1
+	done
+}
+
+# ag_ready SECONDS [N]: wait for the agent of the Nth boot to be ready.
+ag_ready() {
+	ql_until '^VHU-TEST: agent ready' "$1" "${2:-1}"
+}
+
+# ------------------------------------------------------------------ back-end
+#
+# tl_wrap_testpmd: testpmd with the back-end's control log at debug level
+# (one line per vhost-user request: the test counts ADD/REM_MEM_REG and sees
+# whether QEMU asked for an inflight area). A wrapper first on PATH adds the
+# EAL option, since tp_start takes testpmd's own options only.
+tl_wrap_testpmd() {
+	local real
+	real=$(command -v dpdk-testpmd) || return 1
+	mkdir -p "$vq_dir/bin"
+	printf '#!/bin/sh\nexec %s --log-level=lib.vhu.config:debug --log-level=lib.vhost.config:debug "$@"\n' \
+		"$real" >"$vq_dir/bin/dpdk-testpmd"
+	chmod 755 "$vq_dir/bin/dpdk-testpmd"
+	PATH=$vq_dir/bin:$PATH
+}
+
+# tp_sigkill: the back-end dies the way a crashing vSwitch does; what EAL
+# leaves behind for its prefix goes.
+tp_sigkill() {
+	[ -n "$tp_pid" ] || return 0
+	# (no "Killed" job notice from bash: the death is on purpose)
+	disown "$tp_pid" 2>/dev/null
+	kill -KILL "$tp_pid" 2>/dev/null
+	proc_wait_exit "$tp_pid" 10
+	exec {tp_fd}>&-
+	eal_prefix_clean "$tp_prefix"
+	tl_forget "$tp_pid"
+	tp_pid=
+}
+
+# tl_tp_stop: tp_stop, and the back-end's number forgotten.
+tl_tp_stop() {
+	local p=$tp_pid
+	tp_stop
+	[ -n "$p" ] && tl_forget "$p"
+	return 0
+}
+
+# tl_maps: the back-end's mappings of guest memory (QEMU's memfd files: the
+# boot RAM and one per DIMM).
+tl_maps() {
+	grep -c 'memory-backend-memfd' "/proc/$tp_pid/maps" 2>/dev/null
+}
+
+# tl_fds: the back-end's open fds other than sockets.
+tl_fds() {
+	ls -l "/proc/$tp_pid/fd" 2>/dev/null | awk '/-> / && $NF !~ /^socket:/ { n++ } END { print n + 0 }'
+}
+
+# tl_requests NAME: how many NAME requests (ADD_MEM_REG...) the back-end's
+# log shows so far (net_vhu's debug line; net_vhost's "read message").
+tl_requests() {
+	grep -acE "request $1 \(|read message (VHOST_USER_)?$1\b" "$tp_log"
+}
+
+# tl_now_ms: milliseconds since the epoch.
+tl_now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}

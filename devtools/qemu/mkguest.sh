@@ -3,7 +3,8 @@
 #
 # Build (or reuse) the throw-away Linux guest used by devtools/tests.d/qemu-guest.sh:
 # a Debian kernel taken with `apt-get download` (never installed on the host) and a
-# tiny busybox initramfs holding the virtio-net modules, ethtool and our /init.
+# tiny busybox initramfs holding the virtio-net modules, ethtool, our /init, the
+# extra cases (case-*.sh) and vhu-ping (vhu-ping.c, built static with cc).
 #
 # Everything lands in a cache directory outside the source tree:
 #   $VHU_QEMU_CACHE (default /var/cache/vhu-qemu)/
@@ -32,7 +33,7 @@ skip() {
 	exit 2
 }
 
-for tool in dpkg-deb cpio gzip sha256sum; do
+for tool in dpkg-deb cpio gzip sha256sum cc; do
 	command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed (devtools/packages.d/qemu.txt)"
 done
 busybox=$(command -v busybox 2>/dev/null)
@@ -139,10 +140,12 @@ if [ ! -s "$kdir/vmlinuz" ] || [ ! -s "$kdir/modules/order" ]; then
 fi
 
 # The initramfs depends on the init script, busybox, ethtool and the modules:
-# key it by their hash so an edit to guest-init.sh rebuilds it.
+# key it by their hash so an edit to guest-init.sh rebuilds it. Extra guest
+# cases, devtools/qemu/case-NAME.sh, go in as /lib/vhu-cases/NAME.sh (the
+# /init sources the one vhu.case= names).
 ethtool=$(command -v ethtool 2>/dev/null || true)
 [ -x /usr/sbin/ethtool ] && ethtool=/usr/sbin/ethtool
-key=$(cat "$here/guest-init.sh" "$busybox" ${ethtool:+"$ethtool"} "$kdir"/modules/*.ko \
+key=$(cat "$here/guest-init.sh" "$here"/case-*.sh "$here/vhu-ping.c" "$busybox" ${ethtool:+"$ethtool"} "$kdir"/modules/*.ko \
 	"$kdir/modules/order" | sha256sum | cut -c1-16)
 initrd=$kdir/initrd-$key.img
 if [ ! -s "$initrd" ]; then
@@ -155,6 +158,14 @@ if [ ! -s "$initrd" ]; then
 	cp "$here/guest-init.sh" "$r/init"
 	chmod 755 "$r/init"
 	cp "$kdir"/modules/*.ko "$kdir/modules/order" "$r/lib/vhu-modules/"
+	# The guest's echo stream checker, static like busybox.
+	cc -std=c11 -O2 -static -o "$r/bin/vhu-ping" "$here/vhu-ping.c" 2>"$tmp/cc.log" ||
+		skip "cc -static of vhu-ping.c failed (static libc: libc6-dev): $(head -n1 "$tmp/cc.log")"
+	mkdir -p "$r/lib/vhu-cases"
+	for c in "$here"/case-*.sh; do
+		[ -f "$c" ] || continue
+		cp "$c" "$r/lib/vhu-cases/${c##*/case-}"
+	done
 	# ethtool (optional): copied with the shared libraries it needs. It tells
 	# the offloads and channels the guest driver enabled, and lets the guest
 	# switch them; without it the test reads /sys only.
