@@ -160,6 +160,14 @@ cpu_pings() {
 	done
 }
 
+# vhu.case=NAME also names a case shipped in an extra initramfs archive as
+# /lib/vhu-cases/NAME.sh (devtools/tests.d/qemu-migrate.sh ships "migrate"):
+# it runs here, with the helpers above, and the guest powers off after it.
+if [ -f "/lib/vhu-cases/$case_.sh" ]; then
+	. "/lib/vhu-cases/$case_.sh"
+	finish
+fi
+
 case "$case_" in
 reload)
 	# Pings, then the driver goes away and comes back: the guest resets the

@@ -619,3 +619,151 @@ tl_requests() {
 tl_now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
+
+# ------------------------------------------------------------------ migration
+#
+# Helpers of devtools/tests.d/qemu-migrate.sh: a testpmd with several ports,
+# a QEMU with a QMP socket and extra arguments (-incoming), the guest image
+# plus the migration case, QMP commands, per-port counters.
+
+# qm_initrd OUT: write to OUT the test initramfs ($vq_initrd) followed by a
+# second archive holding /bin/vhu-traffic (guest-traffic.c, built static) and
+# /lib/vhu-cases/migrate.sh (guest-migrate.sh); the kernel unpacks both.
+# 1 with qm_why set when a static build is not possible here.
+qm_initrd() {
+	local out=$1 here r cc
+	here=$(dirname "${BASH_SOURCE[0]}")
+	r=$vq_dir/initrd-extra
+	rm -rf "$r"
+	mkdir -p "$r/bin" "$r/lib/vhu-cases"
+	cc=$(command -v gcc || command -v cc || true)
+	if [ -z "$cc" ]; then
+		qm_why="no C compiler to build the guest's traffic tool"
+		return 1
+	fi
+	if ! "$cc" -static -O2 -o "$r/bin/vhu-traffic" "$here/guest-traffic.c" >"$vq_dir/vhu-traffic.log" 2>&1; then
+		qm_why="cannot build a static binary (libc.a missing? package libc6-dev): $(head -n1 "$vq_dir/vhu-traffic.log")"
+		return 1
+	fi
+	cp "$here/guest-migrate.sh" "$r/lib/vhu-cases/migrate.sh"
+	{
+		cat "$vq_initrd"
+		(cd "$r" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1)
+	} >"$out" || { qm_why="cpio/gzip of the extra archive failed"; return 1; }
+}
+
+# tp_start_ports NAME FWD MEM DEVARGS... [-- TESTPMD-ARGS...]: like tp_start,
+# with one port per DEVARGS ("iface=...,queues=1,...": the vdev name, net_vhuN
+# or net_vhostN after $vq_backend, is put in front). Port i is the i-th.
+# VHU_TP_ENV (a word list, e.g. VHU_TEST_FAULT=drop-dirty-bit) goes into
+# testpmd's environment, VHU_TP_EAL (a word list) among its EAL arguments.
+tp_start_ports() {
+	local name=$1 fwd=$2 mem=$3 i=0 a in
+	shift 3
+	local vdevs=() eal=() env=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		case "$vq_backend" in
+		vhost) vdevs+=(--vdev "net_vhost$i,$1") ;;
+		vhu) vdevs+=(--vdev "net_vhu$i,$1") ;;
+		esac
+		i=$((i + 1))
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
+	tp_prefix=vhuq$$$name
+	vq_prefixes+=("$tp_prefix")
+	tp_log=$vq_dir/$name.testpmd.log
+	in=$vq_dir/$name.testpmd.in
+	mkfifo "$in" || return 1
+	if [ "$vq_backend" = vhu ]; then
+		eal+=(-d librte_net_vhu.so)
+		env+=("LD_LIBRARY_PATH=$vq_vhu_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+	fi
+	for a in ${VHU_TP_ENV:-}; do
+		env+=("$a")
+	done
+	# shellcheck disable=SC2206 # a word list of extra EAL arguments
+	eal+=(${VHU_TP_EAL:-})
+	if [ "$mem" = huge ]; then
+		eal+=(-m 256 --huge-unlink)
+	else
+		eal+=(--no-huge -m 256)
+	fi
+	env "${env[@]}" stdbuf -oL dpdk-testpmd -l 0,1 --no-pci --file-prefix "$tp_prefix" \
+		--log-level=lib.vhost.config:info "${eal[@]}" "${vdevs[@]}" -- \
+		-i --disable-link-check --nb-cores=1 --total-num-mbufs=16384 \
+		--forward-mode="$fwd" "$@" <"$in" >"$tp_log" 2>&1 &
+	tp_pid=$!
+	vq_pids+=("$tp_pid")
+	exec {tp_fd}<>"$in"
+	if ! proc_wait_for "$tp_log" '^testpmd> ' 60 "$tp_pid"; then
+		vq_say "testpmd did not start; its log ends with:"
+		tail -n 20 "$tp_log" | sed 's/^/    /'
+		return 1
+	fi
+	tp_cmd "start" >/dev/null || return 1
+	return 0
+}
+
+# tp_port_stats_of PORT: "rx_packets=N ... tx_bytes=N" of one port.
+tp_port_stats_of() {
+	tp_cmd "show port stats $1" | awk '
+		{ for (i = 1; i < NF; i++) if ($i ~ /^(RX|TX)-[a-z]+:$/) {
+			k = tolower($i); sub(":", "", k); sub("-", "_", k); printf "%s=%s ", k, $(i + 1) } }'
+}
+
+# tp_fwd_port PORT: "rx=N rx_dropped=N tx=N tx_dropped=N" of testpmd's
+# forwarding engine for one port (tx_dropped: frames it could not send).
+tp_fwd_port() {
+	tp_cmd "show fwd stats all" | awk -v p="$1" '
+		/Forward statistics for port/ { cur = $0; gsub(/[^0-9]/, "", cur); on = (cur == p); next }
+		on && /RX-packets:/ { printf "rx=%s rx_dropped=%s ", $2, $4 }
+		on && /TX-packets:/ { printf "tx=%s tx_dropped=%s ", $2, $4; on = 0 }'
+}
+
+# tp_xstat PORT NAME: one extended counter of a port (empty when absent).
+tp_xstat() {
+	tp_cmd "show port xstats $1" | awk -v n="$2" '$1 == n ":" { print $2; exit }'
+}
+
+# qm_start NAME SOCK MEM CASE DEVOPTS APPEND [QEMU-ARGS...]: a guest as
+# q_start starts it (QEMU connects to the back-end's SOCK, one queue pair),
+# with a QMP socket at $q_qmp and QEMU-ARGS appended (-incoming defer).
+qm_start() {
+	local name=$1 sock=$2 mem=$3 case_=$4 devopts=$5 append=$6 dev
+	shift 6
+	q_serial=$vq_dir/$name.serial
+	q_log=$vq_dir/$name.qemu.log
+	q_qmp=$vq_dir/$name.qmp
+	dev="virtio-net-pci,netdev=net0,mac=$vq_mac,romfile="
+	# QEMU 7.2 under TCG crashes in vhost_net_start with MSI-X: legacy INTx there.
+	[ "$vq_accel" = tcg ] && dev="$dev,vectors=0"
+	[ -n "$devopts" ] && dev="$dev,$devopts"
+	q_common "$vq_accel" "$mem" 1
+	q_argv+=(-serial "file:$q_serial" -qmp "unix:$q_qmp,server=on,wait=off"
+		-chardev "socket,id=chr0,path=$sock" -netdev "vhost-user,id=net0,chardev=chr0,queues=1"
+		-device "$dev"
+		-append "$q_kargs ipv6.disable=1 vhu.case=$case_ vhu.ip=$vq_ip vhu.peer=$vq_peer $append"
+		"$@")
+	: >"$q_serial"
+	"${q_argv[@]}" </dev/null >"$q_log" 2>&1 &
+	q_pid=$!
+	vq_pids+=("$q_pid")
+}
+
+# qmp QMP-SOCKET COMMAND [ARGUMENTS-JSON]: run a QMP command (bounded);
+# prints its answer; 1 with "error: ..." when it failed.
+qmp() {
+	timeout 20 /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/qmp.py" "$@"
+}
+
+# qmp_ready QMP-SOCKET SECONDS: wait until QEMU answers on its QMP socket.
+qmp_ready() {
+	local n=$(($2 * 10))
+	while :; do
+		[ -S "$1" ] && qmp "$1" query-status >/dev/null 2>&1 && return 0
+		[ $n -gt 0 ] || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+}

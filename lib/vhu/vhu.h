@@ -69,7 +69,11 @@ extern "C" {
 #define VHU_SOCK_PACKED          (1ull << 6)
 /** Accept IOMMU (ACCESS_PLATFORM) front-ends. Refused while IOTLB is unimplemented. */
 #define VHU_SOCK_IOMMU           (1ull << 7)
-/** Offer postcopy live migration. Refused while unimplemented. */
+/**
+ * Offer postcopy live migration (protocol feature PAGEFAULT). Registration
+ * fails with ENOTSUP, the reason logged, where userfaultfd cannot catch
+ * missing pages of shared memory.
+ */
 #define VHU_SOCK_POSTCOPY        (1ull << 8)
 
 /**

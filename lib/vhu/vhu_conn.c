@@ -19,6 +19,8 @@
 #include "vhu_conn.h"
 #include "vhu_dev.h"
 #include "vhu_dev_table.h"
+#include "vhu_postcopy.h"
+#include "vhu_testfault.h"
 #include "vhu_vq.h"
 
 static bool
@@ -154,6 +156,7 @@ vhu_conn_new(const struct vhu_socket_conf *conf, uint64_t features, uint64_t pro
 	if (conf->mac_set)
 		dev->mac = conf->mac;
 	dev->hdr_len = sizeof(struct vhu_net_hdr) - 2;
+	dev->test_fault = vhu_test_fault_get(conf->path);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		dev->peer_pid = cred.pid;
 		dev->peer_uid = cred.uid;
@@ -181,6 +184,8 @@ vhu_conn_free(struct vhu_conn *c)
 	unsigned int i;
 
 	dev->flags |= VHU_DEV_CLOSING;
+	vhu_test_fault_report(dev);
+	vhu_postcopy_free(&c->dev);
 	unready(c);
 	vhu_xfer_abort(&c->xfer);
 	vhu_dev_drop_memory(dev);

@@ -52,11 +52,24 @@ vhu_map_fd_range(int fd, uint64_t offset, uint64_t size, void **map,
 		return -EINVAL;
 	}
 	len = (len + align - 1) & ~(align - 1);
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
-		 (off_t)map_off);
+	/*
+	 * Mapped inaccessible, then opened: an application that called
+	 * mlockall(MCL_FUTURE) (dpdk-testpmd does) would otherwise have the
+	 * kernel read in every page at mmap time, and on a postcopy
+	 * destination a page still on its way would be created, zeroed,
+	 * under the guest. Shared mappings are not populated by mprotect.
+	 */
+	p = mmap(NULL, len, PROT_NONE, MAP_SHARED | MAP_NORESERVE, fd, (off_t)map_off);
 	if (p == MAP_FAILED) {
 		*why = "mmap of memory fd failed";
 		return -errno;
+	}
+	if (mprotect(p, len, PROT_READ | PROT_WRITE) != 0) {
+		int err = errno;
+
+		munmap(p, len);
+		*why = "mprotect of the memory mapping failed";
+		return -err;
 	}
 	*map = p;
 	*map_len = len;

@@ -25,6 +25,7 @@
 
 #include "vhu_obj.h"
 #include "vhu_proto.h"
+#include "vhu_testfault.h"
 
 struct vhu_mem_region {
 	uint64_t gpa;        /* guest physical start */
@@ -217,6 +218,20 @@ vhu_log_write(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
 		__atomic_fetch_or(&dev->log_base[page / 8], (uint8_t)(1u << (page % 8)),
 				__ATOMIC_RELAXED);
 	}
+}
+
+/*
+ * Log a write into a guest buffer (not a ring). The test fault
+ * drop-dirty-bit (vhu_testfault.h) leaves these out of the log.
+ */
+static inline void
+vhu_log_buf(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
+{
+	if (unlikely(dev->test_fault & VHU_TEST_FAULT_DROP_DIRTY)) {
+		__atomic_fetch_add(&dev->test_fault_hits, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	vhu_log_write(dev, gpa, len);
 }
 
 #endif /* VHU_MEM_H */

@@ -22,6 +22,7 @@
 #include "vhu_msg_mem.h"
 #include "vhu_msg_pvt.h"
 #include "vhu_msg_ring.h"
+#include "vhu_postcopy.h"
 
 /* fds accepted */
 enum fd_rule {
@@ -91,9 +92,9 @@ struct req_row {
 	X(IOTLB_MSG,             vhu_msg_not_supported,         VHU_PL_ANY,        FD_NONE,  RP_ACK,    ST_ANY,      PF_NONE,                     false) \
 	X(GET_CONFIG,            vhu_msg_get_config,            VHU_PL_CONFIG,     FD_NONE,  RP_CFG,    ST_ANY,      VHU_PF_CONFIG,               false) \
 	X(SET_CONFIG,            vhu_msg_set_config,            VHU_PL_CONFIG,     FD_NONE,  RP_ACK,    ST_ANY,      VHU_PF_CONFIG,               false) \
-	X(POSTCOPY_ADVISE,       vhu_msg_not_supported,         VHU_PL_NONE,       FD_NONE,  RP_U64ERR, ST_ANY,      PF_NONE,                     false) \
-	X(POSTCOPY_LISTEN,       vhu_msg_not_supported,         VHU_PL_NONE,       FD_NONE,  RP_ACK,    ST_ANY,      PF_NONE,                     false) \
-	X(POSTCOPY_END,          vhu_msg_not_supported,         VHU_PL_NONE,       FD_NONE,  RP_U64ERR, ST_ANY,      PF_NONE,                     false) \
+	X(POSTCOPY_ADVISE,       vhu_msg_postcopy_advise,       VHU_PL_NONE,       FD_NONE,  RP_U64ERR, ST_OWNER,    VHU_PF_PAGEFAULT,            false) \
+	X(POSTCOPY_LISTEN,       vhu_msg_postcopy_listen,       VHU_PL_NONE,       FD_NONE,  RP_ACK,    ST_OWNER,    VHU_PF_PAGEFAULT,            false) \
+	X(POSTCOPY_END,          vhu_msg_postcopy_end,          VHU_PL_NONE,       FD_NONE,  RP_U64ERR, ST_OWNER,    VHU_PF_PAGEFAULT,            false) \
 	X(GET_INFLIGHT_FD,       vhu_msg_get_inflight_fd,       VHU_PL_INFLIGHT,   FD_NONE,  RP_DATA,   ST_OWNER,    VHU_PF_INFLIGHT_SHMFD,       false) \
 	X(SET_INFLIGHT_FD,       vhu_msg_set_inflight_fd,       VHU_PL_INFLIGHT,   FD_ONE,   RP_ACK,    ST_OWNER,    VHU_PF_INFLIGHT_SHMFD,       false) \
 	X(RESET_DEVICE,          vhu_msg_reset,                 VHU_PL_NONE,       FD_NONE,  RP_ACK,    ST_OWNER,    VHU_PF_RESET_DEVICE,         false) \
@@ -214,6 +215,11 @@ dispatch(struct vhu_conn *c, struct vhu_msg *m)
 		why = "reply flag set on a request";
 		goto fatal;
 	}
+	/* postcopy: the front-end's u64 acknowledging our memory mapping reply */
+	if (vhu_postcopy_take_ack(&c->dev, m)) {
+		vhu_msg_close_fds(m);
+		return 0;
+	}
 	if (req < VHU_REQ_MAX)
 		row = &req_table[req];
 	if (row == NULL || row->fn == NULL) {
@@ -276,7 +282,11 @@ dispatch(struct vhu_conn *c, struct vhu_msg *m)
 		goto fatal_set;
 	switch (row->reply) {
 	case RP_ACK:
-		if (need_reply) {
+		if (rc == VHU_MSG_OK && r->hdr.size != 0) {
+			/* a reply of the handler's own (postcopy memory mapping) */
+			if (send_reply(c, m, r) != 0)
+				goto fatal_set;
+		} else if (need_reply) {
 			vhu_msg_reply_u64(r, rc == VHU_MSG_OK ? 0 : 1);
 			if (send_reply(c, m, r) != 0)
 				goto fatal_set;

@@ -294,6 +294,6 @@ int
 vhu_msg_not_supported(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 {
 	RTE_SET_USED(r);
-	return vhu_msg_refuse(c, "%s is not supported (no IOMMU/postcopy support)",
-			vhu_req_name(m->hdr.request));
+	return vhu_msg_refuse(
+			c, "%s is not supported (no IOMMU support)", vhu_req_name(m->hdr.request));
 }

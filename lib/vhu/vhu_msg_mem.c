@@ -16,6 +16,7 @@
 #include "vhu_mem.h"
 #include "vhu_msg_mem.h"
 #include "vhu_msg_pvt.h"
+#include "vhu_postcopy.h"
 
 /* ---- memory ---- */
 
@@ -48,7 +49,6 @@ vhu_msg_set_mem_table(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	uint32_t i;
 	int rc;
 
-	RTE_SET_USED(r);
 	for (i = 0; i < t->nregions; i++) {
 		struct vhu_mem_region *reg;
 
@@ -67,6 +67,12 @@ vhu_msg_set_mem_table(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		tab = next;
 	}
 	VHU_LOG_CONFIG(INFO, c->dev.ifname, "memory table: %u regions", t->nregions);
+	/* postcopy: registered with the userfaultfd, our addresses in the reply */
+	if (vhu_postcopy_listening(&c->dev) &&
+			vhu_postcopy_reply_table(&c->dev, tab, m, r, &why) != 0) {
+		vhu_mem_free(tab);
+		return vhu_msg_fail(c, "postcopy memory table: %s", why);
+	}
 	return swap_mem(c, tab);
 }
 
@@ -79,7 +85,6 @@ vhu_msg_add_mem_reg(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	const char *why = NULL;
 	int rc;
 
-	RTE_SET_USED(r);
 	/*
 	 * QEMU 7.2 adds every region once per queue pair. The same region
 	 * again is no overlap: count it (the message's fd is closed by the
@@ -95,6 +100,9 @@ vhu_msg_add_mem_reg(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		VHU_LOG_CONFIG(DEBUG, c->dev.ifname,
 				"ADD_MEM_REG: gpa 0x%" PRIx64 " already mapped, now added %u times",
 				d->guest_phys_addr, reg->adds);
+		if (vhu_postcopy_listening(&c->dev) &&
+				vhu_postcopy_reply_region(&c->dev, reg, m, r, &why) != 0)
+			return vhu_msg_fail(c, "ADD_MEM_REG (postcopy): %s", why);
 		return VHU_MSG_OK;
 	}
 	rc = vhu_mem_region_map(d, m->fds[0], &reg, &why);
@@ -104,6 +112,11 @@ vhu_msg_add_mem_reg(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	if (rc != 0) {
 		vhu_mem_region_unmap(reg);
 		return vhu_msg_fail(c, "ADD_MEM_REG: %s", why);
+	}
+	if (vhu_postcopy_listening(&c->dev) &&
+			vhu_postcopy_reply_region(&c->dev, reg, m, r, &why) != 0) {
+		vhu_mem_free(next);
+		return vhu_msg_fail(c, "ADD_MEM_REG (postcopy): %s", why);
 	}
 	return swap_mem(c, next);
 }
@@ -363,5 +376,46 @@ vhu_msg_set_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r
 	dev->inflight_len = len;
 	dev->inflight_queues = d->num_queues;
 	dev->inflight_qsize = d->queue_size;
+	return VHU_MSG_OK;
+}
+
+/* ---- postcopy migration (vhu_postcopy.c) ---- */
+
+int
+vhu_msg_postcopy_advise(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
+{
+	const char *why = NULL;
+	int fd;
+
+	RTE_SET_USED(m);
+	if (vhu_postcopy_advise(&c->dev, &fd, &why) != 0)
+		return vhu_msg_refuse(c, "POSTCOPY_ADVISE: %s", why);
+	r->hdr.size = 0; /* the reply is the userfaultfd alone */
+	r->fds[0] = fd;  /* sent, not closed: we keep our own reference */
+	r->nfds = 1;
+	return VHU_MSG_OK;
+}
+
+int
+vhu_msg_postcopy_listen(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
+{
+	const char *why = NULL;
+
+	RTE_SET_USED(m);
+	RTE_SET_USED(r);
+	if (vhu_postcopy_listen(&c->dev, &why) != 0)
+		return vhu_msg_refuse(c, "POSTCOPY_LISTEN: %s", why);
+	return VHU_MSG_OK;
+}
+
+int
+vhu_msg_postcopy_end(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
+{
+	const char *why = NULL;
+
+	RTE_SET_USED(m);
+	if (vhu_postcopy_end(&c->dev, &why) != 0)
+		return vhu_msg_refuse(c, "POSTCOPY_END: %s", why);
+	vhu_msg_reply_u64(r, 0);
 	return VHU_MSG_OK;
 }

@@ -23,5 +23,9 @@ int vhu_msg_set_log_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *
 int vhu_msg_set_log_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_get_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_set_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
+/* POSTCOPY_ADVISE, _LISTEN, _END (the work is vhu_postcopy.c's) */
+int vhu_msg_postcopy_advise(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
+int vhu_msg_postcopy_listen(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
+int vhu_msg_postcopy_end(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 
 #endif /* VHU_MSG_MEM_H */

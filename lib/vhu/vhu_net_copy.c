@@ -32,7 +32,7 @@ vhu_net_write_hdr(struct vhu_dev *dev, const struct vhu_net_hdr *hdr, uint32_t h
 		if (memcmp(hb[k].addr, src, l) != 0)
 			memcpy(hb[k].addr, src, l);
 		if (unlikely(dev->log_all))
-			vhu_log_write(dev, hb[k].gpa, l);
+			vhu_log_buf(dev, hb[k].gpa, l);
 		src += l;
 		hlen -= l;
 	}

@@ -115,7 +115,7 @@ vhu_copy_to_guest(struct vhu_dev *dev, struct vhu_mcur *c, uint32_t len, const s
 		l = RTE_MIN(len - done, RTE_MIN(c->left, b->len - *boff));
 		rte_memcpy(b->addr + *boff, c->p, l);
 		if (unlikely(dev->log_all))
-			vhu_log_write(dev, b->gpa + *boff, l);
+			vhu_log_buf(dev, b->gpa + *boff, l);
 		c->p += l;
 		c->left -= l;
 		done += l;

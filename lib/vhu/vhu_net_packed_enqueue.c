@@ -195,7 +195,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, ui
 		vhu_net_hdr_put_plain(dst[k], hlen);
 		rte_memcpy(dst[k] + hlen, rte_pktmbuf_mtod(m[k], const void *), len);
 		if (unlikely(dev->log_all))
-			vhu_log_write(dev, d[k].addr, len + hlen);
+			vhu_log_buf(dev, d[k].addr, len + hlen);
 		vhu_packed_used_put(vq, u, d[k].id, len + hlen, 1);
 	}
 	return true;

@@ -37,6 +37,7 @@
 struct vhu_dev;
 struct vhu_vq;
 struct vhu_mem;
+struct vhu_postcopy;
 
 /* A ring's burst functions, chosen once when it starts (vhu_net_select_burst()). */
 typedef uint16_t (*vhu_dequeue_fn)(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
@@ -121,6 +122,9 @@ struct vhu_dev {
 	bool log_all;                   /* LOG_ALL negotiated and a log is mapped */
 	uint8_t *log_base;              /* dirty bitmap */
 	uint64_t log_size;              /* bytes of bitmap */
+	uint8_t test_fault;             /* VHU_TEST_FAULT_* armed at creation (vhu_testfault.h) */
+	uint64_t test_fault_hits;       /* times an armed fault struck (relaxed atomic) */
+	struct vhu_postcopy *postcopy;  /* control thread: POSTCOPY_ADVISE to _END (vhu_postcopy.c) */
 	volatile uint32_t rarp_pending; /* SEND_RARP: inject a RARP on the next dequeue */
 	struct rte_ether_addr rarp_mac;
 	int vid;

@@ -30,6 +30,7 @@
 #include "vhu_evloop.h"
 #include "vhu_msg.h"
 #include "vhu_obj.h"
+#include "vhu_postcopy.h"
 
 #define VHU_RECONNECT_DEFAULT_MS 100u
 #define VHU_RECONNECT_MAX_MS     1000u
@@ -82,7 +83,7 @@ vhu_default_protocol_features(void)
 {
 	/*
 	 * Not offered: CROSS_ENDIAN (little-endian x86_64 only), CRYPTO_SESSION
-	 * and GPU (other device types), PAGEFAULT (postcopy is refused),
+	 * and GPU (other device types), PAGEFAULT (only with VHU_SOCK_POSTCOPY),
 	 * BACKEND_SEND_FD and HOST_NOTIFIER (no mappable doorbells in a
 	 * software back-end), INBAND_NOTIFICATIONS (the datapath signals
 	 * through eventfds: a call over the socket would block an lcore),
@@ -514,8 +515,16 @@ check_conf(const struct vhu_socket_conf *conf)
 		return -EINVAL;
 	if (conf->flags & ~VHU_SOCK_KNOWN)
 		return -EINVAL;
-	if (conf->flags & (VHU_SOCK_IOMMU | VHU_SOCK_POSTCOPY))
-		return -ENOTSUP;   /* IOTLB and postcopy are not implemented */
+	if (conf->flags & VHU_SOCK_IOMMU)
+		return -ENOTSUP; /* IOTLB is not implemented */
+	if (conf->flags & VHU_SOCK_POSTCOPY) {
+		const char *why = NULL;
+
+		if (vhu_postcopy_probe(&why) != 0) {
+			VHU_LOG_CONFIG(ERR, conf->path, "postcopy migration refused: %s", why);
+			return -ENOTSUP;
+		}
+	}
 	if (conf->max_queue_pairs > VHU_MAX_QUEUE_PAIRS)
 		return -EINVAL;
 	if (conf->mtu != 0 && conf->mtu < RTE_ETHER_MIN_MTU)
@@ -563,8 +572,10 @@ vhu_socket_register(const struct vhu_socket_conf *conf)
 	/* the protocol itself needs this bit; ACCESS_PLATFORM needs IOTLB */
 	s->features |= VHU_BIT(VHU_F_PROTOCOL_FEATURES);
 	s->features &= ~VHU_BIT(VHU_F_ACCESS_PLATFORM);
-	s->protocol_features = vhu_default_protocol_features() &
-		~conf->protocol_features_disable;
+	s->protocol_features = vhu_default_protocol_features();
+	if (conf->flags & VHU_SOCK_POSTCOPY)
+		s->protocol_features |= VHU_BIT(VHU_PF_PAGEFAULT);
+	s->protocol_features &= ~conf->protocol_features_disable;
 	s->listen_fd = -1;
 	s->timer_fd = -1;
 	s->ev_listen.fn = listen_event;

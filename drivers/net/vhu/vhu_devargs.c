@@ -267,11 +267,6 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 				"devarg iommu-support=1 is not supported: vhu has no IOTLB yet; accepted iommu-support=0");
 		return -ENOTSUP;
 	}
-	if (tristate(a, VHU_ETH_ARG_POSTCOPY) == 1) {
-		set_err(err, errlen,
-				"devarg postcopy-support=1 is not supported: vhu has no postcopy migration yet; accepted postcopy-support=0");
-		return -ENOTSUP;
-	}
 	conf->path = a->iface;
 	conf->max_queue_pairs = vhu_eth_devargs_queues(a);
 
@@ -284,6 +279,9 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 				conf->reconnect_ms = a->val[VHU_ETH_ARG_RECONNECT];
 		}
 	}
+	/* postcopy: the library probes userfaultfd when the port registers */
+	if (tristate(a, VHU_ETH_ARG_POSTCOPY) == 1)
+		conf->flags |= VHU_SOCK_POSTCOPY;
 	if (tristate(a, VHU_ETH_ARG_LINEAR_BUF) == 1)
 		conf->flags |= VHU_SOCK_LINEAR_BUF;
 	if (tristate(a, VHU_ETH_ARG_EXT_BUF) == 1)
