@@ -455,7 +455,7 @@ ql_stop() {
 
 # ------------------------------------------------------------------ QMP
 #
-# One QMP session per QEMU, held by devtools/qemu/qmp-session.py as a coprocess.
+# One QMP session per QEMU, held by devtools/qemu/qmp.py --session as a coprocess.
 ql_qmp_pid='' ql_qmp_in='' ql_qmp_out='' ql_reply=''
 
 ql_qmp_open() {
@@ -467,7 +467,7 @@ ql_qmp_open() {
 		n=$((n - 1))
 		sleep 0.1
 	done
-	coproc QLQMP { QMP_EVENT_LOG=$vq_dir/qmp-events.log exec "$py" devtools/qemu/qmp-session.py "$ql_qmp_sock" 30; }
+	coproc QLQMP { QMP_EVENT_LOG=$vq_dir/qmp-events.log exec "$py" devtools/qemu/qmp.py "$ql_qmp_sock" --session 30; }
 	ql_qmp_pid=$QLQMP_PID
 	vq_pids+=("$ql_qmp_pid")
 	# Copies: bash forgets QLQMP once the coprocess ends.
@@ -482,14 +482,14 @@ ql_qmp_close() {
 	ql_qmp_pid=''
 }
 
-# ql_qmp JSON [SECONDS]: send one request (see qmp-session.py), the answer in
+# ql_qmp JSON [SECONDS]: send one request (see qmp.py --session), the answer in
 # ql_reply (and printed). 1 on an error answer, a timeout or a closed session.
 ql_qmp() {
 	ql_reply=
 	[ -n "$ql_qmp_pid" ] || ql_qmp_open || { ql_reply='{"closed": 1}'; echo "$ql_reply"; return 1; }
 	echo "$1" >&"$ql_qmp_in" 2>/dev/null || { ql_reply='{"closed": 1}'; echo "$ql_reply"; return 1; }
 	if ! read -r -t "${2:-40}" ql_reply <&"$ql_qmp_out"; then
-		ql_reply='{"closed": 1, "why": "no answer from qmp-session.py"}'
+		ql_reply='{"closed": 1, "why": "no answer from qmp.py --session"}'
 		echo "$ql_reply"
 		return 1
 	fi

@@ -7,7 +7,7 @@
 # net_vhu (or DPDK's net_vhost, to compare). Guide: doc/guides/testing/qemu.rst.
 # The guest runs an agent (devtools/qemu/case-agent.sh) that the script drives
 # through a second serial port; QEMU is driven through QMP
-# (devtools/qemu/qmp-session.py).
+# (devtools/qemu/qmp.py --session).
 #
 # Groups (VHU_QEMU_CASES, default all, in this order):
 #   hotplug  memory DIMMs plugged at run time until QEMU refuses one, onlined
