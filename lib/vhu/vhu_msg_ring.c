@@ -107,6 +107,8 @@ vhu_msg_set_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 		vq->last_used_idx = (uint16_t)s->num;
 	}
 	vhu_guard_open(&vq->guard);
+	/* the migration test compares this with where the source stopped */
+	VHU_LOG_CONFIG(DEBUG, c->dev.ifname, "vring %u base %u", s->index, s->num);
 	return VHU_MSG_OK;
 }
 
