@@ -15,7 +15,67 @@ vq_dir=
 vq_keep=${VHU_QEMU_KEEP:-0}
 vq_prefixes=()
 
-vq_say() { echo "qemu-guest: $*"; }
+vq_say() { echo "${vq_name:-qemu-guest}: $*"; }
+
+# ------------------------------------------------------------------ check groups
+#
+# The PASS/FAIL bookkeeping of the tests.d/qemu-*.sh scripts. The script sets
+# group_checks (group -> its checks, in order), groups (those to run),
+# t_start, and counters passed, failed and skipped at 0, and defines g_end.
+# A check is reported exactly once: g_abort fails those a group still owes.
+
+g_name='' g_left=()
+
+g_begin() {
+	g_name=$1
+	read -r -a g_left <<<"${group_checks[$1]}"
+	echo
+	vq_say "=== $g_name ($vq_backend, $vq_accel, at $(($(date +%s) - t_start)) s)"
+}
+
+# g_mark CHECK: forget CHECK from the group's list of checks still owed.
+g_mark() {
+	local c keep=()
+	for c in "${g_left[@]}"; do
+		[ "$c" = "$1" ] || keep+=("$c")
+	done
+	g_left=("${keep[@]}")
+}
+g_pass() { g_mark "$1"; echo "PASS $g_name/$1${2:+: $2}"; passed=$((passed + 1)); }
+g_fail() { g_mark "$1"; echo "FAIL $g_name/$1${2:+: $2}"; failed=$((failed + 1)); }
+g_skip() { g_mark "$1"; echo "SKIP $g_name/$1${2:+: $2}"; skipped=$((skipped + 1)); }
+# g_owed CHECK: CHECK is not reported yet.
+g_owed() { local c; for c in "${g_left[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
+
+# g_abort REASON: every check of the group not reported yet fails for REASON.
+g_abort() {
+	local c
+	for c in "${g_left[@]}"; do
+		g_fail "$c" "$1"
+	done
+}
+
+# finish: the summary line, and the exit status (0: nothing failed).
+finish() {
+	echo
+	vq_say "wall time $(($(date +%s) - t_start)) s"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+# skip_all REASON: QEMU cannot run here; every check is skipped, never passed.
+skip_all() {
+	local g c
+	vq_say "cannot run: $1"
+	for g in $groups; do
+		for c in ${group_checks[$g]:-}; do
+			echo "SKIP $g/$c: $1"
+			skipped=$((skipped + 1))
+		done
+	done
+	finish
+}
 
 # vq_init: private directory and an exit trap that ends what we started.
 vq_init() {

@@ -57,60 +57,12 @@ declare -A group_checks=(
 )
 
 # ------------------------------------------------------------------ bookkeeping
-g_name='' g_left=()
-
-g_begin() {
-	g_name=$1
-	read -r -a g_left <<<"${group_checks[$1]}"
-	echo
-	vq_say "=== $g_name ($vq_backend, $vq_accel, at $(($(date +%s) - t_start)) s)"
-}
-
-# g_mark CHECK: forget CHECK from the group's list of checks still owed.
-g_mark() {
-	local c keep=()
-	for c in "${g_left[@]}"; do
-		[ "$c" = "$1" ] || keep+=("$c")
-	done
-	g_left=("${keep[@]}")
-}
-g_pass() { g_mark "$1"; echo "PASS $g_name/$1${2:+: $2}"; passed=$((passed + 1)); }
-g_fail() { g_mark "$1"; echo "FAIL $g_name/$1${2:+: $2}"; failed=$((failed + 1)); }
-g_skip() { g_mark "$1"; echo "SKIP $g_name/$1${2:+: $2}"; skipped=$((skipped + 1)); }
-
-# g_abort REASON: every check not reported yet fails for REASON.
-g_abort() {
-	local c
-	for c in "${g_left[@]}"; do
-		g_fail "$c" "$1"
-	done
-}
+# (check groups: devtools/qemu/lib.sh)
 
 # g_end: stop the back-end; a check not reported by then failed to be reached.
 g_end() {
 	tp_stop
 	g_abort "not reached: an earlier step of the group failed"
-}
-
-finish() {
-	echo
-	vq_say "wall time $(($(date +%s) - t_start)) s"
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
-# skip_all REASON: QEMU cannot run here; every check is skipped, never passed.
-skip_all() {
-	local g c
-	vq_say "cannot run: $1"
-	for g in $groups; do
-		for c in ${group_checks[$g]:-}; do
-			echo "SKIP $g/$c: $1"
-			skipped=$((skipped + 1))
-		done
-	done
-	finish
 }
 
 # ------------------------------------------------------------------ checks

@@ -67,53 +67,14 @@ declare -A group_checks=(
 )
 
 # ------------------------------------------------------------------ bookkeeping
-g_name='' g_left=()
+# (check groups: devtools/qemu/lib.sh)
+vq_name=qemu-lifecycle
 
-g_begin() {
-	g_name=$1
-	read -r -a g_left <<<"${group_checks[$1]}"
-	echo
-	vq_say "=== $g_name ($vq_backend, $vq_accel, at $(($(date +%s) - t_start)) s)"
-}
-g_mark() {
-	local c keep=()
-	for c in "${g_left[@]}"; do
-		[ "$c" = "$1" ] || keep+=("$c")
-	done
-	g_left=("${keep[@]}")
-}
-g_pass() { g_mark "$1"; echo "PASS $g_name/$1${2:+: $2}"; passed=$((passed + 1)); }
-g_fail() { g_mark "$1"; echo "FAIL $g_name/$1${2:+: $2}"; failed=$((failed + 1)); }
-g_abort() {
-	local c
-	for c in "${g_left[@]}"; do
-		g_fail "$c" "$1"
-	done
-}
+# g_end: QEMU and the back-end stopped; a check not reported by then failed.
 g_end() {
 	ql_stop
 	tl_tp_stop
 	g_abort "not reached: an earlier step of the group failed"
-}
-
-finish() {
-	echo
-	vq_say "wall time $(($(date +%s) - t_start)) s"
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
-skip_all() {
-	local g c
-	vq_say "cannot run: $1"
-	for g in $groups; do
-		for c in ${group_checks[$g]:-}; do
-			echo "SKIP $g/$c: $1"
-			skipped=$((skipped + 1))
-		done
-	done
-	finish
 }
 
 wait_socket() {
