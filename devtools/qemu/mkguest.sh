@@ -187,11 +187,12 @@ if [ ! -s "$initrd" ]; then
 	mv "$tmp/initrd.img" "$initrd"
 	rm -rf "$tmp"
 	trap - EXIT
-	# Keep the cache small: older initramfs images of this kernel go.
-	for old in "$kdir"/initrd-*.img; do
-		[ "$old" = "$initrd" ] || rm -f "$old"
-	done
 fi
+# Keep the cache small, but never pull an image from under a test that is
+# booting it (two checkouts of different guest scripts may run at once): an
+# image goes once no run has used it for a day.
+touch "$initrd"
+find "$kdir" -maxdepth 1 -name 'initrd-*.img' ! -name "${initrd##*/}" -mtime +0 -delete 2>/dev/null
 
 echo "KERNEL=$kdir/vmlinuz"
 echo "INITRD=$initrd"
