@@ -24,6 +24,10 @@
 #include "vhu_dev_table.h"
 #include "vhu_test.h"
 
+const uint8_t hostile_udp[50] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 0x45, 0, 0, 36, 0,
+	0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x04, 0xd2, 0x00, 0x35, 0, 16, 0, 0, 'h',
+	'o', 's', 't', 'i', 'l', 'e', '!' };
+
 /* ---- log lines ---- */
 
 static FILE *hlog_file;

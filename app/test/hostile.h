@@ -51,6 +51,13 @@ struct rte_mempool *hpool(void);
 /* Every mbuf of hpool() is back. */
 bool hpool_full(void);
 
+/*
+ * A 50-byte Ethernet/IPv4/UDP frame (10.0.0.1:1234 -> 10.0.0.2:53, payload
+ * "hostile!", checksums zero) for tests that put a checksum or segmentation
+ * request on a frame.
+ */
+extern const uint8_t hostile_udp[50];
+
 /* ---- a device on its own socket, driven by the mock front-end ---- */
 #define HDEV_MEM (4ull << 20)
 #define HDEV_DATA_OFF (1ull << 20)   /* guest buffers live above this offset */

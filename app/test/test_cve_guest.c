@@ -87,65 +87,12 @@ body_2022_2132(struct pair *p)
 	rte_pktmbuf_free(m[0]);
 	/* three pieces holding a partial-checksum request for a UDP frame: applied */
 	{
-		static const uint8_t udp[] = {
-			2,
-			0,
-			0,
-			0,
-			0,
-			1,
-			2,
-			0,
-			0,
-			0,
-			0,
-			2,
-			0x08,
-			0x00,
-			0x45,
-			0,
-			0,
-			36,
-			0,
-			0,
-			0,
-			0,
-			64,
-			17,
-			0,
-			0,
-			10,
-			0,
-			0,
-			1,
-			10,
-			0,
-			0,
-			2,
-			0x04,
-			0xd2,
-			0x00,
-			0x35,
-			0,
-			16,
-			0,
-			0,
-			'h',
-			'o',
-			's',
-			't',
-			'i',
-			'l',
-			'e',
-			'!',
-		};
-
 		hdr.flags = VHU_NET_HDR_F_NEEDS_CSUM;
 		hdr.csum_start = 34;
 		hdr.csum_offset = 6;
-		TEST_RUN(tx_scattered(p, udp, sizeof(udp), &hdr, 3));
+		TEST_RUN(tx_scattered(p, hostile_udp, sizeof(hostile_udp), &hdr, 3));
 		TEST_ASSERT_EQ(pair_dequeue(p, m, 1), 1, "partial checksum over 3 descriptors");
-		TEST_ASSERT_EQ(m[0]->pkt_len, sizeof(udp), "length");
+		TEST_ASSERT_EQ(m[0]->pkt_len, sizeof(hostile_udp), "length");
 		rte_pktmbuf_free(m[0]);
 	}
 	/* more pieces than a packet may have: dropped */
@@ -208,58 +155,6 @@ VHU_TEST_F(fast, cve_2022_2132_header_over_many_descriptors, pair, p)
 static int
 body_2024_11614(struct pair *p)
 {
-	static const uint8_t udp[] = {
-		2,
-		0,
-		0,
-		0,
-		0,
-		1,
-		2,
-		0,
-		0,
-		0,
-		0,
-		2,
-		0x08,
-		0x00,
-		0x45,
-		0,
-		0,
-		36,
-		0,
-		0,
-		0,
-		0,
-		64,
-		17,
-		0,
-		0,
-		10,
-		0,
-		0,
-		1,
-		10,
-		0,
-		0,
-		2,
-		0x04,
-		0xd2,
-		0x00,
-		0x35,
-		0,
-		16,
-		0,
-		0,
-		'h',
-		'o',
-		's',
-		't',
-		'i',
-		'l',
-		'e',
-		'!',
-	};
 	static const struct {
 		uint16_t start, off;
 		uint8_t gso;
@@ -289,7 +184,7 @@ body_2024_11614(struct pair *p)
 		hdr.csum_offset = bad[i].off;
 		hdr.gso_type = bad[i].gso;
 		hdr.gso_size = bad[i].gso_size;
-		TEST_ASSERT(hdev_tx(&p->a, udp, sizeof(udp), &hdr) >= 0, "post");
+		TEST_ASSERT(hdev_tx(&p->a, hostile_udp, sizeof(hostile_udp), &hdr) >= 0, "post");
 		TEST_ASSERT_EQ(pair_dequeue(p, m, 0), 0, "bad header %u dropped", i);
 		TEST_ASSERT_EQ(hring_errors(p->a.vid, 1), e0 + i + 1, "bad header %u counted", i);
 	}
@@ -306,9 +201,9 @@ body_2024_11614(struct pair *p)
 	hdr.flags = VHU_NET_HDR_F_NEEDS_CSUM;
 	hdr.csum_start = 34;
 	hdr.csum_offset = 6;
-	gpa = gmem_alloc(&p->a.gm, 0, 12 + sizeof(udp), 64);
+	gpa = gmem_alloc(&p->a.gm, 0, 12 + sizeof(hostile_udp), 64);
 	gmem_write(&p->a.gm, gpa, &hdr, 12);
-	gmem_write(&p->a.gm, gpa + 12, udp, sizeof(udp));
+	gmem_write(&p->a.gm, gpa + 12, hostile_udp, sizeof(hostile_udp));
 	gh = gmem_host(&p->a.gm, gpa);
 	memset(&p->fl, 0, sizeof(p->fl));
 	p->fl.field = (volatile uint16_t *)(void *)((uint8_t *)gh +
@@ -320,7 +215,7 @@ body_2024_11614(struct pair *p)
 	e0 = hring_errors(p->a.vid, 1);
 	for (k = 0; k < RACE_ROUNDS; k++) {
 		sched_yield();
-		hdesc(hdev_desc(&p->a, 1, RAW), gpa, 12 + sizeof(udp), 0, 0);
+		hdesc(hdev_desc(&p->a, 1, RAW), gpa, 12 + sizeof(hostile_udp), 0, 0);
 		hdev_avail(&p->a, 1, RAW);
 		n = pair_dequeue(p, m, 1);
 		if (n == 1) {
@@ -328,7 +223,7 @@ body_2024_11614(struct pair *p)
 
 			accepted++;
 			/* the checksum field holds a real value, at the good place */
-			TEST_ASSERT_EQ(m[0]->pkt_len, sizeof(udp), "length");
+			TEST_ASSERT_EQ(m[0]->pkt_len, sizeof(hostile_udp), "length");
 			sum = *rte_pktmbuf_mtod_offset(m[0], uint16_t *, 40);
 			TEST_ASSERT(sum == 0 || (m[0]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != 0,
 					"a packet taken with neither a checksum nor its flag");
