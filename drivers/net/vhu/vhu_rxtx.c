@@ -158,6 +158,8 @@ vhu_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t nb, i;
 	int vid;
 
+	if (vhu_eth_queue_idle(q))
+		return 0;
 	vid = vhu_eth_queue_enter(q);
 	if (unlikely(vid < 0)) {
 		vhu_eth_queue_leave(q);
@@ -182,6 +184,8 @@ vhu_eth_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t nb;
 	int vid;
 
+	if (vhu_eth_queue_idle(q))
+		return 0;
 	vid = vhu_eth_queue_enter(q);
 	if (unlikely(vid < 0)) {
 		vhu_eth_queue_leave(q);
