@@ -45,8 +45,16 @@
 #define IDLE_BATCHES 31   /* batches per driver and figure */
 #define IDLE_QSIZE   256  /* the front-end's ring size (peer_port_conf) */
 
-enum { DRV_VHU, DRV_VHOST, DRV_N };
-enum { OP_RX, OP_TX, OP_N };
+enum {
+	DRV_VHU,
+	DRV_VHOST,
+	DRV_N
+};
+enum {
+	OP_RX,
+	OP_TX,
+	OP_N
+};
 
 static const char *const drv_name[DRV_N] = { "vhu", "vhost" };
 
@@ -153,8 +161,8 @@ report(const char *layout, const char *state, int op, const double *med, unsigne
 				layout, state, what, med[DRV_VHU], med[DRV_VHOST],
 				med[DRV_VHOST] > 0 ? med[DRV_VHU] / med[DRV_VHOST] : 0.0);
 	else
-		printf("    idle-poll %-6s %-12s %-3s: vhu %7.1f  vhost      -  cycles/call\n", layout,
-				state, what, med[DRV_VHU]);
+		printf("    idle-poll %-6s %-12s %-3s: vhu %7.1f  vhost      -  cycles/call\n",
+				layout, state, what, med[DRV_VHU]);
 	fflush(stdout);
 }
 
@@ -175,8 +183,8 @@ fill_guest(uint16_t port, const char *drv)
 			m = NULL;
 			filled++;
 			refused = 0;
-			TEST_ASSERT(filled <= IDLE_QSIZE, "net_%s: %u frames into a ring of %u", drv,
-					filled, IDLE_QSIZE);
+			TEST_ASSERT(filled <= IDLE_QSIZE, "net_%s: %u frames into a ring of %u",
+					drv, filled, IDLE_QSIZE);
 		} else {
 			refused++;
 			usleep(1000);
