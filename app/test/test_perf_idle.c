@@ -222,7 +222,8 @@ idle_backends(struct pmd_env *e, struct idle_port *p, unsigned int *ndrv, const 
 		snprintf(why, whylen,
 				"net_vhost not loadable (rte_vdev_init: %s); it is "
 				"librte_net_vhost.so in %s, Debian's dpdk package",
-				rte_strerror(-rc), vhu_test_dpdk_pmd_dir);
+				rc == -1 ? "no driver by that name" : rte_strerror(-rc),
+				vhu_test_dpdk_pmd_dir);
 		*ndrv = 1;
 		return TEST_SUCCESS;
 	}
