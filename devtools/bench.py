@@ -67,10 +67,24 @@ VARIANTS = {
                'what': 'packed ring, mergeable off, in-order off'},
     'split-2q': {'queues': 2, 'mrg': 0, 'inorder': 0, 'packed': 0,
                  'what': 'split ring, 2 queue pairs, one forwarding core per side'},
+    # Many ports, one busy: the back-end's lcore polls 8 connected ports, the
+    # peer forwards on its port 0 only (--portlist=0), so the busy port's rate
+    # carries the cost of 7 idle polls per round.  Each port forwards to
+    # itself (--port-topology=loop).  Not h2g: a txonly back-end would fill
+    # the 7 unpolled guests' rings, which is no idle poll.
+    'split-1of8': {'queues': 1, 'mrg': 0, 'inorder': 0, 'packed': 0, 'ports': 8,
+                   'directions': ('loopback', 'g2h'),
+                   'what': 'split ring, 8 ports connected, traffic on port 0 only; the '
+                           'back-end polls all 8'},
+    'packed-1of8': {'queues': 1, 'mrg': 0, 'inorder': 0, 'packed': 1, 'ports': 8,
+                    'directions': ('loopback', 'g2h'),
+                    'what': 'packed ring, 8 ports connected, traffic on port 0 only; the '
+                            'back-end polls all 8'},
 }
 SIZES = (64, 1518)
 DIRECTION_ORDER = ('loopback', 'g2h', 'h2g')
-VARIANT_ORDER = ('split', 'split-mrg', 'split-inorder', 'packed', 'split-2q')
+VARIANT_ORDER = ('split', 'split-mrg', 'split-inorder', 'packed', 'split-2q', 'split-1of8',
+                 'packed-1of8')
 
 # Sender's tx and receiver's rx rates further apart than this are reported.
 COUNTER_GAP_PCT = 5.0
@@ -573,6 +587,8 @@ def scenario_list():
     out = []
     for d in DIRECTION_ORDER:
         for v in VARIANT_ORDER:
+            if d not in VARIANTS[v].get('directions', DIRECTION_ORDER):
+                continue
             for s in SIZES:
                 out.append('%s/%s/%d' % (d, v, s))
     return out
@@ -584,7 +600,7 @@ def parse_scenario(name):
 
 
 def start_backend(env, backend, sock_dir, nports, queues, mode, size, tag, mem_mb=None,
-                  force_no_huge=False, cycles=True, variant=None):
+                  force_no_huge=False, cycles=True, variant=None, extra_app=()):
     vdevs = []
     for i in range(nports):
         sock = os.path.join(sock_dir, 'vhost%d.sock' % i)
@@ -596,6 +612,7 @@ def start_backend(env, backend, sock_dir, nports, queues, mode, size, tag, mem_m
             '--total-num-mbufs=%d' % env.mbufs, '--forward-mode=' + mode, '--txpkts=%d' % size]
     if cycles:
         app.append('--record-core-cycles')
+    app += list(extra_app)
     prefix = env.prefix('b')
     eal = env.eal(prefix, '0@%d,1@%d' % (env.cpus[0], env.cpus[1]), False, backend, mem_mb,
                   force_no_huge)
@@ -684,26 +701,36 @@ def run_traffic(env, backend, scenario, warmup, window):
     direction, vname, size = parse_scenario(scenario)
     dirn, variant = DIRECTIONS[direction], VARIANTS[vname]
     q = variant['queues']
+    nports = variant.get('ports', 1)
+    be_extra, peer_extra, peer_mbufs = (), (), None
+    if nports > 1:
+        # every back-end port polled, each forwarding to itself; the peer
+        # forwards on its port 0 only, its other ports connected and idle
+        be_extra = ('--port-topology=loop',)
+        peer_extra = ('--port-topology=loop', '--portlist=0')
+        peer_mbufs = max(env.mbufs, 2 * nports * env.queue_size + 4096)
     env.next_id()
     tag = '%s-%s-%d' % (direction, vname, size)
     sock_dir = env.mkdtemp()
     be = peer = None
     perf_proc = None
     try:
-        be = start_backend(env, backend, sock_dir, 1, q, dirn['be_mode'], size, tag,
-                           variant=variant)
+        be = start_backend(env, backend, sock_dir, nports, q, dirn['be_mode'], size, tag,
+                           variant=variant, extra_app=be_extra)
         try:
             n = be.port_count()
         except Fail as e:
             raise Fail('net_%s did not start a port: %s' % (backend, e))
-        if n != 1:
-            raise Fail('%s created %d ports instead of 1 (devargs rejected?); log: %s'
-                       % (backend, n, be.log_path))
-        wait_sockets([os.path.join(sock_dir, 'vhost0.sock')], be, 20)
-        peer = start_peer(env, sock_dir, 1, q, variant, dirn['peer_mode'], size, tag)
-        if peer.port_count() != 1:
-            raise Fail('peer has no virtio-user port; log: %s' % peer.log_path)
-        wait_link(be, 1, 20)
+        if n != nports:
+            raise Fail('%s created %d ports instead of %d (devargs rejected?); log: %s'
+                       % (backend, n, nports, be.log_path))
+        wait_sockets([os.path.join(sock_dir, 'vhost%d.sock' % i) for i in range(nports)], be,
+                     20)
+        peer = start_peer(env, sock_dir, nports, q, variant, dirn['peer_mode'], size, tag,
+                          extra_app=peer_extra, mbufs=peer_mbufs)
+        if peer.port_count() != nports:
+            raise Fail('peer has not %d virtio-user ports; log: %s' % (nports, peer.log_path))
+        wait_link(be, nports, 20)
         feats = peer.negotiated_features()
         check_features(feats, variant, backend, peer)
         # receiver first, then sender
@@ -1041,6 +1068,110 @@ def run_ctrl(env, backends, port_counts, reps):
 
 
 # ---------------------------------------------------------------------------
+# Empty polls: the perf suite's perf_idle_poll case (app/test/test_perf_idle.c)
+
+IDLE_LINE = re.compile(r'idle-poll (\S+)\s+(\S+)\s+(\S+)\s*: vhu\s+([\d.]+)\s+vhost\s+([\d.]+|-)')
+IDLE_CASE = 'perf_idle_poll'
+
+
+def run_idle_once(env, rep):
+    """One run of the case; returns {'figures': [...], 'status': ..., 'log': path}."""
+    exe = os.path.join(env.build, 'app', 'test', 'vhu-test')
+    log_path = os.path.join(env.log_dir, 'idle-%d.log' % rep)
+    if not os.access(exe, os.X_OK):
+        raise Fail('%s is not built (ninja -C %s)' % (exe, env.build))
+    cmd = [exe, '--suite', 'perf', '--filter', IDLE_CASE]
+    if env.verbose:
+        log('  $ ' + ' '.join(cmd))
+    with open(log_path, 'w') as f:
+        f.write('# ' + ' '.join(cmd) + '\n')
+        f.flush()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=f, text=True,
+                                start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+            raise Fail('%s did not finish in 300 s; log: %s' % (IDLE_CASE, log_path))
+        f.write(out)
+    status = next((w for w in ('PASS', 'SKIP', 'FAIL')
+                   if re.search(r'^%s perf/%s\b' % (w, IDLE_CASE), out, re.M)), None)
+    if status is None or status == 'FAIL':
+        raise Fail('%s: %s (exit %d); log: %s'
+                   % (IDLE_CASE, status or 'did not run', proc.returncode, log_path))
+    figs = []
+    for m in IDLE_LINE.finditer(out):
+        vhost = None if m.group(5) == '-' else float(m.group(5))
+        figs.append({'layout': m.group(1), 'state': m.group(2), 'op': m.group(3),
+                     'vhu': float(m.group(4)), 'vhost': vhost})
+    if not figs:
+        raise Fail('%s printed no figure; log: %s' % (IDLE_CASE, log_path))
+    skip = re.search(r'net_vhost skipped: (.*)', out)
+    return {'figures': figs, 'status': status, 'log': log_path,
+            'vhost_skipped': skip.group(1) if skip else None}
+
+
+def run_idle(env, reps):
+    """Cycles per empty rx/tx call, net_vhu and net_vhost in one process, reps runs."""
+    entry = {'case': 'app/test/test_perf_idle.c:' + IDLE_CASE, 'runs': [], 'summary': [],
+             'error': None}
+    for rep in range(reps):
+        label = 'idle polls [%d/%d]' % (rep + 1, reps)
+        try:
+            r = run_idle_once(env, rep)
+        except Fail as e:
+            entry['error'] = str(e)
+            log('%-40s FAILED: %s' % (label, e))
+            break
+        entry['runs'].append(r)
+        log('%-40s %s' % (label, ', '.join(
+            '%s %s %s %.0f:%s' % (f['layout'], f['state'], f['op'], f['vhu'],
+                                  fmt(f['vhost'], '%.0f')) for f in r['figures'])))
+    keys = []
+    for r in entry['runs']:
+        for f in r['figures']:
+            k = (f['layout'], f['state'], f['op'])
+            if k not in keys:
+                keys.append(k)
+    for k in keys:
+        fs = [f for r in entry['runs'] for f in r['figures']
+              if (f['layout'], f['state'], f['op']) == k]
+        ratios = [f['vhu'] / f['vhost'] for f in fs if f['vhost']]
+        entry['summary'].append({
+            'layout': k[0], 'state': k[1], 'op': k[2], 'runs': len(fs),
+            'vhu': statistics.median(f['vhu'] for f in fs),
+            'vhost': median_or_none([f['vhost'] for f in fs]),
+            'paired_ratio': statistics.median(ratios) if ratios else None})
+    skipped = [r['vhost_skipped'] for r in entry['runs'] if r['vhost_skipped']]
+    entry['vhost_skipped'] = skipped[0] if skipped else None
+    return entry
+
+
+def print_idle_table(idle):
+    print()
+    cols = ['idle poll', 'cyc/call vhu', 'cyc/call vhost', 'vhu/vhost']
+    rows = [['%s %s %s' % (e['layout'], e['state'], e['op']), fmt(e['vhu'], '%.1f'),
+             fmt(e['vhost'], '%.1f'), fmt(e['paired_ratio'], '%.2f')] for e in idle['summary']]
+    widths = [max(len(r[i]) for r in rows + [cols]) for i in range(len(cols))]
+    line = '  '.join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+                     for i, c in enumerate(cols))
+    print(line)
+    print('-' * len(line))
+    for r in rows:
+        print('  '.join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+                        for i, c in enumerate(r)))
+    print('idle poll: cycles per rte_eth_rx_burst (rx, empty ring) or rte_eth_tx_burst of one '
+          'frame that cannot go (tx1: guest ring full, or no front-end), both drivers in one '
+          'process, their batches alternating; median over the runs; vhu/vhost: median of '
+          'the runs\' ratios (below 1: net_vhu is cheaper)')
+    if idle.get('vhost_skipped'):
+        print('note: idle poll: net_vhost skipped: %s' % idle['vhost_skipped'])
+    if idle.get('error'):
+        print('note: idle poll FAILED: %s' % idle['error'])
+
+
+# ---------------------------------------------------------------------------
 # Output
 
 def fmt(v, f='%.3f'):
@@ -1182,6 +1313,10 @@ def parse_args(argv):
                    '(default in full mode)')
     p.add_argument('--no-ctrl', action='store_true', help='skip the control-plane figures')
     p.add_argument('--ctrl-only', action='store_true', help='only the control-plane figures')
+    p.add_argument('--idle', action='store_true', help='also measure cycles per empty poll '
+                   '(default in full mode; needs net_vhu among --backends)')
+    p.add_argument('--no-idle', action='store_true', help='skip the empty-poll figures')
+    p.add_argument('--idle-only', action='store_true', help='only the empty-poll figures')
     p.add_argument('--ports', default='1,64', help='port counts for the control-plane '
                    'figures (default: %(default)s)')
     p.add_argument('--run', action='store_true',
@@ -1254,9 +1389,17 @@ def main(argv):
 def bench(env, args, backends):
     pats = [s.strip() for s in args.scenarios.split(',') if s.strip()]
     scenarios = [s for s in scenario_list() if any(fnmatch.fnmatch(s, p) for p in pats)]
-    if not scenarios and not args.ctrl_only:
+    only = args.ctrl_only or args.idle_only
+    if not scenarios and not only:
         raise SystemExit('error: no scenario matches %r (see --list)' % args.scenarios)
-    do_ctrl = args.ctrl_only or (not args.no_ctrl and (args.ctrl or not args.quick))
+    do_ctrl = args.ctrl_only or (not args.idle_only and not args.no_ctrl
+                                 and (args.ctrl or not args.quick))
+    do_idle = args.idle_only or (not args.ctrl_only and not args.no_idle
+                                 and (args.idle or not args.quick))
+    if do_idle and not any(b.startswith('vhu') for b in backends):
+        log('idle polls: skipped (they measure net_vhu against net_vhost; net_vhu is not '
+            'among the back-ends)')
+        do_idle = False
     ports = [int(x) for x in args.ports.split(',') if x.strip()]
     log('back-ends %s; peer and main lcores on CPU %d, back-end forwarding lcore on CPU %d; '
         'memory: %s; cycles: %s'
@@ -1267,9 +1410,10 @@ def bench(env, args, backends):
         log('net_vhu feature switches (given =1 when a scenario needs the feature): %s'
             % (','.join(env.vhu_feature_args().values()) or 'none'))
     started = time.time()
-    traffic = [] if args.ctrl_only else run_scenarios(env, backends, scenarios, args.reps,
-                                                      args.warmup, args.window)
+    traffic = [] if only else run_scenarios(env, backends, scenarios, args.reps, args.warmup,
+                                            args.window)
     ctrl = run_ctrl(env, backends, ports, 1 if args.quick else args.reps) if do_ctrl else []
+    idle = run_idle(env, 1 if args.quick else args.reps) if do_idle else None
     out = {
         'tool': 'devtools/bench.py', 'started': time.strftime('%Y-%m-%dT%H:%M:%S',
                                                              time.localtime(started)),
@@ -1279,7 +1423,7 @@ def bench(env, args, backends):
                    'mbufs': env.mbufs, 'tx_first_bursts': env.tx_first,
                    'perf': bool(env.perf), 'quick': args.quick,
                    'load_avg': os.getloadavg(), 'nproc': os.cpu_count()},
-        'traffic': traffic, 'control_plane': ctrl,
+        'traffic': traffic, 'control_plane': ctrl, 'idle_poll': idle,
     }
     path = args.json or os.path.join(env.out_dir, 'results.json')
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -1306,8 +1450,11 @@ def bench(env, args, backends):
                      ': the machine was busy, figures are noisy'))
     if ctrl:
         print_ctrl_table(ctrl, backends)
+    if idle:
+        print_idle_table(idle)
     print('\nJSON: %s   logs: %s' % (path, env.log_dir))
-    failed = any(e['errors'] for e in traffic) or any(e['errors'] for e in ctrl)
+    failed = (any(e['errors'] for e in traffic) or any(e['errors'] for e in ctrl)
+              or bool(idle and idle['error']))
     return 1 if failed else 0
 
 

@@ -4,8 +4,10 @@
 #
 # Smoke test of the benchmark (devtools/bench.py --quick): packets flow through
 # net_vhu with a virtio-user peer in loopback, guest->host and host->guest, and
-# the harness itself works with DPDK's net_vhost. It asserts only that packets
-# flowed in every measured direction, never on a rate.
+# the harness itself works with DPDK's net_vhost; the many-ports scenario moves
+# packets through net_vhu's busy port; the empty-poll figures (--idle-only)
+# come out for both drivers. It asserts only that packets flowed in every
+# measured direction and that figures were printed, never on a rate.
 # Ends with "N passed, N failed, N skipped"; exit status non-zero on failure.
 set -uo pipefail
 
@@ -16,7 +18,7 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-scenarios=loopback/split/64,g2h/split/64,h2g/split/64
+scenarios=loopback/split/64,g2h/split/64,h2g/split/64,loopback/split-1of8/64
 
 # backends TAG SCENARIOS: run bench.py quick, then judge every scenario of its JSON
 run() {
@@ -80,6 +82,29 @@ if [ -f "$plugin" ] && ! grep -qaE 'PMD_INFO_STRING= ?\{"name": ?"net_vhu"' "$pl
 else
 	run vhu "$scenarios"
 fi
+
+# The empty-poll figures: the perf suite's case run by bench.py, its lines read back.
+echo "== bench.py --idle-only --quick"
+"$py" devtools/bench.py --idle-only --quick --build-dir "$builddir" --json "$tmp/idle.json"
+echo "bench.py exit status $?"
+"$py" - "$tmp/idle.json" >>"$tmp/verdicts" <<'PYEOF'
+import json, sys
+try:
+    with open(sys.argv[1]) as f:
+        idle = json.load(f)['idle_poll']
+except (OSError, ValueError, KeyError) as e:
+    print('FAIL idle polls: no result (%s)' % e)
+    sys.exit(0)
+if idle is None or idle.get('error'):
+    print('FAIL idle polls: %s' % (idle and idle['error']))
+elif len(idle['summary']) != 8 or any(e['vhu'] is None or e['vhu'] <= 0 for e in idle['summary']):
+    print('FAIL idle polls: %d figures, expected 8 for net_vhu' % len(idle['summary']))
+elif idle.get('vhost_skipped'):
+    print('SKIP idle polls vhost: %s' % idle['vhost_skipped'])
+else:
+    print('PASS idle polls: %s' % ', '.join('%s %s %s %.0f:%.0f' % (
+        e['layout'], e['state'], e['op'], e['vhu'], e['vhost']) for e in idle['summary']))
+PYEOF
 
 echo
 cat "$tmp/verdicts"

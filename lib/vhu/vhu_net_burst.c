@@ -99,6 +99,26 @@ vhu_net_select_burst(struct vhu_dev *dev, struct vhu_vq *vq)
 
 /* ---- bursts ---- */
 
+/*
+ * Has the guest made no buffer available since the last burst? An idle
+ * queue's poll ends here, without the call into the ring's burst function
+ * and its set-up. Called inside the guard with the ring active, so the
+ * ring's memory is mapped. A relaxed look, only to skip the call: the
+ * burst functions load the same field again with acquire before they read
+ * what it guards. A split index moved further than the ring holds is not
+ * empty here; the burst then finds the fault.
+ */
+static __rte_always_inline bool
+ring_empty(const struct vhu_vq *vq)
+{
+	if (vq->packed)
+		return !vhu_packed_is_avail(
+				__atomic_load_n(&vq->desc_packed[vq->last_avail_idx].flags,
+						__ATOMIC_RELAXED),
+				vq->avail_wrap);
+	return __atomic_load_n(&vq->avail->idx, __ATOMIC_RELAXED) == vq->last_avail_idx;
+}
+
 /* SEND_RARP: the next dequeue on any queue announces the guest's MAC. */
 static uint16_t
 dequeue_rarp(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbuf **pkts)
@@ -140,7 +160,8 @@ vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte
 				n = dequeue_rarp(dev, mp, pkts);
 			/* a RARP that filled the burst leaves count - n = 0:
 			 * the ring's burst then moves nothing */
-			n += vq->dequeue(dev, vq, mp, pkts + n, count - n);
+			if (n != 0 || !ring_empty(vq))
+				n += vq->dequeue(dev, vq, mp, pkts + n, count - n);
 		}
 	}
 	/* a disabled ring's TX is the control thread's to drop (vhu_dev_sweep()) */
@@ -162,7 +183,7 @@ vhu_enqueue_burst(int vid, uint16_t queue_id, struct rte_mbuf **pkts, uint16_t c
 	if (unlikely(vq == NULL) || unlikely(!vhu_guard_enter(&vq->guard)))
 		return 0;
 	/* a disabled (discarding) ring supplies no RX: nothing goes in */
-	if (likely(vq->active && !vq->broken && vq->enqueue != NULL))
+	if (likely(vq->active && !vq->broken && vq->enqueue != NULL) && !ring_empty(vq))
 		n = vq->enqueue(dev, vq, pkts, count);
 	vhu_guard_leave(&vq->guard);
 	return n;

@@ -200,6 +200,21 @@ struct vhu_eth_port {
 /* ---- queue guard: see the comments in the functions ---- */
 
 /*
+ * Datapath, before vhu_eth_queue_enter(): is there no device behind the
+ * queue (port or queue stopped, no front-end)? A burst that reads -1 here
+ * returns without touching anything, so it needs neither dp_busy nor the
+ * fence: the common poll of an unconnected port is one load. A vid being
+ * published just now is taken by the next burst; a vid being withdrawn
+ * just now is read as still valid and the burst goes through
+ * vhu_eth_queue_enter(), which settles it.
+ */
+static __rte_always_inline bool
+vhu_eth_queue_idle(const struct vhu_eth_queue *q)
+{
+	return __atomic_load_n(&q->vid, __ATOMIC_RELAXED) < 0;
+}
+
+/*
  * Datapath entry (rx/tx burst; one lcore per queue): announce that this
  * thread is about to use q->vid, then read it. Of "lcore stores dp_busy
  * then loads vid" and "control stores vid=-1 then loads dp_busy", at least
