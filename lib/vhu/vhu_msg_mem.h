@@ -24,4 +24,7 @@ int vhu_msg_set_log_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 int vhu_msg_get_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_set_inflight_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 
+/* IOTLB_MSG: an update or invalidation of the device IOTLB. */
+int vhu_msg_iotlb(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
+
 #endif /* VHU_MSG_MEM_H */

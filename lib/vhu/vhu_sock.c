@@ -514,8 +514,8 @@ check_conf(const struct vhu_socket_conf *conf)
 		return -EINVAL;
 	if (conf->flags & ~VHU_SOCK_KNOWN)
 		return -EINVAL;
-	if (conf->flags & (VHU_SOCK_IOMMU | VHU_SOCK_POSTCOPY))
-		return -ENOTSUP;   /* IOTLB and postcopy are not implemented */
+	if (conf->flags & VHU_SOCK_POSTCOPY)
+		return -ENOTSUP;   /* postcopy is not implemented */
 	if (conf->max_queue_pairs > VHU_MAX_QUEUE_PAIRS)
 		return -EINVAL;
 	if (conf->mtu != 0 && conf->mtu < RTE_ETHER_MIN_MTU)
@@ -560,9 +560,12 @@ vhu_socket_register(const struct vhu_socket_conf *conf)
 		s->features |= VHU_BIT(VHU_F_NET_MAC);
 	if (conf->flags & VHU_SOCK_PACKED)
 		s->features |= VHU_BIT(VHU_F_RING_PACKED);
-	/* the protocol itself needs this bit; ACCESS_PLATFORM needs IOTLB */
+	/* the protocol itself needs this bit; ACCESS_PLATFORM only with the IOTLB on */
 	s->features |= VHU_BIT(VHU_F_PROTOCOL_FEATURES);
-	s->features &= ~VHU_BIT(VHU_F_ACCESS_PLATFORM);
+	if (conf->flags & VHU_SOCK_IOMMU)
+		s->features |= VHU_BIT(VHU_F_ACCESS_PLATFORM);
+	else
+		s->features &= ~VHU_BIT(VHU_F_ACCESS_PLATFORM);
 	s->protocol_features = vhu_default_protocol_features() &
 		~conf->protocol_features_disable;
 	s->listen_fd = -1;

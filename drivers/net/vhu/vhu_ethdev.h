@@ -105,7 +105,7 @@ int vhu_eth_devargs_parse(const char *args, struct vhu_eth_devargs *out, char *e
 
 /*
  * Fill a socket registration from parsed devargs (path points into args).
- * Refuses what the library cannot do (iommu-support=1, postcopy-support=1)
+ * Refuses what the library cannot do (postcopy-support=1)
  * and contradictory combinations, with a message in err: -EINVAL/-ENOTSUP.
  */
 int vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *args, struct vhu_socket_conf *conf,
