@@ -413,6 +413,62 @@ VHU_TEST(fast, iommu_entries_bounded_and_checked)
 	return TEST_SUCCESS;
 }
 
+/*
+ * A ring area contiguous in IOVA only (what Linux's coherent DMA allocations
+ * behind an IOMMU give): its pages are mapped again contiguous, writes
+ * through the alias land in the guest's pages; misses and refused
+ * permissions are told apart.
+ */
+VHU_TEST_F(fast, iommu_ring_pages_apart, ienv, x)
+{
+	struct vhu_ring_alias al = { 0 };
+	struct vhu_iotlb *t;
+	uint64_t a, c, miss = 0, iova = 0x7000000;
+	uint8_t *ha, *hc, *p = NULL;
+	void *host = NULL;
+
+	TEST_RUN(ienv_up(x, false, F(VERSION_1), false));
+	t = vhu_iotlb_new(0);
+	TEST_ASSERT(t != NULL, "iotlb");
+	a = gmem_alloc(x->gm, 0, PAGE, PAGE);
+	gmem_alloc(x->gm, 0, PAGE, PAGE);
+	c = gmem_alloc(x->gm, 0, PAGE, PAGE);
+	TEST_ASSERT(a != 0 && c != 0 && c != a + PAGE, "two pages apart");
+	ha = gmem_host(x->gm, a);
+	hc = gmem_host(x->gm, c);
+	memset(ha, 0, PAGE);
+	memset(hc, 0, PAGE);
+	vhu_iotlb_update(t, iova, PAGE, GMEM_UVA_BASE + a, VHU_ACCESS_RW);
+	TEST_ASSERT_EQ(vhu_iotlb_ring(t, x->gm->mem, iova + 0x800, 0x1000, VHU_ACCESS_RW, &host,
+			&miss, &al), -EAGAIN, "second page missing");
+	TEST_ASSERT_EQ(miss, iova + PAGE, "the missing page asked");
+	vhu_iotlb_update(t, iova + PAGE, PAGE, GMEM_UVA_BASE + c, VHU_ACCESS_RO);
+	TEST_ASSERT_EQ(vhu_iotlb_ring(t, x->gm->mem, iova + 0x800, 0x1000, VHU_ACCESS_RW, &host,
+			&miss, &al), -EACCES, "read-only second page");
+	vhu_iotlb_update(t, iova + PAGE, PAGE, GMEM_UVA_BASE + c, VHU_ACCESS_RW);
+	TEST_ASSERT_EQ(vhu_iotlb_ring(t, x->gm->mem, iova + 0x800, 0x1000, VHU_ACCESS_RW, &host,
+			&miss, &al), 0, "translated");
+	TEST_ASSERT(al.base != NULL, "through an alias");
+	p = host;
+	p[0] = 0x11;
+	p[0x7ff] = 0x22;
+	p[0x800] = 0x33;
+	p[0xfff] = 0x44;
+	TEST_ASSERT(ha[0x800] == 0x11 && ha[0xfff] == 0x22, "first page written through");
+	TEST_ASSERT(hc[0] == 0x33 && hc[0x7ff] == 0x44, "second page written through");
+	hc[1] = 0x55;
+	TEST_ASSERT_EQ(p[0x801], 0x55, "and read");
+	vhu_iotlb_alias_free(&al);
+	TEST_ASSERT(al.base == NULL, "alias gone");
+	/* contiguous pages need no alias */
+	vhu_iotlb_update(t, iova + PAGE, PAGE, GMEM_UVA_BASE + a + PAGE, VHU_ACCESS_RW);
+	TEST_ASSERT_EQ(vhu_iotlb_ring(t, x->gm->mem, iova + 0x800, 0x1000, VHU_ACCESS_RW, &host,
+			&miss, &al), 0, "translated");
+	TEST_ASSERT(al.base == NULL && host == ha + 0x800, "straight");
+	vhu_iotlb_free(t);
+	return TEST_SUCCESS;
+}
+
 /* ---- traffic ---- */
 
 static int
@@ -555,10 +611,15 @@ miss_case(struct ienv *x, bool packed, uint64_t features)
 	TEST_ASSERT(mi >= r && mi < r + 2048, "asked for the RX buffer");
 	TEST_ASSERT_EQ(mp, VHU_ACCESS_WO, "a write");
 	TEST_ASSERT_EQ(gused(x, 0, NULL), 0, "nothing used");
-	/* an unrelated update asks again at once (it may have been the answer) */
+	/* an update that does not answer it: not asked again (no storm of
+	 * duplicates while the front-end is slow) ... */
 	TEST_RUN(map_ident(x, a, 16, VHU_ACCESS_RO));
 	TEST_ASSERT_EQ(vhu_enqueue_burst(x->dev->vid, 0, &m, 1), 0, "still not placed");
-	TEST_ASSERT_EQ(read_misses(x, NULL, NULL), 1, "asked again after an update");
+	TEST_ASSERT_EQ(read_misses(x, NULL, NULL), 0, "not asked again for another update");
+	/* ... until the retry period has passed: a lost request is not fatal */
+	vhu_test_sleep_ms(VHU_IOTLB_MISS_RETRY_MS + 100);
+	TEST_ASSERT_EQ(vhu_enqueue_burst(x->dev->vid, 0, &m, 1), 0, "still not placed");
+	TEST_ASSERT_EQ(read_misses(x, NULL, NULL), 1, "asked again after the retry period");
 	TEST_RUN(map_ident(x, r, 2048, VHU_ACCESS_RW));
 	TEST_ASSERT_EQ(vhu_enqueue_burst(x->dev->vid, 0, &m, 1), 1, "placed after the update");
 	len = (uint32_t)grx_recv(x);
@@ -566,6 +627,7 @@ miss_case(struct ienv *x, bool packed, uint64_t features)
 	TEST_ASSERT(memcmp(got, frame, 300) == 0, "the frame");
 	rte_pktmbuf_free(m);
 	TEST_ASSERT_EQ(x->dev->vq[0]->stats.iotlb_misses, 2, "counted");
+
 	return TEST_SUCCESS;
 }
 
@@ -904,4 +966,145 @@ body_hostile_msgs(void)
 VHU_TEST(fast, iommu_hostile_messages_close)
 {
 	return hlog_run(body_hostile_msgs);
+}
+
+/* ---- cycles per packet with the IOTLB on and off (perf suite) ---- */
+
+#define IPERF_ROUNDS 2000
+#define IPERF_BURST  32
+
+static uint64_t iperf_deq[IPERF_ROUNDS], iperf_enq[IPERF_ROUNDS];
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t p = *(const uint64_t *)a, q = *(const uint64_t *)b;
+
+	return p < q ? -1 : p > q;
+}
+
+static double
+median_per_pkt(uint64_t *v)
+{
+	qsort(v, IPERF_ROUNDS, sizeof(*v), cmp_u64);
+	return (double)v[IPERF_ROUNDS / 2] / IPERF_BURST;
+}
+
+/*
+ * Warm bursts of 64-byte frames both ways on x, as test_perf.c measures
+ * them: median cycles per packet of the dequeue and of the enqueue.
+ */
+static int
+iperf_run(struct ienv *x, double *dq, double *eq)
+{
+	struct rte_mbuf *pkts[IPERF_BURST];
+	uint32_t r, i;
+	uint64_t t;
+
+	for (i = 0; i < x->gm->n; i++)
+		x->gm->r[i].data_start = RTE_ALIGN_CEIL(x->gm->r[i].brk, PAGE);
+	make_frame(frame, 64, 1);
+	for (r = 0; r < IPERF_ROUNDS; r++) {
+		for (i = 0; i < IPERF_BURST; i++) {
+			TEST_ASSERT(gtx(x, 64, NULL) >= 0, "tx");
+			TEST_ASSERT(grx_post(x, 2048, NULL) >= 0, "rx post");
+		}
+		t = rte_rdtsc_precise();
+		TEST_ASSERT_EQ(deq(x, pkts, IPERF_BURST), IPERF_BURST, "dequeue");
+		iperf_deq[r] = rte_rdtsc_precise() - t;
+		t = rte_rdtsc_precise();
+		TEST_ASSERT_EQ(vhu_enqueue_burst(x->dev->vid, 0, pkts, IPERF_BURST), IPERF_BURST,
+				"enqueue, round %u, IOTLB %s", r, x->dev->iotlb != NULL ? "on" : "off");
+		iperf_enq[r] = rte_rdtsc_precise() - t;
+		rte_pktmbuf_free_bulk(pkts, IPERF_BURST);
+		gused(x, 1, NULL);
+		for (i = 0; i < IPERF_BURST; i++)
+			TEST_ASSERT_EQ(grx_recv(x), 64, "received");
+	}
+	*dq = median_per_pkt(iperf_deq);
+	*eq = median_per_pkt(iperf_enq);
+	return TEST_SUCCESS;
+}
+
+/* The same device without the IOTLB: a plain environment, as before ienv_up() converts it. */
+static int
+iperf_off(struct ienv *x, bool packed, uint64_t features, double *deq, double *enq)
+{
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	x->packed = packed;
+	x->be = -1;
+	if (packed) {
+		TEST_ASSERT_EQ(penv_init(&x->p, features, 0, QSIZE, 2), 0, "packed env");
+		x->dev = x->p.dev;
+		x->gm = &x->p.gm;
+		x->pg = x->p.g;
+		x->mp = x->p.mp;
+	} else {
+		TEST_ASSERT_EQ(tenv_init(&x->t, features, 0, QSIZE, 2), 0, "split env");
+		x->dev = x->t.dev;
+		x->gm = &x->t.gm;
+		x->sg = x->t.g;
+		x->mp = x->t.mp;
+	}
+	rc = iperf_run(x, deq, enq);
+	ienv_teardown(x, rc);
+	return rc;
+}
+
+/*
+ * On: every guest page its own 4 KiB IOTLB entry (what QEMU's intel-iommu
+ * gives), warm (no miss while measuring).
+ */
+static int
+iperf_on(struct ienv *x, bool packed, uint64_t features, double *deq, double *enq)
+{
+	uint64_t a;
+	uint32_t r;
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	TEST_RUN(ienv_up(x, packed, features, true));
+	for (r = 0; r < x->gm->n; r++)
+		for (a = 0; a < x->gm->r[r].size; a += PAGE) {
+			/* straight into the entries; the tables are built once below */
+			vhu_iotlb_update(x->dev->iotlb, x->gm->r[r].gpa + a, PAGE,
+					GMEM_UVA_BASE + x->gm->r[r].gpa + a, VHU_ACCESS_RW);
+		}
+	TEST_RUN(imsg(x, VHU_IOTLB_UPDATE, x->gm->r[0].gpa, PAGE,
+			GMEM_UVA_BASE + x->gm->r[0].gpa, VHU_ACCESS_RW));
+	rc = iperf_run(x, deq, enq);
+	/* warm: nothing was missing while measuring (the bare setup's ring misses aside) */
+	if (rc == TEST_SUCCESS && read_misses(x, NULL, NULL) != 0)
+		rc = TEST_FAILED;
+	ienv_teardown(x, rc);
+	return rc;
+}
+
+VHU_TEST(perf, iommu_burst_cycles)
+{
+	static const struct {
+		const char *name;
+		bool packed;
+		uint64_t f;
+	} cases[] = {
+		{ "split", false, F(VERSION_1) | F(RING_INDIRECT_DESC) },
+		{ "split mrg", false, F(VERSION_1) | F(NET_MRG_RXBUF) },
+		{ "packed", true, F(RING_INDIRECT_DESC) },
+		{ "packed mrg", true, F(NET_MRG_RXBUF) },
+	};
+	static struct ienv x;
+	uint32_t c;
+
+	for (c = 0; c < RTE_DIM(cases); c++) {
+		double d0, e0, d1, e1;
+
+		TEST_RUN(iperf_off(&x, cases[c].packed, cases[c].f, &d0, &e0));
+		TEST_RUN(iperf_on(&x, cases[c].packed, cases[c].f, &d1, &e1));
+		printf("    %-10s 64 B, bursts of %u, median cyc/pkt: dequeue IOTLB off %6.1f on %6.1f "
+		       "(x%.2f); enqueue off %6.1f on %6.1f (x%.2f)\n",
+				cases[c].name, IPERF_BURST, d0, d1, d1 / d0, e0, e1, e1 / e0);
+	}
+	return TEST_SUCCESS;
 }

@@ -139,17 +139,17 @@ vhu_dev_iotlb_msg(struct vhu_dev *dev, const struct vhu_iotlb_msg *m, const char
 	int rc;
 
 	vhu_dev_lock_all(dev);
-	if (m->type == VHU_IOTLB_UPDATE)
+	if (m->type == VHU_IOTLB_UPDATE) {
 		rc = vhu_iotlb_update(dev->iotlb, m->iova, m->size, m->uaddr, m->perm);
-	else
+		/* what it answers may be asked again (after a later invalidation) */
+		vhu_iotlb_answered(dev, m->iova, m->size);
+	} else
 		rc = vhu_iotlb_invalidate(dev->iotlb, m->iova, m->size);
 	for (i = 0; i < 2u * dev->max_queue_pairs; i++) {
 		struct vhu_vq *vq = dev->vq[i];
 
 		if (vq == NULL)
 			continue;
-		/* any update may answer a miss: the next one is asked at once */
-		vq->miss_tsc = 0;
 		if (m->type == VHU_IOTLB_INVALIDATE)
 			vq->stats.iotlb_invalidations++;
 	}

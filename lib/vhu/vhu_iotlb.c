@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_spinlock.h>
@@ -345,12 +347,66 @@ find_entry(const struct vhu_iotlb *t, uint64_t iova)
 	return NULL;
 }
 
+void
+vhu_iotlb_alias_free(struct vhu_ring_alias *alias)
+{
+	if (alias->base != NULL)
+		munmap(alias->base, alias->len);
+	alias->base = NULL;
+	alias->len = 0;
+}
+
+/* Our address of iova through entry e, or NULL when not guest memory for len bytes. */
+static uint8_t *
+entry_host(const struct vhu_iotlb_entry *e, const struct vhu_mem *mem, uint64_t iova, uint64_t len)
+{
+	return vhu_mem_uva_to_host(mem, e->uaddr + (iova - e->iova), len);
+}
+
+/* Map the pages of [iova, iova + len) again, in IOVA order, into one private area. */
+static int
+make_alias(const struct vhu_iotlb *t, const struct vhu_mem *mem, uint64_t iova, uint64_t len,
+		void **host, struct vhu_ring_alias *alias)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), off = iova % pg, first = iova - off;
+	size_t total = RTE_ALIGN_CEIL(off + len, pg), k;
+	uint8_t *base;
+
+	base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		return -ENOMEM;
+	for (k = 0; k < total; k += pg) {
+		const struct vhu_iotlb_entry *e = find_entry(t, first + k);
+		uint8_t *h = NULL;
+		void *p;
+
+		/* the whole page must be in one entry and in one guest region */
+		if (e != NULL && e->end - (first + k) >= pg)
+			h = entry_host(e, mem, first + k, pg);
+		if (h == NULL || (uintptr_t)h % pg != 0) {
+			munmap(base, total);
+			return -EFAULT;
+		}
+		p = mremap(h, 0, pg, MREMAP_MAYMOVE | MREMAP_FIXED, base + k);
+		if (p == MAP_FAILED) {
+			munmap(base, total);
+			return -EFAULT;
+		}
+	}
+	alias->base = base;
+	alias->len = total;
+	*host = base + off;
+	return 0;
+}
+
 int
 vhu_iotlb_ring(const struct vhu_iotlb *t, const struct vhu_mem *mem, uint64_t iova,
-		uint64_t len, uint8_t perm, void **host, uint64_t *miss)
+		uint64_t len, uint8_t perm, void **host, uint64_t *miss,
+		struct vhu_ring_alias *alias)
 {
 	uint64_t cur = iova, rem = len;
 	uint8_t *start = NULL;
+	bool contiguous = true;
 
 	if (len == 0 || iova + len < iova)
 		return -EFAULT;
@@ -366,23 +422,26 @@ vhu_iotlb_ring(const struct vhu_iotlb *t, const struct vhu_mem *mem, uint64_t io
 		if ((e->perm & perm) != perm)
 			return -EACCES;
 		piece = RTE_MIN(rem, e->end - cur);
-		h = vhu_mem_uva_to_host(mem, e->uaddr + (cur - e->iova), piece);
+		h = entry_host(e, mem, cur, piece);
 		if (h == NULL)
 			return -EFAULT;
 		if (start == NULL)
 			start = h;
 		else if (h != start + (cur - iova))
-			return -EFAULT;
+			contiguous = false;
 		cur += piece;
 		rem -= piece;
 	}
-	*host = start;
-	return 0;
+	if (contiguous) {
+		*host = start;
+		return 0;
+	}
+	return make_alias(t, mem, iova, len, host, alias);
 }
 
 /* ---- misses ---- */
 
-/* One IOTLB miss request on the back-end channel, never blocking. */
+/* One IOTLB miss request on the back-end channel, never blocking. Caller holds backend_lock. */
 static int
 send_miss(struct vhu_dev *dev, uint64_t iova, uint8_t perm)
 {
@@ -393,52 +452,131 @@ send_miss(struct vhu_dev *dev, uint64_t iova, uint8_t perm)
 	struct vhu_iotlb_msg im = { .iova = iova, .size = 1, .perm = perm,
 				    .type = VHU_IOTLB_MISS };
 	ssize_t n;
-	int rc = 0;
 
+	if (dev->backend_fd < 0)
+		return -ENOTCONN;
 	memset(&msg, 0, sizeof(msg));
 	msg.hdr.request = VHU_BREQ_IOTLB_MSG;
 	msg.hdr.flags = VHU_FLAG_VERSION;
 	/* the padded size, as the C struct QEMU and DPDK read */
 	msg.hdr.size = VHU_IOTLB_MSG_SIZE_PAD;
 	memcpy(msg.payload, &im, sizeof(im));
-	rte_spinlock_lock(&dev->backend_lock);
-	if (dev->backend_fd < 0) {
-		rc = -ENOTCONN;
-	} else {
-		n = send(dev->backend_fd, &msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n != (ssize_t)sizeof(msg))
-			rc = n < 0 ? -errno : -EIO;
+	n = send(dev->backend_fd, &msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n == (ssize_t)sizeof(msg))
+		return 0;
+	return n < 0 ? -errno : -EIO;
+}
+
+/* The pending miss for the page of iova that covers perm and is recent, or NULL. */
+static struct vhu_iotlb_pending *
+pending_find(struct vhu_iotlb *t, uint64_t iova, uint8_t perm, uint64_t now, uint64_t retry)
+{
+	uint64_t page = iova & ~(VHU_IOTLB_PAGE - 1);
+	unsigned int i;
+
+	for (i = 0; i < VHU_IOTLB_PENDING; i++) {
+		struct vhu_iotlb_pending *p = &t->pending[i];
+
+		if (p->tsc != 0 && (p->iova & ~(VHU_IOTLB_PAGE - 1)) == page &&
+				(p->perm & perm) == perm && now - p->tsc < retry)
+			return p;
 	}
-	rte_spinlock_unlock(&dev->backend_lock);
-	return rc;
+	return NULL;
+}
+
+/* A free slot, or the oldest one. */
+static struct vhu_iotlb_pending *
+pending_slot(struct vhu_iotlb *t)
+{
+	struct vhu_iotlb_pending *o = &t->pending[0];
+	unsigned int i;
+
+	for (i = 0; i < VHU_IOTLB_PENDING; i++) {
+		if (t->pending[i].tsc == 0)
+			return &t->pending[i];
+		if (t->pending[i].tsc < o->tsc)
+			o = &t->pending[i];
+	}
+	return o;
 }
 
 void
 vhu_iotlb_miss(struct vhu_dev *dev, struct vhu_vq *vq, uint64_t iova, uint8_t perm)
 {
-	uint64_t now = rte_rdtsc();
+	uint64_t now = rte_rdtsc() | 1;
 	uint64_t retry = rte_get_tsc_hz() / 1000 * VHU_IOTLB_MISS_RETRY_MS;
+	struct vhu_iotlb *t = dev->iotlb;
+	struct vhu_iotlb_pending *p;
 	int rc;
 
-	if (vq->miss_tsc != 0 && vq->miss_iova == iova && vq->miss_perm == perm &&
-			now - vq->miss_tsc < retry)
-		return;
-	vq->miss_iova = iova;
-	vq->miss_perm = perm;
-	vq->miss_tsc = now != 0 ? now : 1;
-	rc = send_miss(dev, iova, perm);
-	if (rc == 0) {
-		vq->stats.iotlb_misses++;
+	rte_spinlock_lock(&dev->backend_lock);
+	if (pending_find(t, iova, perm, now, retry) != NULL) {
+		rte_spinlock_unlock(&dev->backend_lock);
 		return;
 	}
-	/* a full channel: ask again on the next burst; no channel: say so (once a retry period) */
-	if (rc == -EAGAIN || rc == -EWOULDBLOCK)
-		vq->miss_tsc = 0;
-	else
+	rc = send_miss(dev, iova, perm);
+	if (rc == 0) {
+		p = pending_slot(t);
+		p->iova = iova;
+		p->perm = perm;
+		p->tsc = now;
+	}
+	rte_spinlock_unlock(&dev->backend_lock);
+	if (rc == 0) {
+		vq->stats.iotlb_misses++;
+		VHU_LOG_DATA(DEBUG, dev->ifname, "vring %u: IOTLB miss for IOVA 0x%" PRIx64 " (%s)",
+				vq->index, iova, perm == VHU_ACCESS_RO ? "read" : "write");
+		return;
+	}
+	/* a full channel: asked again on the next burst; no channel: say so */
+	if (rc != -EAGAIN && rc != -EWOULDBLOCK && rte_rdtsc() - vq->err_miss_tsc > retry) {
+		vq->err_miss_tsc = rte_rdtsc();
 		VHU_LOG_DATA(ERR, dev->ifname, "vring %u: cannot ask for IOVA 0x%" PRIx64 ": %s",
 				vq->index, iova,
 				rc == -ENOTCONN ? "no back-end channel (SET_BACKEND_REQ_FD)" :
 						  strerror(-rc));
+	}
+}
+
+void
+vhu_iotlb_ask_range(struct vhu_dev *dev, struct vhu_vq *vq, uint64_t iova, uint64_t len,
+		uint8_t perm)
+{
+	uint64_t cur = iova, end = iova + len;
+	unsigned int n;
+
+	if (end < iova)
+		end = UINT64_MAX;
+	for (n = 0; cur < end && n < 256; n++) {
+		const struct vhu_iotlb_entry *e = find_entry(dev->iotlb, cur);
+
+		if (e != NULL) {
+			if (e->end <= cur)
+				break;
+			cur = e->end;
+			continue;
+		}
+		vhu_iotlb_miss(dev, vq, cur, perm);
+		cur = (cur & ~(VHU_IOTLB_PAGE - 1)) + VHU_IOTLB_PAGE;
+		if (cur == 0)
+			break;
+	}
+}
+
+void
+vhu_iotlb_answered(struct vhu_dev *dev, uint64_t iova, uint64_t size)
+{
+	struct vhu_iotlb *t = dev->iotlb;
+	unsigned int i;
+
+	rte_spinlock_lock(&dev->backend_lock);
+	for (i = 0; i < VHU_IOTLB_PENDING; i++) {
+		struct vhu_iotlb_pending *p = &t->pending[i];
+
+		if (p->tsc != 0 && p->iova >= iova && p->iova - iova < size)
+			p->tsc = 0;
+	}
+	rte_spinlock_unlock(&dev->backend_lock);
 }
 
 const char *

@@ -43,9 +43,13 @@
 #include "vhu_proto.h"
 
 /* Entries kept at most (a front-end filling more sees older ones evicted). */
-#define VHU_IOTLB_MAX_ENTRIES 4096u
+#define VHU_IOTLB_MAX_ENTRIES 16384u
 /* A miss not answered is asked again after this long. */
 #define VHU_IOTLB_MISS_RETRY_MS 1000u
+/* Misses remembered as asked (per device): one request per page until answered. */
+#define VHU_IOTLB_PENDING 64u
+/* The granule of a pending miss. */
+#define VHU_IOTLB_PAGE 4096ull
 
 struct vhu_iotlb_entry {
 	uint64_t iova;
@@ -63,6 +67,13 @@ struct vhu_iotlb {
 	uint64_t invalidations;
 	uint64_t evictions;
 	struct vhu_iotlb_entry *e; /* sorted by iova, no overlap */
+	/* misses asked and not answered yet (tsc 0: free); any thread, under
+	 * dev->backend_lock */
+	struct vhu_iotlb_pending {
+		uint64_t iova;
+		uint64_t tsc;
+		uint8_t perm;
+	} pending[VHU_IOTLB_PENDING];
 	/* what vhu_iotlb_build() made last (NULL before); owned here */
 	struct vhu_mem *rd;
 	struct vhu_mem *wr;
@@ -102,22 +113,39 @@ struct vhu_mem *vhu_iotlb_table_copy(const struct vhu_mem *m);
 
 /*
  * Translate a ring area [iova, iova + len) that must be wholly mapped with
- * perm (VHU_ACCESS_*) and contiguous in our memory. 0 with *host; -EAGAIN
- * with *miss the first IOVA without an entry; -EACCES when an entry does
- * not allow perm; -EFAULT when the area is not in guest memory or not
- * contiguous in it.
+ * perm (VHU_ACCESS_*). 0 with *host; -EAGAIN with *miss the first IOVA
+ * without an entry; -EACCES when an entry does not allow perm; -EFAULT
+ * when the area is not in guest memory.
+ *
+ * A guest behind an IOMMU may build a ring of pages that follow each other
+ * in IOVA only (Linux does, for coherent DMA allocations). The ring
+ * functions want it contiguous: its pages are then mapped again, in order,
+ * into a private area (mremap(2) of our shared mapping, size 0: the same
+ * memory twice), described in *alias; *host points into it. The caller
+ * frees the alias (vhu_iotlb_alias_free()) when the ring is translated
+ * again or goes, with no burst inside. -EFAULT when pages cannot be mapped
+ * so (not page-aligned alike).
  */
 int vhu_iotlb_ring(const struct vhu_iotlb *t, const struct vhu_mem *mem, uint64_t iova,
-		uint64_t len, uint8_t perm, void **host, uint64_t *miss);
+		uint64_t len, uint8_t perm, void **host, uint64_t *miss,
+		struct vhu_ring_alias *alias);
+/* Unmap an alias made by vhu_iotlb_ring(); nothing when there is none. */
+void vhu_iotlb_alias_free(struct vhu_ring_alias *alias);
 
 /* ---- misses (any thread) ---- */
 
 /*
  * Ask the front-end for iova with perm on the back-end channel, for vq:
- * once, and again only after VHU_IOTLB_MISS_RETRY_MS. Never blocks (a full
- * channel is tried again on a later burst). Counted in vq->stats.
+ * once per page, until an update answers it (vhu_iotlb_answered()) or
+ * VHU_IOTLB_MISS_RETRY_MS pass. Never blocks (a full channel is tried
+ * again on a later burst). Counted in vq->stats.
  */
 void vhu_iotlb_miss(struct vhu_dev *dev, struct vhu_vq *vq, uint64_t iova, uint8_t perm);
+/* Ask for every page of [iova, iova + len) without an entry (a ring area: all at once). */
+void vhu_iotlb_ask_range(struct vhu_dev *dev, struct vhu_vq *vq, uint64_t iova, uint64_t len,
+		uint8_t perm);
+/* An update of [iova, iova + size) came: the misses it answers are no longer pending. */
+void vhu_iotlb_answered(struct vhu_dev *dev, uint64_t iova, uint64_t size);
 
 /*
  * Why [iova, iova + len) did not translate for a read (write false) or a

@@ -97,16 +97,16 @@ struct vhu_vq {
 	uint64_t log_used_gpa; /* GPA of the used ring for the dirty log (if log_used) */
 	bool log_used;
 	struct vhu_vq_stats stats;
-	/* datapath (and control thread on an untranslated ring): the last
-	 * IOTLB miss this ring asked for, and when (TSC): asked once, again
-	 * only after VHU_IOTLB_MISS_RETRY_MS */
-	uint64_t miss_iova;
-	uint64_t miss_tsc;
-	uint8_t miss_perm;
+	uint64_t err_miss_tsc; /* rate limit of "cannot ask for an IOVA" logs */
 
 	/* ---- control plane only ---- */
 	struct vhu_mem *iotlb_rd; /* owned copies behind xrd / xwr (IOMMU), NULL otherwise */
 	struct vhu_mem *iotlb_wr;
+	struct vhu_ring_alias {   /* IOMMU: a ring area contiguous in IOVA but not in
+				   * guest memory, mapped again contiguous here */
+		void *base;
+		size_t len;
+	} alias[3];               /* descriptor ring, driver area, device area */
 	uint16_t index;   /* vring index in the device */
 	bool started;     /* a kick fd arrived (or in-band kick); GET_VRING_BASE stops */
 	bool enabled;     /* SET_VRING_ENABLE, or all on without PROTOCOL_FEATURES */

@@ -23,6 +23,16 @@
 #include "vhu_split_pvt.h"
 #include "vhu_vq.h"
 
+/* The ring areas mapped again for the IOMMU (vhu_iotlb_ring()); no burst inside. */
+static void
+free_aliases(struct vhu_vq *vq)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(vq->alias); i++)
+		vhu_iotlb_alias_free(&vq->alias[i]);
+}
+
 struct vhu_vq *
 vhu_vq_alloc(uint16_t index)
 {
@@ -52,6 +62,7 @@ vhu_vq_free(struct vhu_vq *vq)
 		close(vq->errfd);
 	vhu_mem_free(vq->iotlb_rd);
 	vhu_mem_free(vq->iotlb_wr);
+	free_aliases(vq);
 	rte_free(vq);
 }
 
@@ -89,7 +100,7 @@ vhu_vq_reset(struct vhu_vq *vq)
 	vhu_mem_free(vq->iotlb_wr);
 	vq->iotlb_rd = NULL;
 	vq->iotlb_wr = NULL;
-	vq->miss_tsc = 0;
+	free_aliases(vq);
 	memset(&vq->addr, 0, sizeof(vq->addr));
 	/* no burst is inside: the fds can go now */
 	if (kick >= 0)
@@ -106,17 +117,21 @@ vhu_vq_reset(struct vhu_vq *vq)
  * ring waits for the update), anything else sets *rc = -EFAULT.
  */
 static void *
-iotlb_area(struct vhu_dev *dev, struct vhu_vq *vq, uint64_t iova, uint64_t len, uint8_t perm,
-		const char *what, int *rc)
+iotlb_area(struct vhu_dev *dev, struct vhu_vq *vq, unsigned int area, uint64_t iova, uint64_t len,
+		uint8_t perm, const char *what, int *rc)
 {
 	void *host = NULL;
 	uint64_t miss = 0;
-	int r = vhu_iotlb_ring(dev->iotlb, dev->mem, iova, len, perm, &host, &miss);
+	int r = vhu_iotlb_ring(dev->iotlb, dev->mem, iova, len, perm, &host, &miss,
+			&vq->alias[area]);
 
 	if (r == 0)
 		return host;
 	if (r == -EAGAIN) {
-		vhu_iotlb_miss(dev, vq, miss, perm);
+		/* asked for once the ring is started: before, QEMU has no
+		 * device to translate for (and the addresses may be stale) */
+		if (vq->started)
+			vhu_iotlb_ask_range(dev, vq, miss, len - (miss - iova), perm);
 		if (*rc == 0)
 			*rc = -EAGAIN;
 		return NULL;
@@ -148,6 +163,8 @@ take_tables(struct vhu_dev *dev, struct vhu_vq *vq, bool iommu)
 	vhu_mem_free(vq->iotlb_wr);
 	vq->iotlb_rd = rd;
 	vq->iotlb_wr = wr;
+	/* the ring is translated again: no burst is inside, old aliases go */
+	free_aliases(vq);
 	vq->xrd = iommu ? rd : dev->mem;
 	vq->xwr = iommu ? wr : dev->mem;
 	return iommu && rd == NULL ? -ENOMEM : 0;
@@ -178,11 +195,11 @@ translate(struct vhu_dev *dev, struct vhu_vq *vq, bool iommu)
 		int rc = 0;
 
 		/* packed rings take used descriptors back in the descriptor ring */
-		d = iotlb_area(dev, vq, a->desc_user_addr, dsz,
+		d = iotlb_area(dev, vq, 0, a->desc_user_addr, dsz,
 				vq->packed ? VHU_ACCESS_RW : VHU_ACCESS_RO, "descriptor ring", &rc);
-		av = iotlb_area(dev, vq, a->avail_user_addr, asz, VHU_ACCESS_RO,
+		av = iotlb_area(dev, vq, 1, a->avail_user_addr, asz, VHU_ACCESS_RO,
 				vq->packed ? "driver event area" : "avail ring", &rc);
-		u = iotlb_area(dev, vq, a->used_user_addr, usz, VHU_ACCESS_RW,
+		u = iotlb_area(dev, vq, 2, a->used_user_addr, usz, VHU_ACCESS_RW,
 				vq->packed ? "device event area" : "used ring", &rc);
 		if (rc != 0)
 			return rc;
