@@ -241,13 +241,32 @@ add_translated(struct builder *b, const struct vhu_iotlb_entry *e, const struct 
 	return 0;
 }
 
-/* Region capacity for the pieces of n entries over a memory table. */
+/* How many pieces the entries with access bit make over mem (before merging), + 1. */
 static uint32_t
-pieces_cap(uint32_t n, const struct vhu_mem *mem)
+pieces_cap(const struct vhu_iotlb *t, const struct vhu_mem *mem, uint8_t bit)
 {
-	uint32_t per = mem != NULL && mem->nregions > 0 ? mem->nregions : 1;
+	uint64_t n = 1;
+	uint32_t i;
 
-	return n * per + 1;
+	for (i = 0; i < t->n; i++) {
+		const struct vhu_iotlb_entry *e = &t->e[i];
+		uint64_t uva = e->uaddr, rem = e->end - e->iova;
+
+		if (!(e->perm & bit))
+			continue;
+		while (rem != 0) {
+			const struct vhu_mem_region *r = region_of_uva(mem, uva);
+			uint64_t len;
+
+			if (r == NULL)
+				break;
+			len = RTE_MIN(rem, r->size - (uva - r->uva));
+			n++;
+			uva += len;
+			rem -= len;
+		}
+	}
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 int
@@ -255,11 +274,12 @@ vhu_iotlb_build(const struct vhu_iotlb *t, const struct vhu_mem *mem, struct vhu
 		struct vhu_mem **wr, struct vhu_mem **all)
 {
 	struct builder br, bw, ba;
-	uint32_t i, cap = pieces_cap(t->n, mem);
+	uint32_t i;
 	int rc = 0;
 
-	br.m = vhu_mem_new(cap);
-	bw.m = vhu_mem_new(cap);
+	/* sized exactly: an entry may cross many of up to 509 regions */
+	br.m = vhu_mem_new(pieces_cap(t, mem, VHU_ACCESS_RO));
+	bw.m = vhu_mem_new(pieces_cap(t, mem, VHU_ACCESS_WO));
 	ba.m = vhu_mem_new(t->n + 1);
 	br.last = bw.last = ba.last = NULL;
 	if (br.m == NULL || bw.m == NULL || ba.m == NULL) {
