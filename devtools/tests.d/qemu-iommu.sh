@@ -26,6 +26,9 @@
 # Environment: as devtools/tests.d/qemu-guest.sh (VHU_QEMU_BACKEND vhu|vhost,
 # VHU_BUILD_DIR, VHU_QEMU_ACCEL, VHU_QEMU_CACHE, VHU_QEMU_KEEP), plus
 #   VHU_QEMU_IOMMU_CASES  groups to run (default "strict pt")
+# and, for diagnosis: VHU_QI_COUNT pings per step (default 10), VHU_QI_RETRY
+# testpmd's transmit retries of 1 ms (default 2000), VHU_QI_INTREMAP=off,
+# VHU_QI_MSIX=1 (MSI-X under TCG: QEMU 7.2 exits).
 # Output ends with "N passed, N failed, N skipped"; exit status 1 on failure.
 set -u -o pipefail
 
