@@ -14,7 +14,9 @@
  * still points into unmapped memory faults at once. The device is freed
  * at the end of the input; no fd, mbuf or rte_malloc block may survive.
  *
- * Input: one configuration byte, then records until the input ends:
+ * Input: one configuration byte (bits 0-1 queue pairs - 1, 2 packed, 3 MTU
+ * and MAC, 4 in-band notifications, 5 IOTLB mode: VHU_SOCK_IOMMU), then
+ * records until the input ends:
  *   op (u8): 0xfe = raw bytes (u8 length, bytes), 0xff = request id is the
  *            next u32, otherwise request = op % (VHU_REQ_MAX + 4)
  *   flags (u8): bit 0 NEED_REPLY; bit 7: the header flags are the next u32
@@ -377,6 +379,11 @@ vhu_fuzz_msg_run(const uint8_t *data, size_t len, const char **why)
 	if (cfg & 16)
 		r.protocol_features |= VHU_BIT(VHU_PF_INBAND_NOTIFICATIONS);
 	r.conf.mtu = (cfg & 8) ? 1500 : 0;
+	/* IOTLB mode: ACCESS_PLATFORM offered, IOTLB_MSG served, ring addresses IOVAs */
+	if (cfg & 32) {
+		r.conf.flags |= VHU_SOCK_IOMMU;
+		r.features |= VHU_BIT(VHU_F_ACCESS_PLATFORM);
+	}
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
 		*why = "socketpair";

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <rte_malloc.h>
@@ -52,6 +53,7 @@
 #include "fuzz_util.h"
 #include "vhu_dev.h"
 #include "vhu_dev_table.h"
+#include "vhu_iotlb.h"
 #include "vhu_mem.h"
 #include "vhu_net_burst.h"
 #include "vhu_vq.h"
@@ -71,6 +73,8 @@ static const uint64_t reg_size[NREG] = { 0x4000, 0x4000, 0x2000 };
 
 static struct {
 	bool ready;
+	bool iommu;                        /* this run in IOTLB mode (iommu_on()) */
+	int be;                            /* our end of the back-end channel in IOTLB mode */
 	uint8_t *area;                     /* guard pages + regions */
 	size_t area_len;
 	uint8_t *host[NREG];
@@ -492,13 +496,138 @@ ring_start(struct vhu_vq *vq, const struct layout *l, uint16_t n, uint16_t base,
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	memset(&vq->addr, 0, sizeof(vq->addr));
 	vq->addr.index = vq->index;
-	vq->addr.desc_user_addr = UVA_BASE + l->desc;
-	vq->addr.avail_user_addr = UVA_BASE + l->avail;
-	vq->addr.used_user_addr = UVA_BASE + l->used;
+	/* IOTLB mode: the rings' IOVAs, equal to their guest addresses */
+	vq->addr.desc_user_addr = (S.iommu ? 0 : UVA_BASE) + l->desc;
+	vq->addr.avail_user_addr = (S.iommu ? 0 : UVA_BASE) + l->avail;
+	vq->addr.used_user_addr = (S.iommu ? 0 : UVA_BASE) + l->used;
 	vq->addr.log_guest_addr = l->used;
 	vq->addr.flags = 1u << VHU_VRING_F_LOG;
 	/* a started, disabled ring: the control thread's sweep drops what the guest sends */
 	vhu_dev_vq_refresh(S.dev, vq);
+}
+
+/* ---- IOTLB mode ---- */
+
+/*
+ * The reserved configuration word, bit 0 set: the device negotiated
+ * ACCESS_PLATFORM and every address is an IOVA, mapped page by page onto
+ * the same guest page (so the oracle's guest addresses still hold) with a
+ * permission the input picks: bits 1 + 2p and 2 + 2p for page p of the
+ * NPAGES guest pages, 0 read-write, 1 read-only, 2 write-only, 3 no entry
+ * (a miss). Bits 21-24 pick a page invalidated between the dequeue and the
+ * enqueue bursts (>= NPAGES: none), bit 25 maps it again right after. The
+ * misses go to a socketpair drained at the end.
+ */
+#define NPAGES 10
+
+static uint64_t
+page_gpa(unsigned int p)
+{
+	return p < 4          ? reg_gpa[0] + p * PG :
+			p < 8 ? reg_gpa[1] + (p - 4) * PG :
+				reg_gpa[2] + (p - 8) * PG;
+}
+
+static uint8_t
+page_perm(uint32_t cfg, unsigned int p)
+{
+	static const uint8_t perm[4] = { VHU_ACCESS_RW, VHU_ACCESS_RO, VHU_ACCESS_WO, 0 };
+
+	return perm[(cfg >> (1 + 2 * p)) & 3];
+}
+
+static int
+iommu_on(uint32_t cfg, const char **why)
+{
+	struct vhu_dev *dev = S.dev;
+	unsigned int p;
+	int sv[2];
+
+	dev->iotlb = vhu_iotlb_new(0);
+	if (dev->iotlb == NULL) {
+		*why = "iotlb";
+		return -1;
+	}
+	dev->iotlb->rd = vhu_mem_new(1);
+	dev->iotlb->wr = vhu_mem_new(1);
+	dev->iotlb->all = vhu_mem_new(1);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0) {
+		*why = "socketpair";
+		return -1;
+	}
+	dev->backend_fd = sv[0];
+	S.be = sv[1];
+	S.iommu = true;
+	dev->features |= VHU_BIT(VHU_F_ACCESS_PLATFORM);
+	for (p = 0; p < NPAGES; p++)
+		if (page_perm(cfg, p) != 0)
+			vhu_iotlb_update(dev->iotlb, page_gpa(p), PG, UVA_BASE + page_gpa(p),
+					page_perm(cfg, p));
+	/* the tables built and published as after an IOTLB message */
+	vhu_dev_lock_all(dev);
+	vhu_dev_refresh_all(dev, why);
+	vhu_dev_unlock_all(dev);
+	*why = NULL;
+	return 0;
+}
+
+/* Between the bursts: a page invalidated (rings re-translated), maybe mapped again. */
+static void
+iommu_churn(uint32_t cfg)
+{
+	unsigned int p = (cfg >> 21) & 15;
+	struct vhu_iotlb_msg m = { .iova = page_gpa(p), .size = PG, .type = VHU_IOTLB_INVALIDATE };
+	const char *why;
+
+	if (p >= NPAGES)
+		return;
+	vhu_dev_iotlb_msg(S.dev, &m, &why);
+	if ((cfg >> 25) & 1 && page_perm(cfg, p) != 0) {
+		m.uaddr = UVA_BASE + page_gpa(p);
+		m.perm = page_perm(cfg, p);
+		m.type = VHU_IOTLB_UPDATE;
+		vhu_dev_iotlb_msg(S.dev, &m, &why);
+	}
+}
+
+/* The oracle: no byte of a page without write permission may change. */
+static void
+iommu_forbid(uint32_t cfg)
+{
+	unsigned int p;
+
+	for (p = 0; p < NPAGES; p++) {
+		uint8_t perm = page_perm(cfg, p);
+
+		if (!(perm & VHU_ACCESS_WO))
+			memset(S.allowed + image_off(page_gpa(p), PG), 0, PG);
+	}
+}
+
+static void
+iommu_off(void)
+{
+	char buf[256];
+	unsigned int i;
+
+	if (!S.iommu)
+		return;
+	S.iommu = false;
+	S.dev->features &= ~VHU_BIT(VHU_F_ACCESS_PLATFORM);
+	/* the rings back on guest addresses: their IOTLB copies and aliases go */
+	for (i = 0; i < 2; i++) {
+		S.vq[i]->addr_set = false;
+		vhu_dev_vq_refresh(S.dev, S.vq[i]);
+	}
+	S.dev->iova_all = NULL;
+	vhu_iotlb_free(S.dev->iotlb);
+	S.dev->iotlb = NULL;
+	while (recv(S.be, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	close(S.be);
+	close(S.dev->backend_fd);
+	S.dev->backend_fd = -1;
+	S.be = -1;
 }
 
 /* Dequeue burst k (0, 1, 2) with the flips due before and inside it. */
@@ -530,6 +659,7 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 	struct fz_in in = { .p = data, .n = len };
 	struct rte_mbuf *enq[MAX_ENQ];
 	uint8_t feat, fl, n_log2, log_len, deq_cfg, enq_cfg, notify;
+	uint32_t iommu;
 	uint16_t n, tx_base, rx_base;
 	uint64_t log_gpa, f;
 	struct layout tx, rx;
@@ -556,7 +686,7 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 	deq_cfg = fz_u8(&in);
 	enq_cfg = fz_u8(&in);
 	notify = fz_u8(&in);
-	fz_u32(&in);   /* reserved */
+	iommu = fz_u32(&in); /* IOTLB mode (bit 0) and its mappings, see iommu_on() */
 	FL.n = fz_u8(&in) % (MAX_FLIPS + 1);
 
 	f = VHU_BIT(VHU_F_PROTOCOL_FEATURES);
@@ -630,6 +760,10 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 		S.dev->log_all = false;
 	}
 
+	if ((iommu & 1) && iommu_on(iommu, why) != 0) {
+		rc = -1;
+		goto out;
+	}
 	place(&rx, place(&tx, reg_gpa[0], n, packed), n, packed);
 	ring_start(S.vq[1], &tx, n, tx_base, !(fl & 128), notify & 3);
 	ring_start(S.vq[0], &rx, n, rx_base, true, (notify >> 2) & 3);
@@ -669,6 +803,8 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 	calls = FL.n > 0 ? 2 : 1 + (deq_cfg >> 7);
 	for (k = 0; k < calls; k++)
 		deq_burst(k, deq_mp, (uint16_t)(1 + (deq_cfg & 31)), &rc, why);
+	if (S.iommu)
+		iommu_churn(iommu);
 	for (k = 0, i = 0; k < 2 && i < nenq; k++) {
 		flips_at(P_ENQ1 + (int)k, 0);
 		i += vhu_enqueue_burst(S.dev->vid, 0, &enq[i], (uint16_t)(nenq - i));
@@ -686,6 +822,8 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 		goto out;
 
 	/* ---- oracle ---- */
+	if (S.iommu)
+		iommu_forbid(iommu);
 	for (k = 0, i = 0; k < NREG; i += (uint32_t)reg_size[k], k++) {
 		uint32_t b;
 
@@ -700,6 +838,7 @@ ring_run(const uint8_t *data, size_t len, const char **why, bool packed)
 		}
 	}
 out:
+	iommu_off();
 	FL.point = -1;
 	FL.rx_table = NULL;
 	for (i = 0; i < nenq; i++)

@@ -114,6 +114,20 @@ def msg_seeds():
     m = handshake(Msg(0), feats)
     m.req('GET_VRING_BASE', u32(0) + u32(0)).req('GET_VRING_BASE', u32(1) + u32(0))
     s['handshake'] = m
+    # IOTLB mode (configuration bit 5): ring addresses are IOVAs, mapped by
+    # IOTLB_MSG (iova, size, uaddr, perm, type; 32 bytes with padding)
+    def iotlb(iova, size, uaddr, perm, typ):
+        return u64(iova) + u64(size) + u64(uaddr) + bytes([perm, typ]) + bytes(6)
+    m = Msg(32)
+    m.req('SET_BACKEND_REQ_FD', fds=[(FD_SOCK, 0)])
+    m = handshake(m, feats | (1 << 33))
+    m.req('IOTLB_MSG', iotlb(UVA, 1 << 20, UVA, 3, 2), need_reply=True)
+    m.req('IOTLB_MSG', iotlb(UVA + 0x10000, 0x1000, 0, 0, 3), need_reply=True)
+    m.req('IOTLB_MSG', iotlb(UVA + 0x10000, 0x1000, UVA + 0x10000, 1, 2), need_reply=True)
+    m.req('IOTLB_MSG', iotlb(UVA + 0x10000, 0x1000, UVA + 0x10000, 3, 2), need_reply=True)
+    m.req('IOTLB_MSG', iotlb(0, 0, 0, 0, 3), need_reply=True)
+    m.req('IOTLB_MSG', iotlb((1 << 64) - 0x1000, 0x2000, UVA, 3, 2), need_reply=True)
+    s['iotlb'] = m
     m = handshake(Msg(1), feats | F_IN_ORDER, nrings=4)
     m.req('SET_MEM_TABLE', u32(1) + u32(0) + region(GPA, 1 << 20, UVA), fds=[(FD_MEM0, 15)])
     m.req('SET_MEM_TABLE', u32(1) + u32(0) + region(GPA, 1 << 20, UVA + (1 << 30)),
@@ -526,9 +540,34 @@ def packed_seeds():
     return {k: v.bytes() for k, v in s.items()}
 
 
+def iommu_variants(seeds):
+    """The ring seeds again in the harness's IOTLB mode: the configuration's
+    word at bytes 19-22 (fuzz_split.c, iommu_on()): bit 0 on, two bits of
+    permission per guest page (0 RW, 1 RO, 2 WO, 3 no entry), bits 21-24 a
+    page invalidated between the bursts, bit 25 mapped again."""
+    words = {
+        'rw': 1 | (15 << 21),                           # all read-write
+        'ro-data': 1 | (1 << 9) | (1 << 11) | (15 << 21),  # pages 4, 5 read-only
+        'wo-miss': 1 | (2 << 13) | (3 << 15) | (15 << 21),  # page 6 write-only, 7 absent
+        'inval-ring': 1 | (0 << 21),                    # page 0 (the rings) invalidated
+        'inval-remap': 1 | (4 << 21) | (1 << 25),       # page 4 invalidated, mapped again
+    }
+    out = {}
+    for name in ('batch', 'chains-indirect-mergeable'):
+        if name not in seeds:
+            continue
+        d = seeds[name]
+        for w, v in words.items():
+            out['iommu-%s-%s' % (w, name)] = d[:19] + u32(v) + d[23:]
+    return out
+
+
 def main():
-    for target, seeds in (('msg', msg_seeds()), ('split', split_seeds()),
-                          ('packed', packed_seeds())):
+    split, packed = split_seeds(), packed_seeds()
+    split.update(iommu_variants(split))
+    packed.update(iommu_variants(packed))
+    for target, seeds in (('msg', msg_seeds()), ('split', split),
+                          ('packed', packed)):
         d = os.path.join(HERE, 'corpus', target)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):

@@ -542,9 +542,9 @@ mock_fe_setup_vring(struct mock_fe *fe, uint16_t idx, uint16_t num)
 		return rc;
 	memset(&a, 0, sizeof(a));
 	a.index = idx;
-	a.desc_user_addr = (uint64_t)(uintptr_t)vr->desc;
-	a.avail_user_addr = (uint64_t)(uintptr_t)vr->avail;
-	a.used_user_addr = (uint64_t)(uintptr_t)vr->used;
+	a.desc_user_addr = fe->iova_rings ? vr->desc_gpa : (uint64_t)(uintptr_t)vr->desc;
+	a.avail_user_addr = fe->iova_rings ? vr->avail_gpa : (uint64_t)(uintptr_t)vr->avail;
+	a.used_user_addr = fe->iova_rings ? vr->used_gpa : (uint64_t)(uintptr_t)vr->used;
 	a.log_guest_addr = vr->used_gpa;
 	rc = request(fe, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
 	if (rc != 0)

@@ -96,6 +96,8 @@ struct mock_fe {
 	uint64_t features;     /* what we negotiated */
 	uint64_t protocol_features;
 	bool no_owner; /* negotiate without SET_OWNER (virtio-user reconnecting) */
+	bool iova_rings; /* ring addresses as IOVAs (ACCESS_PLATFORM): their GPAs, an
+			  * identity IOMMU mapping the test installs with IOTLB_MSG */
 	struct mock_vring vr[MOCK_FE_MAX_VRINGS];
 };
 

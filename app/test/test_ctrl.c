@@ -569,7 +569,14 @@ VHU_TEST_F(fast, ctrl_mock_status_reset, env, e)
 VHU_TEST_F(fast, ctrl_mock_unsupported, env, e)
 {
 	struct vhu_vring_state st = { 0, 0 };
-	uint8_t iotlb[32] = { 0 };
+	/* a well-formed update (iova 0x1000, 4 KiB, RW): refused without iommu support */
+	uint8_t iotlb[32] = { [0] = 0,
+		[1] = 0x10,
+		[8] = 0,
+		[9] = 0x10,
+		[17] = 0x10,
+		[24] = VHU_ACCESS_RW,
+		[25] = VHU_IOTLB_UPDATE };
 	uint64_t v;
 	struct vhu_msg r;
 

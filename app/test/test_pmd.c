@@ -431,12 +431,18 @@ VHU_TEST(fast, pmd_devargs_invalid)
 	/* NULL args. */
 	TEST_ASSERT(vhu_eth_devargs_parse(NULL, &a, err, sizeof(err)) != 0, "NULL args");
 
-	/* Parsed but refused by the mapping: what the library cannot do. */
+	/* iommu-support and postcopy-support: passed on to the library. */
 	TEST_ASSERT_EQ(parse_ok("iface=a,iommu-support=1", &a), 0, "parses");
-	TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(
-				       &a, &(struct vhu_socket_conf){ 0 }, err, sizeof(err)),
-			-ENOTSUP, "iommu refused");
-	TEST_ASSERT(strstr(err, "iommu-support=1") && strstr(err, "iommu-support=0"), "%s", err);
+	{
+		struct vhu_socket_conf conf;
+
+		TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &conf, err, sizeof(err)), 0,
+				"iommu-support=1 accepted: %s", err);
+		TEST_ASSERT(conf.flags & VHU_SOCK_IOMMU, "iommu-support=1 asks for the IOTLB");
+		TEST_ASSERT_EQ(parse_ok("iface=a,iommu-support=0", &a), 0, "parses");
+		TEST_ASSERT_EQ(vhu_eth_devargs_to_conf(&a, &conf, err, sizeof(err)), 0, "iommu 0");
+		TEST_ASSERT(!(conf.flags & VHU_SOCK_IOMMU), "iommu-support=0: no IOTLB");
+	}
 	/* postcopy: asked of the library, which probes userfaultfd when registering */
 	TEST_ASSERT_EQ(parse_ok("iface=a,postcopy-support=1", &a), 0, "parses");
 	{
@@ -515,7 +521,6 @@ VHU_TEST_F(fast, pmd_probe_refused, pmd_env, e)
 		"queues=0",
 		"client=2",
 		"foo=bar",
-		"iommu-support=1",
 		"mtu=10",
 		"client=1,client=1",
 		"reconnect=5",
@@ -621,7 +626,7 @@ VHU_TEST_F(fast, pmd_port_basic, pmd_env, e)
 	TEST_ASSERT_EQ(rte_eth_stats_get(port_id, &st), 0, "stats");
 	TEST_ASSERT(st.ipackets == 0 && st.opackets == 0 && st.oerrors == 0, "zero stats");
 	n = rte_eth_xstats_get_names(port_id, NULL, 0);
-	TEST_ASSERT(n >= 8 * 18, "%d xstats", n);
+	TEST_ASSERT(n >= 8 * 20, "%d xstats", n);
 	{
 		struct rte_eth_xstat_name *names = calloc(n, sizeof(*names));
 		int i, found = 0;
@@ -631,9 +636,11 @@ VHU_TEST_F(fast, pmd_port_basic, pmd_env, e)
 		for (i = 0; i < n; i++)
 			found += strcmp(names[i].name, "rx_q3_size_1519_to_max_packets") == 0 ||
 					strcmp(names[i].name, "tx_q0_guest_notifications") == 0 ||
-					strcmp(names[i].name, "rx_q1_guest_kicks") == 0;
+					strcmp(names[i].name, "rx_q1_guest_kicks") == 0 ||
+					strcmp(names[i].name, "rx_q2_iotlb_misses") == 0 ||
+					strcmp(names[i].name, "tx_q1_iotlb_invalidations") == 0;
 		free(names);
-		TEST_ASSERT_EQ(found, 3, "per-queue xstats names");
+		TEST_ASSERT_EQ(found, 5, "per-queue xstats names");
 	}
 	TEST_ASSERT_EQ(rte_eth_dev_rx_queue_stop(port_id, 1), 0, "queue stop");
 	TEST_ASSERT_EQ(rte_eth_dev_rx_queue_start(port_id, 1), 0, "queue start");
@@ -641,7 +648,7 @@ VHU_TEST_F(fast, pmd_port_basic, pmd_env, e)
 	/* Reconfigure with fewer queues, start again. */
 	TEST_ASSERT_EQ(pmd_port_setup(port_id, 2, mp, NULL), 0, "2 queues");
 	TEST_ASSERT_EQ(rte_eth_dev_start(port_id), 0, "restart");
-	TEST_ASSERT_EQ(n - rte_eth_xstats_get_names(port_id, NULL, 0), 4 * 18,
+	TEST_ASSERT_EQ(n - rte_eth_xstats_get_names(port_id, NULL, 0), 4 * 20,
 			"xstats follow queues: 2 rx + 2 tx queues fewer");
 	TEST_ASSERT_EQ(rte_eth_dev_stop(port_id), 0, "stop");
 	TEST_ASSERT_EQ(rte_eth_dev_reset(port_id), 0, "reset");

@@ -67,7 +67,12 @@ extern "C" {
 #define VHU_SOCK_LEGACY_OL_FLAGS (1ull << 5)
 /** Offer VIRTIO_F_RING_PACKED (default off until asked). */
 #define VHU_SOCK_PACKED          (1ull << 6)
-/** Accept IOMMU (ACCESS_PLATFORM) front-ends. Refused while IOTLB is unimplemented. */
+/**
+ * Offer VIRTIO_F_ACCESS_PLATFORM: a front-end behind a virtual IOMMU gives
+ * IOVAs that the library translates through a device IOTLB (IOTLB_MSG,
+ * misses on the back-end channel, which needs protocol features
+ * BACKEND_REQ and REPLY_ACK).
+ */
 #define VHU_SOCK_IOMMU           (1ull << 7)
 /**
  * Offer postcopy live migration (protocol feature PAGEFAULT). Registration
@@ -373,6 +378,8 @@ struct vhu_vq_stats {
 	uint64_t kicks;          /**< notifications received from the guest */
 	uint64_t calls;          /**< notifications sent to the guest */
 	uint64_t calls_suppressed; /**< notifications skipped because the guest asked */
+	uint64_t iotlb_misses;     /**< IOTLB miss requests sent for this ring (ACCESS_PLATFORM) */
+	uint64_t iotlb_invalidations; /**< IOTLB invalidations this ring was quiesced for */
 };
 
 /**

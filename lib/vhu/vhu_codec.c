@@ -463,6 +463,38 @@ vhu_inflight_queue_size_packed(uint16_t queue_size)
 }
 
 int
+vhu_check_iotlb_msg(const struct vhu_iotlb_msg *m, const char **why)
+{
+	switch (m->type) {
+	case VHU_IOTLB_UPDATE:
+		if (m->size == 0) {
+			*why = "IOTLB update of size 0";
+			return -EINVAL;
+		}
+		if (m->iova + m->size < m->iova || m->iova + m->size == 0) {
+			*why = "IOTLB update wraps the I/O address space";
+			return -EINVAL;
+		}
+		if (m->uaddr + m->size < m->uaddr || m->uaddr + m->size == 0) {
+			*why = "IOTLB update wraps the front-end address space";
+			return -EINVAL;
+		}
+		if (m->perm != VHU_ACCESS_RO && m->perm != VHU_ACCESS_WO &&
+				m->perm != VHU_ACCESS_RW) {
+			*why = "IOTLB update without a valid permission";
+			return -EINVAL;
+		}
+		return 0;
+	case VHU_IOTLB_INVALIDATE:
+		/* any range: forgetting more than asked is always safe */
+		return 0;
+	default:
+		*why = "IOTLB message type a front-end does not send";
+		return -EINVAL;
+	}
+}
+
+int
 vhu_check_payload(enum vhu_payload_kind kind, const struct vhu_msg *msg,
 		  const char **why)
 {
@@ -536,6 +568,11 @@ vhu_check_payload(enum vhu_payload_kind kind, const struct vhu_msg *msg,
 		if (size != sizeof(struct vhu_device_state_xfer))
 			goto bad_size;
 		return 0;
+	case VHU_PL_IOTLB:
+		/* the fields, or the C struct with its padding (QEMU, DPDK) */
+		if (size != VHU_IOTLB_MSG_SIZE && size != VHU_IOTLB_MSG_SIZE_PAD)
+			goto bad_size;
+		return vhu_check_iotlb_msg(&p->iotlb, why);
 	case VHU_PL_ANY:
 		return 0;
 	}

@@ -99,12 +99,20 @@ enum vhu_payload_kind {
 	VHU_PL_CONFIG,        /* struct vhu_config, variable size */
 	VHU_PL_INFLIGHT,      /* struct vhu_inflight_desc */
 	VHU_PL_XFER,          /* struct vhu_device_state_xfer */
+	VHU_PL_IOTLB,         /* struct vhu_iotlb_msg (26 bytes, or 32 with padding) */
 	VHU_PL_ANY,           /* not interpreted (refused requests) */
 };
 
 /* Size and internal consistency of a payload of the given kind. */
 int vhu_check_payload(enum vhu_payload_kind kind, const struct vhu_msg *msg,
 		      const char **why);
+
+/*
+ * An IOTLB_MSG from the front-end: an update with a size, no u64 wrap of
+ * iova or uaddr and a permission; an invalidation (any range: 0 or past
+ * the top means to the end); no other type. 0, or -EINVAL with *why.
+ */
+int vhu_check_iotlb_msg(const struct vhu_iotlb_msg *m, const char **why);
 
 /* A memory region description: non-empty, no u64 wrap anywhere. */
 int vhu_check_region(const struct vhu_mem_region_desc *r, const char **why);

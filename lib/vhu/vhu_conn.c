@@ -19,6 +19,7 @@
 #include "vhu_conn.h"
 #include "vhu_dev.h"
 #include "vhu_dev_table.h"
+#include "vhu_iotlb.h"
 #include "vhu_postcopy.h"
 #include "vhu_testfault.h"
 #include "vhu_vq.h"
@@ -143,6 +144,7 @@ vhu_conn_new(const struct vhu_socket_conf *conf, uint64_t features, uint64_t pro
 	dev = &c->dev;
 	dev->connfd = fd;
 	dev->backend_fd = -1;
+	rte_spinlock_init(&dev->backend_lock);
 	dev->inflight_fd = -1;
 	dev->state_fd = -1;
 	dev->ops = conf->ops;
@@ -162,12 +164,30 @@ vhu_conn_new(const struct vhu_socket_conf *conf, uint64_t features, uint64_t pro
 		dev->peer_uid = cred.uid;
 		dev->peer_gid = cred.gid;
 	}
+	if (conf->flags & VHU_SOCK_IOMMU) {
+		/* empty tables until the first update: every IOVA a miss */
+		dev->iotlb = vhu_iotlb_new(0);
+		if (dev->iotlb != NULL) {
+			dev->iotlb->rd = vhu_mem_new(1);
+			dev->iotlb->wr = vhu_mem_new(1);
+			dev->iotlb->all = vhu_mem_new(1);
+		}
+		if (dev->iotlb == NULL || dev->iotlb->rd == NULL || dev->iotlb->wr == NULL ||
+				dev->iotlb->all == NULL) {
+			VHU_LOG_CONFIG(ERR, conf->path, "out of memory for a new device's IOTLB");
+			vhu_iotlb_free(dev->iotlb);
+			close(fd);
+			rte_free(c);
+			return NULL;
+		}
+	}
 	c->sweep_fd = -1;
 	vhu_rx_reset(&c->rx);
 	vhu_xfer_init(&c->xfer, dev);
 	if (vhu_dev_table_add(dev) != 0) {
 		VHU_LOG_CONFIG(ERR, conf->path, "too many devices (%d): connection refused",
 				VHU_MAX_DEVICES);
+		vhu_iotlb_free(dev->iotlb);
 		close(fd);
 		rte_free(c);
 		return NULL;
@@ -195,6 +215,9 @@ vhu_conn_free(struct vhu_conn *c)
 	}
 	if (dev->backend_fd >= 0)
 		close(dev->backend_fd);
+	dev->iova_all = NULL;
+	vhu_iotlb_free(dev->iotlb);
+	dev->iotlb = NULL;
 	close(dev->connfd);
 	/*
 	 * Told last, with the vid still valid for getters such as

@@ -19,6 +19,7 @@
 #include "vhu_dev.h"
 #include "vhu_dev_table.h"
 #include "vhu_guard.h"
+#include "vhu_iotlb.h"
 #include "vhu_mem.h"
 #include "vhu_net_burst.h"
 #include "vhu_net_packed_dequeue.h"
@@ -84,12 +85,37 @@ vhu_dev_unlock_all(struct vhu_dev *dev)
 			vhu_guard_open(&dev->vq[i]->guard);
 }
 
+/*
+ * The IOTLB's tables built again from its entries and dev->mem, and
+ * dev->iova_all published (NULL without ACCESS_PLATFORM). The old tables
+ * are handed back in old[] to be freed once every ring has taken its
+ * copies of the new ones. Caller holds every guard.
+ */
+static int
+iotlb_rebuild(struct vhu_dev *dev, struct vhu_mem **old, const char **why)
+{
+	old[0] = old[1] = old[2] = NULL;
+	if (dev->iotlb == NULL)
+		return 0;
+	if (vhu_iotlb_build(dev->iotlb, dev->mem, &old[0], &old[1], &old[2]) != 0) {
+		*why = "out of memory for the IOTLB tables";
+		return -ENOMEM;
+	}
+	vhu_iotlb_adopt(dev->iotlb, &old[0], &old[1], &old[2]);
+	dev->iova_all = vhu_has(dev, VHU_F_ACCESS_PLATFORM) ? dev->iotlb->all : NULL;
+	return 0;
+}
+
 int
 vhu_dev_refresh_all(struct vhu_dev *dev, const char **why)
 {
+	struct vhu_mem *old[3];
 	unsigned int i;
-	int rc = 0;
+	int rc;
 
+	rc = iotlb_rebuild(dev, old, why);
+	if (rc != 0)
+		return rc;
 	for (i = 0; i < 2u * dev->max_queue_pairs; i++) {
 		struct vhu_vq *vq = dev->vq[i];
 
@@ -101,6 +127,39 @@ vhu_dev_refresh_all(struct vhu_dev *dev, const char **why)
 			rc = -EFAULT;
 		}
 	}
+	for (i = 0; i < RTE_DIM(old); i++)
+		vhu_mem_free(old[i]);
+	return rc;
+}
+
+int
+vhu_dev_iotlb_msg(struct vhu_dev *dev, const struct vhu_iotlb_msg *m, const char **why)
+{
+	unsigned int i;
+	int rc;
+
+	vhu_dev_lock_all(dev);
+	if (m->type == VHU_IOTLB_UPDATE) {
+		rc = vhu_iotlb_update(dev->iotlb, m->iova, m->size, m->uaddr, m->perm);
+		/* what it answers may be asked again (after a later invalidation) */
+		vhu_iotlb_answered(dev, m->iova, m->size);
+	} else
+		rc = vhu_iotlb_invalidate(dev->iotlb, m->iova, m->size);
+	for (i = 0; i < 2u * dev->max_queue_pairs; i++) {
+		struct vhu_vq *vq = dev->vq[i];
+
+		if (vq == NULL)
+			continue;
+		if (m->type == VHU_IOTLB_INVALIDATE)
+			vq->stats.iotlb_invalidations++;
+	}
+	if (rc != 0)
+		*why = "out of memory for an IOTLB entry";
+	else
+		rc = vhu_dev_refresh_all(dev, why);
+	/* GO: reopened, a burst sees the new tables and ring addresses; no
+	 * burst has used a mapping of the old tables since they closed */
+	vhu_dev_unlock_all(dev);
 	return rc;
 }
 
@@ -236,6 +295,13 @@ vhu_dev_drop_memory(struct vhu_dev *dev)
 	dev->log_all = false;
 	vhu_dev_unlock_all(dev);
 	vhu_mem_free(mem);
+	if (dev->iotlb != NULL) {
+		/* their pieces pointed into the memory just unmapped */
+		vhu_mem_free(dev->iotlb->rd);
+		vhu_mem_free(dev->iotlb->wr);
+		dev->iotlb->rd = vhu_mem_new(1);
+		dev->iotlb->wr = vhu_mem_new(1);
+	}
 	if (log_map != NULL)
 		munmap(log_map, log_len);
 	vhu_dev_drop_inflight(dev);
@@ -251,6 +317,10 @@ vhu_dev_reset(struct vhu_dev *dev)
 		if (dev->vq[i] != NULL)
 			vhu_vq_reset(dev->vq[i]);
 	dev->features = 0;
+	/* a reset device starts with an empty IOTLB; no ring holds a copy now */
+	dev->iova_all = NULL;
+	if (dev->iotlb != NULL)
+		vhu_iotlb_flush(dev->iotlb);
 	dev->hdr_len = sizeof(struct vhu_net_hdr) - 2;
 	vhu_dev_unlock_all(dev);
 	vhu_dev_drop_memory(dev);

@@ -33,6 +33,14 @@ void vhu_dev_lock_all(struct vhu_dev *dev);
 void vhu_dev_unlock_all(struct vhu_dev *dev);
 /* Refresh every ring under its guard (after a memory/feature change). */
 int vhu_dev_refresh_all(struct vhu_dev *dev, const char **why);
+/*
+ * Apply a checked IOTLB update or invalidation: every ring quiesced, the
+ * tables built again, every ring translated again (a ring whose area lost
+ * its entry waits, its miss asked for), then reopened. When this returns
+ * no burst reads or writes through an invalidated mapping. 0, or -errno
+ * with *why (fatal: memory, or a started ring now mapped wrongly).
+ */
+int vhu_dev_iotlb_msg(struct vhu_dev *dev, const struct vhu_iotlb_msg *m, const char **why);
 /* Is any ring started? */
 bool vhu_dev_any_started(const struct vhu_dev *dev);
 /* Every ring inactive: no lcore is inside one when this returns. */

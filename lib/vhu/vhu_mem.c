@@ -297,3 +297,29 @@ vhu_mem_uva_to_gpa(const struct vhu_mem *m, uint64_t uva, uint64_t len, uint64_t
 	*gpa = r->gpa + (uva - r->uva);
 	return 0;
 }
+
+void
+vhu_log_iova(struct vhu_dev *dev, uint64_t iova, uint64_t len)
+{
+	uint64_t cur = iova, rem = len;
+
+	while (rem != 0) {
+		const struct vhu_mem_region *r = vhu_mem_find_gpa(dev->iova_all, cur);
+		uint64_t piece, gpa;
+
+		if (r == NULL)
+			return;
+		piece = RTE_MIN(rem, r->gpa_end - cur);
+		/* a piece may cross guest regions: log what translates, one page at a time at worst */
+		while (piece != 0) {
+			uint64_t uva = r->uva + (cur - r->gpa);
+			uint64_t step = RTE_MIN(piece, VHU_LOG_PAGE - (uva % VHU_LOG_PAGE));
+
+			if (vhu_mem_uva_to_gpa(dev->mem, uva, step, &gpa) == 0)
+				vhu_log_gpa(dev, gpa, step);
+			cur += step;
+			piece -= step;
+			rem -= step;
+		}
+	}
+}

@@ -200,14 +200,12 @@ int vhu_mem_uva_to_gpa(const struct vhu_mem *m, uint64_t uva, uint64_t len, uint
 
 /* ---- dirty-page log (LOG_ALL) ---- */
 
-/* Mark the guest pages of [gpa, gpa + len) dirty in dev's log, when logging. */
+/* Mark the guest pages of [gpa, gpa + len) dirty in dev's log (logging, len > 0). */
 static inline void
-vhu_log_write(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
+vhu_log_gpa(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
 {
 	uint64_t page, last;
 
-	if (likely(!dev->log_all) || len == 0)
-		return;
 	page = gpa / VHU_LOG_PAGE;
 	last = (gpa + len - 1) / VHU_LOG_PAGE;
 	if (unlikely(gpa + len - 1 < gpa))
@@ -221,17 +219,55 @@ vhu_log_write(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
 }
 
 /*
+ * With ACCESS_PLATFORM, log [iova, iova + len): each piece through
+ * dev->iova_all to a front-end address, then to a guest-physical one.
+ * Pieces without a translation are not guest memory and log nothing.
+ */
+void vhu_log_iova(struct vhu_dev *dev, uint64_t iova, uint64_t len);
+
+/*
+ * Mark the guest pages of [addr, addr + len) dirty in dev's log, when
+ * logging. addr is what the rings carry: a guest-physical address, or an
+ * IOVA with ACCESS_PLATFORM (used ring log addresses included).
+ */
+static inline void
+vhu_log_write(struct vhu_dev *dev, uint64_t addr, uint64_t len)
+{
+	if (likely(!dev->log_all) || len == 0)
+		return;
+	if (unlikely(dev->iova_all != NULL))
+		vhu_log_iova(dev, addr, len);
+	else
+		vhu_log_gpa(dev, addr, len);
+}
+
+/*
+ * The log address of a ring area the front-end gave as addr (its virtual
+ * address; an IOVA with ACCESS_PLATFORM, which vhu_log_write() takes as
+ * it is). 0, or -EFAULT when it is not guest memory.
+ */
+static inline int
+vhu_ring_log_addr(const struct vhu_dev *dev, uint64_t addr, uint64_t len, uint64_t *out)
+{
+	if (dev->iova_all != NULL) {
+		*out = addr;
+		return 0;
+	}
+	return vhu_mem_uva_to_gpa(dev->mem, addr, len, out);
+}
+
+/*
  * Log a write into a guest buffer (not a ring). The test fault
  * drop-dirty-bit (vhu_testfault.h) leaves these out of the log.
  */
 static inline void
-vhu_log_buf(struct vhu_dev *dev, uint64_t gpa, uint64_t len)
+vhu_log_buf(struct vhu_dev *dev, uint64_t addr, uint64_t len)
 {
 	if (unlikely(dev->test_fault & VHU_TEST_FAULT_DROP_DIRTY)) {
 		__atomic_fetch_add(&dev->test_fault_hits, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	vhu_log_write(dev, gpa, len);
+	vhu_log_write(dev, addr, len);
 }
 
 #endif /* VHU_MEM_H */

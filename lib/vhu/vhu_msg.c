@@ -89,7 +89,7 @@ struct req_row {
 	X(SEND_RARP,             vhu_msg_send_rarp,             VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_OWNER,    VHU_PF_RARP,                 false) \
 	X(NET_SET_MTU,           vhu_msg_net_set_mtu,           VHU_PL_U64,        FD_NONE,  RP_ACK,    ST_FEATURES, VHU_PF_NET_MTU,              false) \
 	X(SET_BACKEND_REQ_FD,    vhu_msg_set_backend_req_fd,    VHU_PL_NONE,       FD_ONE,   RP_ACK,    ST_ANY,      VHU_PF_BACKEND_REQ,          false) \
-	X(IOTLB_MSG,             vhu_msg_not_supported,         VHU_PL_ANY,        FD_NONE,  RP_ACK,    ST_ANY,      PF_NONE,                     false) \
+	X(IOTLB_MSG,             vhu_msg_iotlb,                 VHU_PL_IOTLB,      FD_NONE,  RP_ACK,    ST_ANY,      PF_NONE,                     false) \
 	X(GET_CONFIG,            vhu_msg_get_config,            VHU_PL_CONFIG,     FD_NONE,  RP_CFG,    ST_ANY,      VHU_PF_CONFIG,               false) \
 	X(SET_CONFIG,            vhu_msg_set_config,            VHU_PL_CONFIG,     FD_NONE,  RP_ACK,    ST_ANY,      VHU_PF_CONFIG,               false) \
 	X(POSTCOPY_ADVISE,       vhu_msg_postcopy_advise,       VHU_PL_NONE,       FD_NONE,  RP_U64ERR, ST_OWNER,    VHU_PF_PAGEFAULT,            false) \

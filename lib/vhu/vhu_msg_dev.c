@@ -154,10 +154,16 @@ vhu_msg_net_set_mtu(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 int
 vhu_msg_set_backend_req_fd(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 {
+	int old;
+
 	RTE_SET_USED(r);
-	if (c->dev.backend_fd >= 0)
-		close(c->dev.backend_fd);
+	/* an lcore may be sending an IOTLB miss on the old channel */
+	rte_spinlock_lock(&c->dev.backend_lock);
+	old = c->dev.backend_fd;
 	c->dev.backend_fd = vhu_msg_take_fd(m, 0);
+	rte_spinlock_unlock(&c->dev.backend_lock);
+	if (old >= 0)
+		close(old);
 	return VHU_MSG_OK;
 }
 

@@ -419,3 +419,26 @@ vhu_msg_postcopy_end(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	vhu_msg_reply_u64(r, 0);
 	return VHU_MSG_OK;
 }
+
+/* ---- IOTLB (ACCESS_PLATFORM) ---- */
+
+int
+vhu_msg_iotlb(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
+{
+	const struct vhu_iotlb_msg *im = &m->payload.iotlb;
+	struct vhu_dev *dev = &c->dev;
+	const char *why = NULL;
+
+	RTE_SET_USED(r);
+	if (dev->iotlb == NULL)
+		return vhu_msg_refuse(
+				c, "IOTLB_MSG: ACCESS_PLATFORM is not offered (iommu support off)");
+	VHU_LOG_CONFIG(DEBUG, dev->ifname,
+			"IOTLB %s iova 0x%" PRIx64 " size 0x%" PRIx64 " uaddr 0x%" PRIx64
+			" perm %u",
+			im->type == VHU_IOTLB_UPDATE ? "update" : "invalidate", im->iova, im->size,
+			im->uaddr, im->perm);
+	if (vhu_dev_iotlb_msg(dev, im, &why) != 0)
+		return vhu_msg_fail(c, "IOTLB_MSG: %s", why);
+	return VHU_MSG_OK;
+}

@@ -28,4 +28,7 @@ int vhu_msg_postcopy_advise(struct vhu_conn *c, struct vhu_msg *m, struct vhu_ms
 int vhu_msg_postcopy_listen(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 int vhu_msg_postcopy_end(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
 
+/* IOTLB_MSG: an update or invalidation of the device IOTLB. */
+int vhu_msg_iotlb(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r);
+
 #endif /* VHU_MSG_MEM_H */

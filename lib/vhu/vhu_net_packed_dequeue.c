@@ -34,6 +34,7 @@
 #define DEQ_DROP  2 /* our policy (linear only): dropped, counted in dropped */
 #define DEQ_NOMEM 3 /* no mbuf: leave the buffer for the next burst */
 #define DEQ_STOP  4 /* the ring cannot go on: a chain without an end */
+#define DEQ_MISS  5 /* no IOTLB entry yet (asked for): leave the buffer for a later burst */
 
 /* One buffer of any shape at slot pos (seen available with flags) into m. */
 static int
@@ -51,6 +52,8 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 				vq->size);
 		return DEQ_STOP;
 	}
+	if (unlikely(c->why == vhu_iotlb_miss_why))
+		return DEQ_MISS;
 	if (unlikely(c->why != NULL)) {
 		vhu_fault(dev, vq, "tx buffer at %u (id %u): %s", pos, c->id, c->why);
 		return DEQ_BAD;
@@ -89,11 +92,12 @@ static __rte_always_inline bool
 deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, bool wrap,
 		struct vhu_deq_batch *b, uint32_t hlen, uint32_t room, bool read_hdr)
 {
-	const struct vhu_mem *mem = dev->mem;
+	const struct vhu_mem *mem = vq->xrd;
 	struct vhu_vring_packed_desc d[4];
 	uint16_t fl[4];
 	uint32_t k;
 
+	RTE_SET_USED(dev);
 	for (k = 0; k < 4; k++)
 		fl[k] = __atomic_load_n(&vq->desc_packed[pos + k].flags, __ATOMIC_RELAXED);
 	for (k = 0; k < 4; k++)
@@ -246,6 +250,8 @@ packed_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 			break;
 		}
 		rc = deq_one(dev, vq, mp, pos, flags, pkts[stage], &c);
+		if (unlikely(rc == DEQ_MISS))
+			break; /* the staged mbuf is freed with the rest below */
 		if (unlikely(rc == DEQ_NOMEM || rc == DEQ_STOP)) {
 			/* keep the buffer in the ring (for the next burst, or for good) */
 			rte_pktmbuf_free(pkts[stage]);

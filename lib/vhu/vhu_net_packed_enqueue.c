@@ -106,6 +106,10 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, struc
 					size);
 			return ENQ_STOP;
 		}
+		/* no IOTLB entry yet (asked for): nothing of this packet was
+		 * placed, it waits for a later burst */
+		if (unlikely(c.why == vhu_iotlb_miss_why))
+			return ENQ_FULL;
 		if (likely(c.why == NULL) && nheld == 0 && unlikely(c.total < hlen))
 			c.why = "receive buffer smaller than the virtio-net header";
 		if (unlikely(c.why != NULL)) {
@@ -159,7 +163,7 @@ static __rte_always_inline bool
 enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, uint16_t pos,
 		bool wrap, struct rte_mbuf **m, uint32_t hlen)
 {
-	const struct vhu_mem *mem = dev->mem;
+	const struct vhu_mem *mem = vq->xwr;
 	struct vhu_vring_packed_desc d[4];
 	uint16_t want = (uint16_t)(vhu_packed_avail_flags(wrap) | VHU_DESC_F_WRITE);
 	uint8_t *dst[4];

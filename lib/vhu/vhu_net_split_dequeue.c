@@ -32,6 +32,7 @@
 #define DEQ_BAD   1 /* guest fault: dropped, counted in errors */
 #define DEQ_DROP  2 /* our policy (linear only): dropped, counted in dropped */
 #define DEQ_NOMEM 3 /* no mbuf: leave the chain for the next burst */
+#define DEQ_MISS  4 /* no IOTLB entry yet (asked for): leave the chain for a later burst */
 
 /* One chain, any shape, into m. */
 static int
@@ -50,6 +51,8 @@ deq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp, uint16_t
 		return DEQ_BAD;
 	}
 	why = vhu_split_walk(dev, vq, head, false, UINT64_MAX, bufs, VHU_MAX_BUFS, &nb, &total);
+	if (unlikely(why == vhu_iotlb_miss_why))
+		return DEQ_MISS;
 	if (unlikely(why != NULL)) {
 		vhu_fault(dev, vq, "tx chain at %u: %s", head, why);
 		return DEQ_BAD;
@@ -89,10 +92,11 @@ static __rte_always_inline bool
 deq_batch4_take(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct vhu_deq_batch *b,
 		uint32_t hlen, uint32_t room, bool read_hdr)
 {
-	const struct vhu_mem *mem = dev->mem;
+	const struct vhu_mem *mem = vq->xrd;
 	struct vhu_vring_desc d[4];
 	uint32_t k;
 
+	RTE_SET_USED(dev);
 	for (k = 0; k < 4; k++) {
 		b->id[k] = vhu_split_avail_head(vq, (uint16_t)(pos + k));
 		if (unlikely(b->id[k] >= vq->size))
@@ -189,11 +193,14 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 		}
 		head = vhu_split_avail_head(vq, pos);
 		rc = deq_one(dev, vq, mp, head, pkts[stage]);
-		if (unlikely(rc == DEQ_NOMEM)) {
-			/* keep the chain in the ring for the next burst */
-			rte_pktmbuf_free(pkts[stage]);
-			stage++;
-			st->dropped++;
+		if (unlikely(rc == DEQ_NOMEM || rc == DEQ_MISS)) {
+			/* keep the chain in the ring for the next burst (the
+			 * staged mbuf is freed with the rest below) */
+			if (rc == DEQ_NOMEM) {
+				rte_pktmbuf_free(pkts[stage]);
+				stage++;
+				st->dropped++;
+			}
 			break;
 		}
 		vhu_split_used_put(vq, vq->last_used_idx++, head, 0);

@@ -74,6 +74,12 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m, uint16_t *po
 					&nb, &total);
 		else
 			why = "avail head out of range";
+		if (unlikely(why == vhu_iotlb_miss_why)) {
+			/* no IOTLB entry yet (asked for): undo this packet's
+			 * entries, it waits for a later burst */
+			vq->last_used_idx = used0;
+			return ENQ_FULL;
+		}
 		if (likely(why == NULL) && nheads == 0 && unlikely(total < hlen))
 			why = "receive buffer smaller than the virtio-net header";
 		if (unlikely(why != NULL)) {
@@ -132,7 +138,7 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m, uint16_t *po
 static __rte_always_inline bool
 enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf **m, uint32_t hlen)
 {
-	const struct vhu_mem *mem = dev->mem;
+	const struct vhu_mem *mem = vq->xwr;
 	struct vhu_vring_desc d[4];
 	uint8_t *dst[4];
 	uint16_t heads[4];

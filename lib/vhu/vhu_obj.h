@@ -38,6 +38,7 @@ struct vhu_dev;
 struct vhu_vq;
 struct vhu_mem;
 struct vhu_postcopy;
+struct vhu_iotlb;
 
 /* A ring's burst functions, chosen once when it starts (vhu_net_select_burst()). */
 typedef uint16_t (*vhu_dequeue_fn)(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
@@ -77,6 +78,15 @@ struct vhu_vq {
 		struct vhu_vring_used *used;
 		struct vhu_vring_packed_event *device_event;
 	};
+	/*
+	 * Translation of the addresses in descriptors: xrd for what the
+	 * device reads, xwr for what it writes. Without ACCESS_PLATFORM both
+	 * are dev->mem (guest-physical); with it, this ring's own copies of
+	 * the IOTLB's readable and writable mappings (IOVA), whose region
+	 * hints make a per-ring translation cache. Set under the guard.
+	 */
+	const struct vhu_mem *xrd;
+	const struct vhu_mem *xwr;
 	bool avail_wrap; /* packed ring wrap counters */
 	bool used_wrap;
 	uint16_t signalled_used; /* EVENT_IDX: used idx at the last call (packed:
@@ -88,8 +98,16 @@ struct vhu_vq {
 	uint64_t log_used_gpa; /* GPA of the used ring for the dirty log (if log_used) */
 	bool log_used;
 	struct vhu_vq_stats stats;
+	uint64_t err_miss_tsc; /* rate limit of "cannot ask for an IOVA" logs */
 
 	/* ---- control plane only ---- */
+	struct vhu_mem *iotlb_rd; /* owned copies behind xrd / xwr (IOMMU), NULL otherwise */
+	struct vhu_mem *iotlb_wr;
+	struct vhu_ring_alias {   /* IOMMU: a ring area contiguous in IOVA but not in
+				   * guest memory, mapped again contiguous here */
+		void *base;
+		size_t len;
+	} alias[3];               /* descriptor ring, driver area, device area */
 	uint16_t index;   /* vring index in the device */
 	bool started;     /* a kick fd arrived (or in-band kick); GET_VRING_BASE stops */
 	bool enabled;     /* SET_VRING_ENABLE, or all on without PROTOCOL_FEATURES */
@@ -129,6 +147,12 @@ struct vhu_dev {
 	struct rte_ether_addr rarp_mac;
 	int vid;
 	char ifname[VHU_PATH_MAX]; /* socket path, for log lines */
+	/* ACCESS_PLATFORM negotiated: every IOTLB entry (IOVA -> front-end
+	 * address, whatever its permission), to tell a miss from a refused
+	 * access and for the dirty log; NULL otherwise */
+	const struct vhu_mem *iova_all;
+	int backend_fd;                 /* SET_BACKEND_REQ_FD, -1: none; IOTLB misses */
+	rte_spinlock_t backend_lock;    /* senders on backend_fd (lcores, control thread) */
 
 	/* ---- control plane ---- */
 	uint32_t flags; /* VHU_DEV_* */
@@ -144,7 +168,7 @@ struct vhu_dev {
 	                              * set up from now on start enabled */
 	struct vhu_vq *vq[VHU_MAX_VRINGS];
 	int connfd;
-	int backend_fd; /* SET_BACKEND_REQ_FD, -1: none */
+	struct vhu_iotlb *iotlb; /* IOTLB entries and the tables built from them */
 	pid_t peer_pid;
 	uid_t peer_uid;
 	gid_t peer_gid;

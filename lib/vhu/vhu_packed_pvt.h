@@ -34,6 +34,7 @@
 #include <rte_common.h>
 
 #include "vhu_fault.h"
+#include "vhu_iotlb.h"
 #include "vhu_mem.h"
 #include "vhu_obj.h"
 
@@ -121,10 +122,25 @@ vhu_packed_elem(const struct vhu_mem *mem, uint64_t addr, uint32_t len, uint16_t
 	return vhu_gpa_to_bufs(mem, addr, len, bufs, &c->nbufs, max);
 }
 
+/* vhu_packed_elem() through the ring's table for the access; a failure explained. */
+static __rte_always_inline const char *
+vhu_packed_elem_vq(struct vhu_dev *dev, struct vhu_vq *vq, uint64_t addr, uint32_t len,
+		uint16_t flags, bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
+		struct vhu_packed_chain *c)
+{
+	const char *why = vhu_packed_elem(
+			write ? vq->xwr : vq->xrd, addr, len, flags, write, want, bufs, max, c);
+
+	if (unlikely(why != NULL) && len != 0 && ((flags & VHU_DESC_F_WRITE) != 0) == write)
+		return vhu_iotlb_why(dev, vq, addr, len, write, why);
+	return why;
+}
+
 /* An indirect table: checked, its entries appended. NULL, or why not. */
 static inline const char *
-vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_desc *d, bool write,
-		uint64_t want, struct vhu_buf *bufs, uint32_t max, struct vhu_packed_chain *c)
+vhu_packed_indirect(struct vhu_dev *dev, struct vhu_vq *vq, const struct vhu_vring_packed_desc *d,
+		bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
+		struct vhu_packed_chain *c)
 {
 	const uint8_t *t;
 	uint32_t n, i;
@@ -134,9 +150,10 @@ vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_des
 		return "indirect descriptor not negotiated";
 	if (unlikely(d->len == 0 || (d->len & 15) != 0 || d->len / 16 > VHU_MAX_RING_SIZE))
 		return "indirect table length not a multiple of 16 or too large";
-	t = vhu_gpa_to_host(dev->mem, d->addr, d->len);
+	t = vhu_gpa_to_host(vq->xrd, d->addr, d->len);
 	if (unlikely(t == NULL))
-		return "indirect table outside one guest region";
+		return vhu_iotlb_why(dev, vq, d->addr, d->len, false,
+				"indirect table outside one guest region");
 	n = d->len / 16;
 	for (i = 0; i < n; i++) {
 		struct vhu_vring_packed_desc e;
@@ -155,7 +172,8 @@ vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_des
 		 */
 		if (!write)
 			e.flags &= (uint16_t)~VHU_DESC_F_WRITE;
-		why = vhu_packed_elem(dev->mem, e.addr, e.len, e.flags, write, want, bufs, max, c);
+		why = vhu_packed_elem_vq(
+				dev, vq, e.addr, e.len, e.flags, write, want, bufs, max, c);
 		if (unlikely(why != NULL))
 			return why;
 	}
@@ -172,8 +190,8 @@ vhu_packed_indirect(const struct vhu_dev *dev, const struct vhu_vring_packed_des
  * and the ring has to stop.
  */
 static __rte_always_inline int
-vhu_packed_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t pos,
-		uint16_t head_flags, bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
+vhu_packed_walk(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, uint16_t head_flags,
+		bool write, uint64_t want, struct vhu_buf *bufs, uint32_t max,
 		struct vhu_packed_chain *c)
 {
 	uint16_t size = vq->size, n = 0;
@@ -196,10 +214,10 @@ vhu_packed_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t pos
 					why = "indirect descriptor in a chain";
 				else
 					why = vhu_packed_indirect(
-							dev, &d, write, want, bufs, max, c);
+							dev, vq, &d, write, want, bufs, max, c);
 			} else {
-				why = vhu_packed_elem(dev->mem, d.addr, d.len, d.flags, write, want,
-						bufs, max, c);
+				why = vhu_packed_elem_vq(dev, vq, d.addr, d.len, d.flags, write,
+						want, bufs, max, c);
 			}
 		}
 		if (!(d.flags & VHU_DESC_F_NEXT)) {
@@ -295,7 +313,7 @@ vhu_packed_log_used(struct vhu_dev *dev, const struct vhu_vq *vq, const struct v
 	uint32_t first = RTE_MIN(n, (uint32_t)(vq->size - u->start));
 
 	/* the ring's guest-physical address: the front-end gave its own virtual one */
-	if (vhu_mem_uva_to_gpa(dev->mem, vq->addr.desc_user_addr, esz * vq->size, &gpa) != 0)
+	if (vhu_ring_log_addr(dev, vq->addr.desc_user_addr, esz * vq->size, &gpa) != 0)
 		return;
 	vhu_log_write(dev, gpa + u->start * esz, first * esz);
 	if (n > first)

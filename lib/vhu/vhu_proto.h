@@ -239,6 +239,20 @@ struct vhu_iotlb_msg {
 	uint8_t perm;
 	uint8_t type;
 } __attribute__((packed));
+/* The fields' bytes; QEMU and DPDK send and expect the padded C struct. */
+#define VHU_IOTLB_MSG_SIZE     26u
+#define VHU_IOTLB_MSG_SIZE_PAD 32u
+static_assert(sizeof(struct vhu_iotlb_msg) == VHU_IOTLB_MSG_SIZE, "iotlb message");
+/* vhu_iotlb_msg.perm: access the mapping allows (a miss: the access wanted) */
+#define VHU_ACCESS_NONE       0u
+#define VHU_ACCESS_RO         1u
+#define VHU_ACCESS_WO         2u
+#define VHU_ACCESS_RW         3u
+/* vhu_iotlb_msg.type */
+#define VHU_IOTLB_MISS        1u /* back-end -> front-end: translate iova */
+#define VHU_IOTLB_UPDATE      2u /* front-end: [iova, iova + size) maps uaddr */
+#define VHU_IOTLB_INVALIDATE  3u /* front-end: forget [iova, iova + size) */
+#define VHU_IOTLB_ACCESS_FAIL 4u /* back-end -> front-end: an access was refused */
 
 /* SET_DEVICE_STATE_FD */
 #define VHU_TRANSFER_SAVE   0u   /* back-end writes its state to the fd */

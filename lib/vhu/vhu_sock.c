@@ -515,8 +515,6 @@ check_conf(const struct vhu_socket_conf *conf)
 		return -EINVAL;
 	if (conf->flags & ~VHU_SOCK_KNOWN)
 		return -EINVAL;
-	if (conf->flags & VHU_SOCK_IOMMU)
-		return -ENOTSUP; /* IOTLB is not implemented */
 	if (conf->flags & VHU_SOCK_POSTCOPY) {
 		const char *why = NULL;
 
@@ -569,9 +567,12 @@ vhu_socket_register(const struct vhu_socket_conf *conf)
 		s->features |= VHU_BIT(VHU_F_NET_MAC);
 	if (conf->flags & VHU_SOCK_PACKED)
 		s->features |= VHU_BIT(VHU_F_RING_PACKED);
-	/* the protocol itself needs this bit; ACCESS_PLATFORM needs IOTLB */
+	/* the protocol itself needs this bit; ACCESS_PLATFORM only with the IOTLB on */
 	s->features |= VHU_BIT(VHU_F_PROTOCOL_FEATURES);
-	s->features &= ~VHU_BIT(VHU_F_ACCESS_PLATFORM);
+	if (conf->flags & VHU_SOCK_IOMMU)
+		s->features |= VHU_BIT(VHU_F_ACCESS_PLATFORM);
+	else
+		s->features &= ~VHU_BIT(VHU_F_ACCESS_PLATFORM);
 	s->protocol_features = vhu_default_protocol_features();
 	if (conf->flags & VHU_SOCK_POSTCOPY)
 		s->protocol_features |= VHU_BIT(VHU_PF_PAGEFAULT);

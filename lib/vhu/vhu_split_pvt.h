@@ -24,6 +24,7 @@
 #include <rte_prefetch.h>
 
 #include "vhu_fault.h"
+#include "vhu_iotlb.h"
 #include "vhu_mem.h"
 #include "vhu_obj.h"
 
@@ -109,13 +110,14 @@ vhu_desc_read(struct vhu_vring_desc *d, const struct vhu_vring_desc *src)
  * whole chain). Chains are bounded by the ring size, indirect tables by
  * their own length; indirect tables may not nest and must be a multiple
  * of 16 bytes inside one guest region. Returns NULL, or why the chain is
- * unusable.
+ * unusable: vhu_iotlb_miss_why when an IOVA has no IOTLB entry yet (the
+ * miss was asked for; the caller leaves the chain for a later burst).
  */
 static __rte_always_inline const char *
-vhu_split_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t head, bool write,
-		uint64_t want, struct vhu_buf *bufs, uint32_t max, uint32_t *nbufs, uint64_t *total)
+vhu_split_walk(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t head, bool write, uint64_t want,
+		struct vhu_buf *bufs, uint32_t max, uint32_t *nbufs, uint64_t *total)
 {
-	const struct vhu_mem *mem = dev->mem;
+	const struct vhu_mem *mem = write ? vq->xwr : vq->xrd;
 	const struct vhu_vring_desc *table = vq->desc;
 	uint32_t table_size = vq->size;
 	uint32_t idx = head, steps = 0, nb = 0;
@@ -140,9 +142,10 @@ vhu_split_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t head
 			if (unlikely(d.len == 0 || (d.len & 15) != 0 ||
 					    d.len / 16 > VHU_MAX_RING_SIZE))
 				return "indirect table length not a multiple of 16 or too large";
-			table = vhu_gpa_to_host(mem, d.addr, d.len);
+			table = vhu_gpa_to_host(vq->xrd, d.addr, d.len);
 			if (unlikely(table == NULL))
-				return "indirect table outside one guest region";
+				return vhu_iotlb_why(dev, vq, d.addr, d.len, false,
+						"indirect table outside one guest region");
 			table_size = d.len / 16;
 			idx = 0;
 			steps = 0;
@@ -156,7 +159,7 @@ vhu_split_walk(const struct vhu_dev *dev, const struct vhu_vq *vq, uint16_t head
 			return "zero-length descriptor";
 		why = vhu_gpa_to_bufs(mem, d.addr, d.len, bufs, &nb, max);
 		if (unlikely(why != NULL))
-			return why;
+			return vhu_iotlb_why(dev, vq, d.addr, d.len, write, why);
 		len += d.len;
 		if (len >= want || !(d.flags & VHU_DESC_F_NEXT))
 			break;

@@ -10,16 +10,28 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <rte_malloc.h>
 
 #include "vhu_codec.h"
+#include "vhu_iotlb.h"
 #include "vhu_mem.h"
 #include "vhu_packed_pvt.h"
 #include "vhu_split_pvt.h"
 #include "vhu_vq.h"
+
+/* The ring areas mapped again for the IOMMU (vhu_iotlb_ring()); no burst inside. */
+static void
+free_aliases(struct vhu_vq *vq)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(vq->alias); i++)
+		vhu_iotlb_alias_free(&vq->alias[i]);
+}
 
 struct vhu_vq *
 vhu_vq_alloc(uint16_t index)
@@ -48,6 +60,9 @@ vhu_vq_free(struct vhu_vq *vq)
 		close(vq->kickfd);
 	if (vq->errfd >= 0)
 		close(vq->errfd);
+	vhu_mem_free(vq->iotlb_rd);
+	vhu_mem_free(vq->iotlb_wr);
+	free_aliases(vq);
 	rte_free(vq);
 }
 
@@ -79,6 +94,13 @@ vhu_vq_reset(struct vhu_vq *vq)
 	vq->used = NULL;
 	vq->log_used = false;
 	vq->signalled_used_valid = false;
+	vq->xrd = NULL;
+	vq->xwr = NULL;
+	vhu_mem_free(vq->iotlb_rd);
+	vhu_mem_free(vq->iotlb_wr);
+	vq->iotlb_rd = NULL;
+	vq->iotlb_wr = NULL;
+	free_aliases(vq);
 	memset(&vq->addr, 0, sizeof(vq->addr));
 	/* no burst is inside: the fds can go now */
 	if (kick >= 0)
@@ -89,9 +111,72 @@ vhu_vq_reset(struct vhu_vq *vq)
 		close(err);
 }
 
-/* Translate the three ring areas; -EFAULT when one is not wholly mapped. */
+/*
+ * One ring area through the IOTLB (ACCESS_PLATFORM): NULL when it does
+ * not translate; a missing entry is asked for and *rc left alone (the
+ * ring waits for the update), anything else sets *rc = -EFAULT.
+ */
+static void *
+iotlb_area(struct vhu_dev *dev, struct vhu_vq *vq, unsigned int area, uint64_t iova, uint64_t len,
+		uint8_t perm, const char *what, int *rc)
+{
+	void *host = NULL;
+	uint64_t miss = 0;
+	int r = vhu_iotlb_ring(
+			dev->iotlb, dev->mem, iova, len, perm, &host, &miss, &vq->alias[area]);
+
+	if (r == 0)
+		return host;
+	if (r == -EAGAIN) {
+		/* asked for once the ring is started: before, QEMU has no
+		 * device to translate for (and the addresses may be stale) */
+		if (vq->started)
+			vhu_iotlb_ask_range(dev, vq, miss, len - (miss - iova), perm);
+		if (*rc == 0)
+			*rc = -EAGAIN;
+		return NULL;
+	}
+	VHU_LOG_CONFIG(ERR, dev->ifname, "vring %u: %s at IOVA 0x%" PRIx64 " %s", vq->index, what,
+			iova,
+			r == -EACCES ? "is mapped without the access it needs" :
+				       "is not contiguous guest memory");
+	*rc = -EFAULT;
+	return NULL;
+}
+
+/* This ring's copies of the IOTLB's tables (ACCESS_PLATFORM), or dev->mem. */
 static int
-translate(const struct vhu_dev *dev, struct vhu_vq *vq)
+take_tables(struct vhu_dev *dev, struct vhu_vq *vq, bool iommu)
+{
+	struct vhu_mem *rd = NULL, *wr = NULL;
+
+	if (iommu) {
+		rd = vhu_iotlb_table_copy(dev->iotlb->rd);
+		wr = vhu_iotlb_table_copy(dev->iotlb->wr);
+		if (rd == NULL || wr == NULL) {
+			vhu_mem_free(rd);
+			vhu_mem_free(wr);
+			rd = wr = NULL;
+		}
+	}
+	vhu_mem_free(vq->iotlb_rd);
+	vhu_mem_free(vq->iotlb_wr);
+	vq->iotlb_rd = rd;
+	vq->iotlb_wr = wr;
+	/* the ring is translated again: no burst is inside, old aliases go */
+	free_aliases(vq);
+	vq->xrd = iommu ? rd : dev->mem;
+	vq->xwr = iommu ? wr : dev->mem;
+	return iommu && rd == NULL ? -ENOMEM : 0;
+}
+
+/*
+ * Translate the three ring areas; -EFAULT when one is not wholly mapped.
+ * With ACCESS_PLATFORM the addresses are IOVAs: -EAGAIN when an entry is
+ * missing (asked for; not a fault).
+ */
+static int
+translate(struct vhu_dev *dev, struct vhu_vq *vq, bool iommu)
 {
 	const struct vhu_vring_addr *a = &vq->addr;
 	uint64_t dsz, asz, usz;
@@ -106,9 +191,23 @@ translate(const struct vhu_dev *dev, struct vhu_vq *vq)
 		asz = vhu_split_avail_size(vq->num);
 		usz = vhu_split_used_size(vq->num);
 	}
-	d = vhu_mem_uva_to_host(dev->mem, a->desc_user_addr, dsz);
-	av = vhu_mem_uva_to_host(dev->mem, a->avail_user_addr, asz);
-	u = vhu_mem_uva_to_host(dev->mem, a->used_user_addr, usz);
+	if (iommu) {
+		int rc = 0;
+
+		/* packed rings take used descriptors back in the descriptor ring */
+		d = iotlb_area(dev, vq, 0, a->desc_user_addr, dsz,
+				vq->packed ? VHU_ACCESS_RW : VHU_ACCESS_RO, "descriptor ring", &rc);
+		av = iotlb_area(dev, vq, 1, a->avail_user_addr, asz, VHU_ACCESS_RO,
+				vq->packed ? "driver event area" : "avail ring", &rc);
+		u = iotlb_area(dev, vq, 2, a->used_user_addr, usz, VHU_ACCESS_RW,
+				vq->packed ? "device event area" : "used ring", &rc);
+		if (rc != 0)
+			return rc;
+	} else {
+		d = vhu_mem_uva_to_host(dev->mem, a->desc_user_addr, dsz);
+		av = vhu_mem_uva_to_host(dev->mem, a->avail_user_addr, asz);
+		u = vhu_mem_uva_to_host(dev->mem, a->used_user_addr, usz);
+	}
 	if (d == NULL || av == NULL || u == NULL)
 		return -EFAULT;
 	/* the front-end's addresses are aligned (vhu_check_vring_addr); ours
@@ -147,14 +246,19 @@ int
 vhu_vq_update(struct vhu_dev *dev, struct vhu_vq *vq, bool *start)
 {
 	bool was_running = vq->active || vq->discard;
+	bool iommu = dev->iotlb != NULL && vhu_has(dev, VHU_F_ACCESS_PLATFORM);
 	bool ok = false;
 	int rc = 0;
 
 	*start = false;
 	vq->packed = (dev->features & VHU_BIT(VHU_F_RING_PACKED)) != 0;
-	if (vq->addr_set && vq->num_set && dev->mem != NULL) {
-		rc = translate(dev, vq);
+	rc = take_tables(dev, vq, iommu);
+	if (rc == 0 && vq->addr_set && vq->num_set && dev->mem != NULL) {
+		rc = translate(dev, vq, iommu);
 		ok = rc == 0;
+		/* a missing IOTLB entry was asked for: the ring waits, no fault */
+		if (rc == -EAGAIN)
+			rc = 0;
 	}
 	if (!ok) {
 		vq->desc = NULL;
@@ -285,7 +389,7 @@ packed_apply_notify(struct vhu_dev *dev, struct vhu_vq *vq)
 
 	__atomic_store_n(&vq->device_event->flags, flags, __ATOMIC_RELAXED);
 	if (unlikely(dev->log_all) && vq->log_used &&
-			vhu_mem_uva_to_gpa(dev->mem, vq->addr.used_user_addr,
+			vhu_ring_log_addr(dev, vq->addr.used_user_addr,
 					sizeof(struct vhu_vring_packed_event), &gpa) == 0)
 		vhu_log_write(dev, gpa + offsetof(struct vhu_vring_packed_event, flags),
 				sizeof(uint16_t));

@@ -262,11 +262,8 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 	int t;
 
 	memset(conf, 0, sizeof(*conf));
-	if (tristate(a, VHU_ETH_ARG_IOMMU) == 1) {
-		set_err(err, errlen,
-				"devarg iommu-support=1 is not supported: vhu has no IOTLB yet; accepted iommu-support=0");
-		return -ENOTSUP;
-	}
+	/* every combination maps today; a refusal would say why here */
+	set_err(err, errlen, "no error");
 	conf->path = a->iface;
 	conf->max_queue_pairs = vhu_eth_devargs_queues(a);
 
@@ -288,6 +285,9 @@ vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *a, struct vhu_socket_conf 
 		conf->flags |= VHU_SOCK_EXT_BUF;
 	if (tristate(a, VHU_ETH_ARG_LEGACY_OL) == 1)
 		conf->flags |= VHU_SOCK_LEGACY_OL_FLAGS;
+	/* iommu-support=1: ACCESS_PLATFORM offered, IOVAs through the device IOTLB */
+	if (tristate(a, VHU_ETH_ARG_IOMMU) == 1)
+		conf->flags |= VHU_SOCK_IOMMU;
 
 	/* packed: offered unless packed=0, as net_vhost does (a front-end that
 	 * asks for packed rings gets them; one that does not, split rings) */

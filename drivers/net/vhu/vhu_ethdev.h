@@ -105,8 +105,9 @@ int vhu_eth_devargs_parse(const char *args, struct vhu_eth_devargs *out, char *e
 
 /*
  * Fill a socket registration from parsed devargs (path points into args).
- * Refuses what the library cannot do (iommu-support=1)
- * and contradictory combinations, with a message in err: -EINVAL/-ENOTSUP.
+ * Returns 0 (err says "no error"): every combination maps, and what this
+ * host cannot serve (postcopy-support=1 without userfaultfd) is the
+ * library's to refuse when the socket registers.
  */
 int vhu_eth_devargs_to_conf(const struct vhu_eth_devargs *args, struct vhu_socket_conf *conf,
 		char *err, size_t errlen);

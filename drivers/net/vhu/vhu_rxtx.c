@@ -652,7 +652,9 @@ vhu_eth_stats_reset(struct rte_eth_dev *dev)
 	X("broadcast_packets",         broadcast) \
 	X("guest_kicks",               kicks) \
 	X("guest_notifications",       calls) \
-	X("guest_notifications_suppressed", calls_suppressed)
+	X("guest_notifications_suppressed", calls_suppressed) \
+	X("iotlb_misses",              iotlb_misses) \
+	X("iotlb_invalidations",       iotlb_invalidations)
 /* clang-format on */
 
 struct vhu_eth_xstat_desc {
