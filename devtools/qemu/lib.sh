@@ -77,6 +77,44 @@ skip_all() {
 	finish
 }
 
+# vq_prepare TOOL...: what every QEMU test script needs before its first
+# guest: each TOOL (and qemu-system-x86_64, dpdk-testpmd) installed, the
+# back-end ($vq_backend: vhu needs $builddir's plugin, registering net_vhu;
+# vhost is DPDK's), the guest image (vq_kernel, vq_initrd) and an
+# accelerator that boots it (vq_accel). What is missing skips every check
+# (skip_all, the script's or the one above); a wrong VHU_QEMU_BACKEND fails.
+vq_prepare() {
+	local tool guest
+	for tool in qemu-system-x86_64 dpdk-testpmd "$@"; do
+		command -v "$tool" >/dev/null 2>&1 ||
+			skip_all "$tool not installed (devtools/setup.sh installs devtools/packages.d/qemu.txt)"
+	done
+	case "$vq_backend" in
+	vhost) ;;
+	vhu)
+		vq_vhu_dir=$(cd "$builddir/drivers/net/vhu" 2>/dev/null && pwd)
+		[ -n "$vq_vhu_dir" ] && [ -f "$vq_vhu_dir/librte_net_vhu.so" ] ||
+			skip_all "$builddir/drivers/net/vhu/librte_net_vhu.so not built"
+		# A plugin that does not register the driver is not a QEMU
+		# failure: devtools/checks.sh reports it. (grep -c, not -q: an
+		# early exit of grep would fail the pipeline.)
+		[ "$(readelf -Ws "$vq_vhu_dir/librte_net_vhu.so" 2>/dev/null | grep -c '__net_vhu_param_string_export')" -gt 0 ] ||
+			skip_all "librte_net_vhu.so does not register the net_vhu driver (VHU_QEMU_BACKEND=vhost runs the same test on DPDK's net_vhost)"
+		;;
+	*)
+		echo "VHU_QEMU_BACKEND must be vhu or vhost"
+		echo "0 passed, 1 failed, 0 skipped"
+		exit 1
+		;;
+	esac
+	guest=$(VHU_QEMU_CACHE=$vq_cache devtools/qemu/mkguest.sh) ||
+		skip_all "guest image: $(echo "$guest" | sed -n 's/^SKIP: //p' | head -n1)"
+	vq_kernel=$(echo "$guest" | sed -n 's/^KERNEL=//p')
+	vq_initrd=$(echo "$guest" | sed -n 's/^INITRD=//p')
+	vq_say "guest kernel $(echo "$guest" | sed -n 's/^KVER=//p')"
+	vq_pick_accel || skip_all "QEMU cannot boot the guest: $vq_why"
+}
+
 # vq_init: private directory and an exit trap that ends what we started.
 vq_init() {
 	vq_dir=$(mktemp -d "${TMPDIR:-/tmp}/vhu-qemu.XXXXXX") || return 1

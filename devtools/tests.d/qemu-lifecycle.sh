@@ -671,28 +671,8 @@ vq_say "back-end: $vq_backend (VHU_QEMU_BACKEND), groups: $groups"
 for g in $groups; do
 	[ -n "${group_checks[$g]:-}" ] || { echo "unknown group '$g' in VHU_QEMU_CASES"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 done
-for tool in qemu-system-x86_64 dpdk-testpmd jq; do
-	command -v "$tool" >/dev/null 2>&1 || skip_all "$tool not installed (devtools/setup.sh installs devtools/packages.d/qemu.txt)"
-done
-case "$vq_backend" in
-vhost) ;;
-vhu)
-	vq_vhu_dir=$(cd "$builddir/drivers/net/vhu" 2>/dev/null && pwd)
-	[ -n "$vq_vhu_dir" ] && [ -f "$vq_vhu_dir/librte_net_vhu.so" ] ||
-		skip_all "$builddir/drivers/net/vhu/librte_net_vhu.so not built"
-	;;
-*) echo "VHU_QEMU_BACKEND must be vhu or vhost"; echo "0 passed, 1 failed, 0 skipped"; exit 1 ;;
-esac
 vq_devargs=${VHU_QEMU_DEVARGS:-}
-
-guest=$(VHU_QEMU_CACHE=$vq_cache devtools/qemu/mkguest.sh)
-rc=$?
-[ $rc -eq 0 ] || skip_all "guest image: $(echo "$guest" | sed -n 's/^SKIP: //p' | head -n1)"
-vq_kernel=$(echo "$guest" | sed -n 's/^KERNEL=//p')
-vq_initrd=$(echo "$guest" | sed -n 's/^INITRD=//p')
-vq_say "guest kernel $(echo "$guest" | sed -n 's/^KVER=//p')"
-
-vq_pick_accel || skip_all "QEMU cannot boot the guest: $vq_why"
+vq_prepare jq
 tl_wrap_testpmd || skip_all "dpdk-testpmd not found"
 
 for g in $groups; do
