@@ -111,17 +111,10 @@ ienv_teardown(void *obj, int status)
 
 VHU_FIXTURE(ienv, NULL, ienv_teardown);
 
-/*
- * Up with rings of QSIZE in 2 regions, then IOMMU mode: ring addresses are
- * IOVAs equal to their GPAs, and all of guest memory is mapped (identity,
- * RW) unless bare (then only the ring areas are).
- */
+/* The ring environment of x (split or packed), before any IOTLB. */
 static int
-ienv_up(struct ienv *x, bool packed, uint64_t features, bool bare)
+ienv_rings(struct ienv *x, bool packed, uint64_t features)
 {
-	int sv[2], q;
-	uint32_t r;
-
 	x->packed = packed;
 	x->be = -1;
 	if (packed) {
@@ -137,6 +130,21 @@ ienv_up(struct ienv *x, bool packed, uint64_t features, bool bare)
 		x->sg = x->t.g;
 		x->mp = x->t.mp;
 	}
+	return TEST_SUCCESS;
+}
+
+/*
+ * Up with rings of QSIZE in 2 regions, then IOMMU mode: ring addresses are
+ * IOVAs equal to their GPAs, and all of guest memory is mapped (identity,
+ * RW) unless bare (then only the ring areas are).
+ */
+static int
+ienv_up(struct ienv *x, bool packed, uint64_t features, bool bare)
+{
+	int sv[2], q;
+	uint32_t r;
+
+	TEST_RUN(ienv_rings(x, packed, features));
 	TEST_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0, "socketpair");
 	TEST_ASSERT_EQ(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0, "nonblocking");
 	x->dev->backend_fd = sv[0];
@@ -1051,21 +1059,7 @@ iperf_off(struct ienv *x, bool packed, uint64_t features, double *deq, double *e
 	int rc;
 
 	memset(x, 0, sizeof(*x));
-	x->packed = packed;
-	x->be = -1;
-	if (packed) {
-		TEST_ASSERT_EQ(penv_init(&x->p, features, 0, QSIZE, 2), 0, "packed env");
-		x->dev = x->p.dev;
-		x->gm = &x->p.gm;
-		x->pg = x->p.g;
-		x->mp = x->p.mp;
-	} else {
-		TEST_ASSERT_EQ(tenv_init(&x->t, features, 0, QSIZE, 2), 0, "split env");
-		x->dev = x->t.dev;
-		x->gm = &x->t.gm;
-		x->sg = x->t.g;
-		x->mp = x->t.mp;
-	}
+	TEST_RUN(ienv_rings(x, packed, features));
 	rc = iperf_run(x, deq, enq);
 	ienv_teardown(x, rc);
 	return rc;

@@ -57,7 +57,7 @@ vq_peer=169.254.78.2
 vq_mac=52:54:00:78:00:01
 boot_timeout=240
 
-checks="ping bulk iotlb"
+declare -A group_checks=([strict]="ping bulk iotlb" [pt]="ping bulk iotlb")
 
 pass() { echo "PASS $1${2:+: $2}"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
@@ -75,25 +75,6 @@ verdict() {
 	else
 		fail "$1" "$3"
 	fi
-}
-
-finish() {
-	echo
-	vq_say "wall time $(($(date +%s) - t_start)) s"
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
-skip_all() {
-	local g c
-	vq_say "cannot run: $1"
-	for g in $groups; do
-		for c in $checks; do
-			skip "$g/$c" "$1"
-		done
-	done
-	finish
 }
 
 # qi_start NAME SOCK CASE MODE [APPEND]: QEMU (client of SOCK) on q35 with
