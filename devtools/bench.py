@@ -202,6 +202,12 @@ class Env:
         self.huge = (not args.no_huge and bool(hugetlbfs_mounts())
                      and hugepages_free_mb() >= need)
         self.perf = None if args.no_perf else perf_available(self.cpus[1])
+        self.profile_dir = None
+        if getattr(args, 'profile', None):
+            if not shutil.which('perf'):
+                raise SystemExit('error: --profile needs perf (linux-perf)')
+            self.profile_dir = os.path.abspath(args.profile)
+            os.makedirs(self.profile_dir, exist_ok=True)
         self.seq = 0
         self.live = []          # TestPmd objects not yet stopped
         self.prefixes = []      # every --file-prefix we used, for clean-up
@@ -696,6 +702,33 @@ def leg_rate(sender, receiver, which):
             'counter_gap_pct': gap * 100}
 
 
+def start_profiles(env, scenario, backend, be, peer, window):
+    """--profile: perf record (software clock, call graphs) of both testpmds
+    for the window; the files are named scenario-backend-run-side.data."""
+    if not env.profile_dir:
+        return []
+    procs = []
+    for side, tp in (('backend', be), ('guest', peer)):
+        out = os.path.join(env.profile_dir, '%s-%s-%03d-%s.data'
+                           % (scenario.replace('/', '-'), backend, env.seq, side))
+        procs.append((out, subprocess.Popen(
+            [shutil.which('perf'), 'record', '-q', '-e', 'cpu-clock', '-F', '2000', '-g',
+             '-p', str(tp.proc.pid), '-o', out, '--', 'sleep', '%.3f' % window],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)))
+    return procs
+
+
+def end_profiles(procs, window):
+    for out, pr in procs:
+        try:
+            pr.wait(window + 20)
+        except subprocess.TimeoutExpired:
+            os.killpg(pr.pid, signal.SIGKILL)
+            pr.wait(5)
+        log('  profile: %s (perf report -i %s --no-children --sort dso,sym)'
+            % (out, out) if os.path.exists(out) else '  profile: perf record wrote no %s' % out)
+
+
 def run_traffic(env, backend, scenario, warmup, window):
     """One run of one scenario with one back-end; returns a result dict."""
     direction, vname, size = parse_scenario(scenario)
@@ -754,8 +787,10 @@ def run_traffic(env, backend, scenario, warmup, window):
                                           str(env.cpus[1]), '--', 'sleep', '%.3f' % window],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                          text=True, start_new_session=True)
+        profs = start_profiles(env, scenario, backend, be, peer, window)
         time.sleep(window)
         s1 = both_stats(be, peer)
+        end_profiles(profs, window)
         busy = be.fwd_cycles()
         guest_busy = peer.fwd_cycles()
         perf_cycles = None
@@ -1333,6 +1368,10 @@ def parse_args(argv):
                    help='bursts the peer sends first in loopback (default %(default)s)')
     p.add_argument('--no-huge', action='store_true', help='never use hugepages')
     p.add_argument('--no-perf', action='store_true', help='do not try perf stat')
+    p.add_argument('--profile', metavar='DIR',
+                   help='also sample both testpmds (back-end and guest) during each measured '
+                        'window with perf record -e cpu-clock -g into DIR (software clock: '
+                        'works without hardware counters)')
     p.add_argument('--testpmd', default='dpdk-testpmd')
     p.add_argument('--json', help='where to write results (default: <build>/bench/results.json)')
     p.add_argument('-v', '--verbose', action='store_true', help='print every command line')
