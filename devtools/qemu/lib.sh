@@ -142,7 +142,7 @@ vq_cleanup() {
 # ------------------------------------------------------------------ testpmd
 #
 # One back-end at a time: tp_* variables describe it.
-tp_pid='' tp_log='' tp_fd='' tp_prefix=
+tp_pid='' tp_log='' tp_fd='' tp_prefix='' tp_fwd=
 
 # tp_start NAME ROLE SOCK QUEUES FWD MEM [TESTPMD-ARGS...]
 #   ROLE server|client (the back-end's side of the socket), MEM nohuge|huge.
@@ -153,6 +153,7 @@ tp_start() {
 	shift 6
 	local vdev eal=() env=() in
 	tp_prefix=vhuq$$$name
+	tp_fwd=$fwd
 	vq_prefixes+=("$tp_prefix")
 	tp_log=$vq_dir/$name.testpmd.log
 	in=$vq_dir/$name.testpmd.in
@@ -190,6 +191,31 @@ tp_start() {
 	fi
 	tp_cmd "start" >/dev/null || return 1
 	return 0
+}
+
+# tp_retry DELAY_US TIMES: a packet the port does not take at once is offered
+# again, up to TIMES times DELAY_US apart, instead of being dropped (a guest
+# that has not refilled yet, a receive buffer whose IOTLB entry is still being
+# asked for). testpmd's burst settings alone do not do it: only a forwarding
+# mode set "with retry" retries, and a running stream takes that setting when
+# forwarding starts again.
+# Prints what went wrong and returns 1 when testpmd did not take it.
+tp_retry() {
+	local c out
+	for c in stop "set burst tx delay $1 retry $2" "set fwd $tp_fwd retry" start; do
+		if ! out=$(tp_cmd "$c"); then
+			echo "testpmd did not answer '$c'"
+			return 1
+		fi
+		case "$c" in
+		set\ fwd*)
+			case "$out" in
+			*"with retry"*) ;;
+			*) echo "testpmd answered '$c' with: $(echo "$out" | tr -d '\r' | paste -sd' ' -)"; return 1 ;;
+			esac
+			;;
+		esac
+	done
 }
 
 # tp_cmd COMMAND: send one command, print what testpmd answered (bounded).
@@ -758,6 +784,7 @@ qm_initrd() {
 tp_start_ports() {
 	local name=$1 fwd=$2 mem=$3 i=0 a in
 	shift 3
+	tp_fwd=$fwd
 	local vdevs=() eal=() env=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		case "$vq_backend" in

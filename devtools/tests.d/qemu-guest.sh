@@ -368,7 +368,10 @@ grp_bulk() {
 	vq_devargs=$save_devargs
 	[ $rc -eq 0 ] || { g_abort "testpmd did not start"; return; }
 	# Wait for the guest rather than drop: up to 64 x 1 ms per burst.
-	tp_cmd "set burst tx delay 1000 retry 64" >/dev/null
+	if ! why=$(tp_retry 1000 64); then
+		g_abort "$why"
+		return
+	fi
 	# Per-packet lines (pkt_len, nb_segs, offload flags) tell the frame sizes.
 	tp_cmd "set verbose 1" >/dev/null
 	wait_socket "$sock" 10 || { g_abort "the back-end did not create $sock"; return; }
