@@ -185,6 +185,14 @@ class Env:
         if not os.access(self.testpmd, os.X_OK):
             raise SystemExit('error: dpdk-testpmd not found (%s): install Debian\'s dpdk '
                              'package' % args.testpmd)
+        # the peer's own testpmd (a DPDK of the same release built with
+        # symbols attributes the guest's profile; the back-end stays Debian's)
+        self.peer_testpmd = self.testpmd
+        if args.peer_testpmd:
+            self.peer_testpmd = shutil.which(args.peer_testpmd) or args.peer_testpmd
+            if not os.access(self.peer_testpmd, os.X_OK):
+                raise SystemExit('error: --peer-testpmd %s is not an executable'
+                                 % args.peer_testpmd)
         self.build = os.path.abspath(args.build_dir)
         self.plugin_dir = os.path.join(self.build, 'drivers', 'net', 'vhu')
         self.plugin = os.path.join(self.plugin_dir, PLUGIN_NAME)
@@ -355,12 +363,12 @@ class TestPmd:
     process group; stop() ends that group only.
     """
 
-    def __init__(self, env, role, prefix, eal, vdev_args, app, backend, cwd):
+    def __init__(self, env, role, prefix, eal, vdev_args, app, backend, cwd, binary=None):
         self.env = env
         self.role = role
         self.prefix = prefix
         self.log_path = os.path.join(env.log_dir, '%03d-%s.log' % (env.seq, role))
-        cmd = [env.testpmd] + eal + vdev_args + ['--'] + app
+        cmd = [binary or env.testpmd] + eal + vdev_args + ['--'] + app
         master, slave = os.openpty()
         attrs = termios.tcgetattr(slave)
         attrs[1] &= ~termios.OPOST      # no \n -> \r\n
@@ -642,7 +650,8 @@ def start_peer(env, sock_dir, nports, queues, variant, mode, size, tag, extra_ap
     prefix = env.prefix('p')
     eal = env.eal(prefix, '0@%d,1@%d' % (env.cpus[0], env.cpus[0]), True)
     eal.append('--log-level=pmd.net.virtio.init:debug')
-    return TestPmd(env, '%s-peer' % tag, prefix, eal, vdevs, app, None, sock_dir)
+    return TestPmd(env, '%s-peer' % tag, prefix, eal, vdevs, app, None, sock_dir,
+                   binary=env.peer_testpmd)
 
 
 def wait_sockets(socks, backend_tp, timeout):
@@ -1373,6 +1382,10 @@ def parse_args(argv):
                         'window with perf record -e cpu-clock -g into DIR (software clock: '
                         'works without hardware counters)')
     p.add_argument('--testpmd', default='dpdk-testpmd')
+    p.add_argument('--peer-testpmd', metavar='PATH',
+                   help='the virtio-user peer\'s testpmd (default: --testpmd), e.g. one '
+                        'built from the same DPDK release with symbols, to attribute '
+                        'the guest\'s profile')
     p.add_argument('--json', help='where to write results (default: <build>/bench/results.json)')
     p.add_argument('-v', '--verbose', action='store_true', help='print every command line')
     a = p.parse_args(argv)
