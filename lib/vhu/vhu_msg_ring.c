@@ -105,6 +105,7 @@ vhu_msg_set_vring_base(struct vhu_conn *c, struct vhu_msg *m, struct vhu_msg *r)
 	} else {
 		vq->last_avail_idx = (uint16_t)s->num;
 		vq->last_used_idx = (uint16_t)s->num;
+		vq->used_pub = vq->last_used_idx;
 	}
 	vhu_guard_open(&vq->guard);
 	/* the migration test compares this with where the source stopped */

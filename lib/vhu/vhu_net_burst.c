@@ -27,6 +27,7 @@
 #include "vhu_net_split_dequeue.h"
 #include "vhu_net_split_enqueue.h"
 #include "vhu_packed_pvt.h"
+#include "vhu_split_pvt.h"
 #include "vhu_vq.h"
 
 /* ---- burst selection ---- */
@@ -162,6 +163,8 @@ vhu_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *mp, struct rte
 			 * the ring's burst then moves nothing */
 			if (n != 0 || !ring_empty(vq))
 				n += vq->dequeue(dev, vq, mp, pkts + n, count - n);
+			else if (!vq->packed)
+				vhu_split_publish_held(dev, vq);
 		}
 	}
 	/* a disabled ring's TX is the control thread's to drop (vhu_dev_sweep()) */

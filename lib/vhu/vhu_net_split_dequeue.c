@@ -133,8 +133,11 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 	int avail;
 
 	avail = vhu_split_avail_count(dev, vq, &avail_idx);
-	if (avail <= 0 || count == 0)
+	if (avail <= 0 || count == 0) {
+		if (avail == 0)
+			vhu_split_publish_held(dev, vq);
 		return 0;
+	}
 	n = RTE_MIN((uint32_t)count, (uint32_t)avail);
 	/* stage the fresh mbufs in pkts[got..got+n): a packet taken moves
 	 * down to pkts[got], a dropped one is freed in place */
@@ -219,7 +222,13 @@ split_dequeue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mempool *mp,
 		rte_pktmbuf_free_bulk(&pkts[stage], end - stage);
 	st->packets += got;
 	vq->last_avail_idx = pos;
-	vhu_split_publish(dev, vq, used_start, pos == avail_idx);
+	if (got == count && got != 0 && vhu_split_may_hold(dev, vq, pos == avail_idx)) {
+		/* loaded: this burst's completions wait for the next one */
+		vhu_split_publish_to(dev, vq, used_start, false);
+		vq->held_tsc = rte_rdtsc();
+	} else {
+		vhu_split_publish(dev, vq, pos == avail_idx);
+	}
 	return (uint16_t)got;
 }
 
@@ -240,11 +249,11 @@ vhu_net_split_dequeue_inorder(struct vhu_dev *dev, struct vhu_vq *vq, struct rte
 void
 vhu_net_split_discard(struct vhu_dev *dev, struct vhu_vq *vq, uint32_t budget)
 {
-	uint16_t avail_idx, used_start = vq->last_used_idx;
+	uint16_t avail_idx;
 	int avail = vhu_split_avail_count(dev, vq, &avail_idx);
 	uint32_t n;
 
-	if (avail <= 0)
+	if (avail < 0)
 		return;
 	for (n = 0; n < (uint32_t)avail && n < budget; n++) {
 		uint16_t head = vhu_split_avail_head(vq, vq->last_avail_idx++);
@@ -252,6 +261,6 @@ vhu_net_split_discard(struct vhu_dev *dev, struct vhu_vq *vq, uint32_t budget)
 		vhu_split_used_put(vq, vq->last_used_idx++, head, 0);
 		vq->stats.dropped++;
 	}
-	if (n > 0)
-		vhu_split_publish(dev, vq, used_start, true);
+	/* with any completions held back before the ring was disabled */
+	vhu_split_publish(dev, vq, true);
 }

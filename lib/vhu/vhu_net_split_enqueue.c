@@ -179,7 +179,7 @@ static __rte_always_inline uint16_t
 split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count,
 		bool mrg, bool inorder)
 {
-	uint16_t avail_idx, pos, used_start = vq->last_used_idx;
+	uint16_t avail_idx, pos;
 	uint32_t hlen = dev->hdr_len, i = 0, drops = 0;
 	struct vhu_vq_stats *st = &vq->stats;
 	int avail;
@@ -221,7 +221,7 @@ split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, ui
 	st->packets += i - drops;
 	st->dropped += drops;
 	vq->last_avail_idx = pos;
-	vhu_split_publish(dev, vq, used_start, pos == avail_idx);
+	vhu_split_publish(dev, vq, pos == avail_idx);
 	return (uint16_t)i;
 }
 

@@ -66,6 +66,10 @@ struct vhu_vq {
 	uint16_t last_avail_idx; /* split: free-running; packed: slot in [0, size),
 	                              * its wrap counter in avail_wrap */
 	uint16_t last_used_idx;  /* packed: slot in [0, size), wrap in used_wrap */
+	uint16_t used_pub;       /* split: the used index the guest sees; a loaded
+	                              * dequeue holds its last burst back from it
+	                              * (vhu_split_publish_held()) */
+	uint64_t held_tsc;       /* split: when that burst was held */
 	union {
 		struct vhu_vring_desc *desc;
 		struct vhu_vring_packed_desc *desc_packed;

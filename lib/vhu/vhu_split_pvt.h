@@ -206,14 +206,13 @@ vhu_split_log_used(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t from, uint16
 }
 
 /*
- * Tell the guest about new used entries, unless it asked not to be told
- * (NO_INTERRUPT, or used_event with EVENT_IDX). force: NOTIFY_ON_EMPTY.
- * At most one eventfd write.
+ * Tell the guest about used entries up to new_idx, unless it asked not to
+ * be told (NO_INTERRUPT, or used_event with EVENT_IDX). force:
+ * NOTIFY_ON_EMPTY. At most one eventfd write.
  */
 static inline void
-vhu_split_notify(struct vhu_dev *dev, struct vhu_vq *vq, bool force)
+vhu_split_notify(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t new_idx, bool force)
 {
-	uint16_t new_idx = vq->last_used_idx;
 	bool call;
 
 	/* full fence: the used->idx store must be visible before we read the
@@ -242,22 +241,74 @@ vhu_split_notify(struct vhu_dev *dev, struct vhu_vq *vq, bool force)
 }
 
 /*
- * Publish the used entries written since old_used with one index store,
- * log them, and notify. empty: the guest has no more available entries
- * (for NOTIFY_ON_EMPTY).
+ * Publish the used entries written before new_idx (from vq->used_pub on)
+ * with one index store, log them, and notify. empty: the guest has no
+ * more available entries (for NOTIFY_ON_EMPTY).
  */
 static __rte_always_inline void
-vhu_split_publish(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t old_used, bool empty)
+vhu_split_publish_to(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t new_idx, bool empty)
 {
-	if (vq->last_used_idx == old_used)
+	uint16_t old = vq->used_pub;
+
+	if (new_idx == old)
 		return;
 	/* release: used elements and buffer contents written before this
 	 * store are visible first; pairs with the driver's read barrier
 	 * after it loads used->idx */
-	__atomic_store_n(&vq->used->idx, vq->last_used_idx, __ATOMIC_RELEASE);
+	__atomic_store_n(&vq->used->idx, new_idx, __ATOMIC_RELEASE);
+	vq->used_pub = new_idx;
 	if (unlikely(dev->log_all) && vq->log_used)
-		vhu_split_log_used(dev, vq, old_used, vq->last_used_idx);
-	vhu_split_notify(dev, vq, empty && vhu_has(dev, VHU_F_NOTIFY_ON_EMPTY));
+		vhu_split_log_used(dev, vq, old, new_idx);
+	vhu_split_notify(dev, vq, new_idx, empty && vhu_has(dev, VHU_F_NOTIFY_ON_EMPTY));
+}
+
+/* Publish every used entry written so far (vhu_split_publish_to()). */
+static __rte_always_inline void
+vhu_split_publish(struct vhu_dev *dev, struct vhu_vq *vq, bool empty)
+{
+	vhu_split_publish_to(dev, vq, vq->last_used_idx, empty);
+}
+
+/*
+ * Transmit completions held back under load. A dequeue burst that came
+ * back full publishes only the entries of the bursts before it: the guest
+ * sees its transmit buffers completed one burst later, as with a device
+ * that writes completions back in batches. DPDK's virtio driver then frees
+ * them a burst at a time, when it needs descriptors, into its mempool
+ * cache and back out of it while they are still in its cache; a device
+ * that is never behind lets nearly the whole ring complete at once instead
+ * (the driver frees a ring's worth of mbufs together, overflowing its
+ * cache, and refills from cold ones). The held burst goes out with the
+ * next burst, or once the ring has stayed empty for VHU_HOLD_MAX_US
+ * (vhu_split_publish_held()), or when the ring stops.
+ */
+#define VHU_HOLD_MAX_US 20u
+
+/*
+ * May a full dequeue burst hold its completions back? Only when the guest
+ * polls this ring (it wants no interrupt: NO_INTERRUPT without EVENT_IDX,
+ * as DPDK's virtio driver sets it; a guest waiting for an interrupt gets
+ * them at once) and did not ask to be told when the ring runs dry
+ * (NOTIFY_ON_EMPTY, with empty: nothing left available).
+ */
+static __rte_always_inline bool
+vhu_split_may_hold(const struct vhu_dev *dev, const struct vhu_vq *vq, bool empty)
+{
+	return !vhu_has(dev, VHU_F_RING_EVENT_IDX) &&
+			(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
+					VHU_AVAIL_F_NO_INTERRUPT) &&
+			!(empty && vhu_has(dev, VHU_F_NOTIFY_ON_EMPTY));
+}
+
+/* The ring was found empty: publish a held burst once it is old enough. */
+static __rte_always_inline void
+vhu_split_publish_held(struct vhu_dev *dev, struct vhu_vq *vq)
+{
+	if (likely(vq->used_pub == vq->last_used_idx))
+		return;
+	if (rte_rdtsc() - vq->held_tsc < rte_get_tsc_hz() / 1000000 * VHU_HOLD_MAX_US)
+		return;
+	vhu_split_publish(dev, vq, true);
 }
 
 #endif /* VHU_SPLIT_PVT_H */

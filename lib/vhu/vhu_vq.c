@@ -87,6 +87,7 @@ vhu_vq_reset(struct vhu_vq *vq)
 	vq->size = 0;
 	vq->last_avail_idx = 0;
 	vq->last_used_idx = 0;
+	vq->used_pub = 0;
 	vq->avail_wrap = false;
 	vq->used_wrap = false;
 	vq->desc = NULL;
@@ -268,6 +269,15 @@ vhu_vq_update(struct vhu_dev *dev, struct vhu_vq *vq, bool *start)
 	vq->log_used = (vq->addr.flags & (1u << VHU_VRING_F_LOG)) != 0;
 	vq->log_used_gpa = vq->addr.log_guest_addr;
 	/*
+	 * Transmit completions a loaded dequeue held back are published now,
+	 * through the ring's current translation, whether the ring goes on or
+	 * stops (GET_VRING_BASE then reports a base the guest's used index
+	 * agrees with). A ring without a translation keeps them until it has
+	 * one again: nothing is written through a mapping that was taken away.
+	 */
+	if (ok && !vq->packed && vq->used_pub != vq->last_used_idx)
+		vhu_split_publish(dev, vq, false);
+	/*
 	 * Spec ring states: stopped (nothing), started and disabled (TX
 	 * consumed and dropped, no RX), started and enabled. A disabled ring
 	 * is never touched by the bursts: the control thread drops its TX,
@@ -287,6 +297,7 @@ vhu_vq_update(struct vhu_dev *dev, struct vhu_vq *vq, bool *start)
 			 * which the closed guard has made visible, or the
 			 * back-end before a migration); nothing is read through it */
 			vq->last_used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_RELAXED);
+			vq->used_pub = vq->last_used_idx;
 			resume_split_base(dev, vq);
 		}
 		vq->signalled_used_valid = false;
