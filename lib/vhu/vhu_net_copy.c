@@ -11,11 +11,47 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_common.h>
+#include <rte_cpuflags.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
 
 #include "vhu_net_copy.h"
+
+#ifdef RTE_ARCH_X86_64
+#include <immintrin.h>
+#endif
+
+/* ---- whole frames ---- */
+
+bool vhu_copy_wide;
+
+RTE_INIT(vhu_copy_init)
+{
+#ifdef RTE_ARCH_X86_64
+	vhu_copy_wide = rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0;
+#endif
+}
+
+#ifdef RTE_ARCH_X86_64
+__attribute__((target("avx512f"))) void
+vhu_copy_lines64(uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i + 64 <= len; i += 64)
+		_mm512_store_si512((void *)(dst + i), _mm512_loadu_si512((const void *)(src + i)));
+	if (i < len)
+		rte_memcpy(dst + i, src + i, len - i);
+}
+#else
+void
+vhu_copy_lines64(uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+	rte_memcpy(dst, src, len);
+}
+#endif
 
 /* ---- enqueue ---- */
 

@@ -197,7 +197,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, ui
 		uint32_t len = m[k]->pkt_len;
 
 		vhu_net_hdr_put_plain(dst[k], hlen);
-		rte_memcpy(dst[k] + hlen, rte_pktmbuf_mtod(m[k], const void *), len);
+		vhu_copy_frame(dst[k] + hlen, rte_pktmbuf_mtod(m[k], const uint8_t *), len);
 		if (unlikely(dev->log_all))
 			vhu_log_buf(dev, d[k].addr, len + hlen);
 		vhu_packed_used_put(vq, u, d[k].id, len + hlen, 1);

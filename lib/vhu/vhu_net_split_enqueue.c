@@ -167,7 +167,7 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, uint16_t pos, struct rte_mbuf
 		uint32_t len = m[k]->pkt_len;
 
 		vhu_net_hdr_put_plain(dst[k], hlen);
-		rte_memcpy(dst[k] + hlen, rte_pktmbuf_mtod(m[k], const void *), len);
+		vhu_copy_frame(dst[k] + hlen, rte_pktmbuf_mtod(m[k], const uint8_t *), len);
 		if (unlikely(dev->log_all))
 			vhu_log_buf(dev, d[k].addr, len + hlen);
 		vhu_split_used_put(vq, vq->last_used_idx++, heads[k], len + hlen);
