@@ -98,39 +98,36 @@ VHU_TEST_F(fast, split_held_used_polling_guest, tenv, e)
 
 VHU_TEST_F(fast, split_held_used_not_for_interrupts, tenv, e)
 {
+	/* guests whose full burst is published at once, and whether they are called */
+	static const struct {
+		const char *what;
+		uint64_t features;
+		uint16_t avail_flags;
+		uint64_t calls;
+	} c[] = {
+		{ "interrupts on", 0, 0, 1 },
+		{ "EVENT_IDX (used_event decides)", F(RING_EVENT_IDX), VHU_AVAIL_F_NO_INTERRUPT,
+				0 },
+		{ "NOTIFY_ON_EMPTY, ring drained", F(NOTIFY_ON_EMPTY), VHU_AVAIL_F_NO_INTERRUPT,
+				1 },
+	};
 	struct rte_mbuf *pkts[4];
+	unsigned int i;
 	uint16_t n;
 
-	/* a guest that wants interrupts gets its completions at once */
-	TEST_ASSERT_EQ(tenv_init(e, BASE_FEATURES, 0, 64, 1), 0, "env");
-	TEST_ASSERT_EQ(send_n(e, 4), 0, "send");
-	n = vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 4);
-	TEST_ASSERT_EQ(n, 4, "burst");
-	rte_pktmbuf_free_bulk(pkts, n);
-	TEST_ASSERT_EQ(guest_used(e), 4, "interrupts on: published");
-	TEST_ASSERT_EQ(tenv_calls(e, 1), 1, "and called");
-	tenv_fini(e);
-
-	/* EVENT_IDX: the guest decides by used_event, never held */
-	TEST_ASSERT_EQ(tenv_init(e, BASE_FEATURES | F(RING_EVENT_IDX), 0, 64, 1), 0, "env");
-	e->g[1].avail->flags = VHU_AVAIL_F_NO_INTERRUPT;
-	TEST_ASSERT_EQ(send_n(e, 4), 0, "send");
-	n = vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 4);
-	TEST_ASSERT_EQ(n, 4, "burst");
-	rte_pktmbuf_free_bulk(pkts, n);
-	TEST_ASSERT_EQ(guest_used(e), 4, "EVENT_IDX: published");
-	tenv_fini(e);
-
-	/* NOTIFY_ON_EMPTY, ring drained: published and called */
-	TEST_ASSERT_EQ(tenv_init(e, BASE_FEATURES | F(NOTIFY_ON_EMPTY), 0, 64, 1), 0, "env");
-	e->g[1].avail->flags = VHU_AVAIL_F_NO_INTERRUPT;
-	TEST_ASSERT_EQ(send_n(e, 4), 0, "send");
-	n = vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 4);
-	TEST_ASSERT_EQ(n, 4, "burst");
-	rte_pktmbuf_free_bulk(pkts, n);
-	TEST_ASSERT_EQ(guest_used(e), 4, "NOTIFY_ON_EMPTY and drained: published");
-	TEST_ASSERT_EQ(tenv_calls(e, 1), 1, "and called");
-	TEST_ASSERT(POOL_FULL(e), "mbuf leak");
+	for (i = 0; i < RTE_DIM(c); i++) {
+		TEST_ASSERT_EQ(tenv_init(e, BASE_FEATURES | c[i].features, 0, 64, 1), 0, "env");
+		e->g[1].avail->flags = c[i].avail_flags;
+		TEST_ASSERT_EQ(send_n(e, 4), 0, "%s: send", c[i].what);
+		n = vhu_dequeue_burst(e->dev->vid, 1, e->mp, pkts, 4);
+		TEST_ASSERT_EQ(n, 4, "%s: burst", c[i].what);
+		rte_pktmbuf_free_bulk(pkts, n);
+		TEST_ASSERT_EQ(guest_used(e), 4, "%s: published", c[i].what);
+		if (c[i].calls != 0)
+			TEST_ASSERT_EQ(tenv_calls(e, 1), c[i].calls, "%s: called", c[i].what);
+		TEST_ASSERT(POOL_FULL(e), "%s: mbuf leak", c[i].what);
+		tenv_fini(e);
+	}
 	return TEST_SUCCESS;
 }
 
