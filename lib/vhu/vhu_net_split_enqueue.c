@@ -131,6 +131,32 @@ enq_one(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf *m, uint16_t *po
 }
 
 /*
+ * The receive buffers of the batch after the one at pos (avail entries
+ * pos + 4 .. pos + 7, published): their header line and the frame's first
+ * line, so that their misses overlap this batch's copies instead of
+ * stalling the next batch. Descriptors are read as hints only (a bad one
+ * is the batch's to refuse later); an address outside guest memory is not
+ * prefetched.
+ */
+static __rte_always_inline void
+enq_prefetch_bufs_next4(struct vhu_vq *vq, uint16_t pos, uint32_t hlen)
+{
+	const struct vhu_mem *mem = vq->xwr;
+	uint16_t k;
+
+	for (k = 4; k < 8; k++) {
+		uint16_t head = vhu_split_avail_head(vq, (uint16_t)(pos + k)) & vhu_split_mask(vq);
+		uint64_t addr = __atomic_load_n(&vq->desc[head].addr, __ATOMIC_RELAXED);
+		uint8_t *p = vhu_gpa_to_host(mem, addr, hlen + 64);
+
+		if (p != NULL) {
+			rte_prefetch0(p);
+			rte_prefetch0_write(p + hlen);
+		}
+	}
+}
+
+/*
  * Four packets at pos..pos+3 when each is one segment without offload
  * work and each head is one writable descriptor large enough. Returns
  * false (nothing written) otherwise.
@@ -198,8 +224,13 @@ split_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, ui
 
 			for (k = 0; k < 4 && i + 4 + k < count; k++)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4 + k], void *));
-			if (inorder || (uint16_t)(avail_idx - pos) >= 8)
+			if ((uint16_t)(avail_idx - pos) >= 12) {
+				/* buffers one batch ahead, descriptors two */
+				enq_prefetch_bufs_next4(vq, pos, hlen);
+				vhu_split_prefetch_next4(vq, (uint16_t)(pos + 4), inorder);
+			} else if (inorder || (uint16_t)(avail_idx - pos) >= 8) {
 				vhu_split_prefetch_next4(vq, pos, inorder);
+			}
 			if (enq_batch4(dev, vq, pos, &pkts[i], hlen)) {
 				for (k = 0; k < 4; k++)
 					vhu_stats_count(st, pkts[i + k]);
