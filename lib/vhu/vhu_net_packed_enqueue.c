@@ -205,6 +205,33 @@ enq_batch4(struct vhu_dev *dev, struct vhu_vq *vq, struct vhu_packed_used *u, ui
 	return true;
 }
 
+/*
+ * The receive buffers in slots pos + 4 .. pos + 7 (no wrap in between; the
+ * caller checks), as far as they are available: their header line and the
+ * frame's first line, so that their misses overlap this batch's copies.
+ * Descriptors are read as hints only; an address outside guest memory is
+ * not prefetched.
+ */
+static __rte_always_inline void
+enq_prefetch_bufs_next4(struct vhu_vq *vq, uint16_t pos, bool wrap, uint32_t hlen)
+{
+	const struct vhu_mem *mem = vq->xwr;
+	uint16_t k;
+
+	for (k = 4; k < 8; k++) {
+		const struct vhu_vring_packed_desc *d = &vq->desc_packed[pos + k];
+		uint8_t *p;
+
+		if (!vhu_packed_is_avail(__atomic_load_n(&d->flags, __ATOMIC_RELAXED), wrap))
+			break;
+		p = vhu_gpa_to_host(mem, __atomic_load_n(&d->addr, __ATOMIC_RELAXED), hlen + 64);
+		if (p != NULL) {
+			rte_prefetch0(p);
+			rte_prefetch0_write(p + hlen);
+		}
+	}
+}
+
 static __rte_always_inline uint16_t
 packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, uint16_t count,
 		bool mrg)
@@ -226,8 +253,13 @@ packed_enqueue(struct vhu_dev *dev, struct vhu_vq *vq, struct rte_mbuf **pkts, u
 
 			for (k = 0; k < 4 && i + 4 + k < count; k++)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4 + k], void *));
-			if ((uint32_t)pos + 8 <= size)
+			if ((uint32_t)pos + 12 <= size) {
+				/* buffers one batch ahead, descriptors two */
+				enq_prefetch_bufs_next4(vq, pos, wrap, hlen);
+				rte_prefetch0(&vq->desc_packed[pos + 8]);
+			} else if ((uint32_t)pos + 8 <= size) {
 				rte_prefetch0(&vq->desc_packed[pos + 4]);
+			}
 			if (enq_batch4(dev, vq, &u, pos, wrap, &pkts[i], hlen)) {
 				for (k = 0; k < 4; k++)
 					vhu_stats_count(st, pkts[i + k]);
