@@ -193,6 +193,16 @@ tp_start() {
 	return 0
 }
 
+# wait_socket PATH SECONDS: 0 once PATH is a socket, 1 after SECONDS.
+wait_socket() {
+	local n=$(($2 * 10))
+	while [ ! -S "$1" ]; do
+		[ $n -gt 0 ] || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+}
+
 # tp_retry DELAY_US TIMES: a packet the port does not take at once is offered
 # again, up to TIMES times DELAY_US apart, instead of being dropped (a guest
 # that has not refilled yet, a receive buffer whose IOTLB entry is still being

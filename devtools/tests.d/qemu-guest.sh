@@ -217,15 +217,6 @@ judge_leaks() {
 	fi
 }
 
-wait_socket() {
-	local n=$(($2 * 10))
-	while [ ! -S "$1" ]; do
-		[ $n -gt 0 ] || return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
-}
-
 hugepages_free_mb() {
 	awk '/^HugePages_Free:/ { f = $2 } /^Hugepagesize:/ { s = $2 } END { print int(f * s / 1024) }' /proc/meminfo
 }

@@ -144,17 +144,20 @@ one_boot() {
 	return 0
 }
 
-wait_socket() {
-	local n=$(($2 * 10))
-	while [ ! -S "$1" ]; do
-		[ $n -gt 0 ] || return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
+# add_iotlb_counts BOOT: net_vhu only; the running back-end's IOTLB misses,
+# invalidations and guest faults added to grp's misses, inval and faults.
+add_iotlb_counts() {
+	local c gf
+	[ "$vq_backend" = vhu ] || return 0
+	c=$(iotlb_counts)
+	gf=$(tp_cmd "show port xstats 0" | awk '/guest_errors:/ { e += $2 } END { print e + 0 }')
+	misses=$((misses + $(kv misses "$c"))) inval=$((inval + $(kv invalidations "$c")))
+	faults=$((faults + gf))
+	vq_say "back-end IOTLB ($1): $c; guest faults: $gf"
 }
 
 grp() {
-	local g=$1 mode=$2 why c misses=0 inval=0 faults=0 m i gf feats
+	local g=$1 mode=$2 why misses=0 inval=0 faults=0 feats
 	echo
 	vq_say "=== $g (intel_iommu=on iommu=$mode, $vq_backend, $vq_accel, at $(($(date +%s) - t_start)) s)"
 	# pings answered by the back-end
@@ -170,14 +173,7 @@ grp() {
 			q_show_tail
 			fail "$g/ping" "$why"
 		fi
-		if [ "$vq_backend" = vhu ]; then
-			c=$(iotlb_counts)
-			m=$(kv misses "$c") i=$(kv invalidations "$c")
-			misses=$((misses + m)) inval=$((inval + i))
-			gf=$(tp_cmd "show port xstats 0" | awk '/guest_errors:/ { e += $2 } END { print e + 0 }')
-			faults=$((faults + gf))
-			vq_say "back-end IOTLB (ping): $c; guest faults: $gf"
-		fi
+		add_iotlb_counts ping
 	else
 		fail "$g/ping" "$boot_why"
 	fi
@@ -192,12 +188,7 @@ grp() {
 			q_show_tail
 			fail "$g/bulk" "$why"
 		fi
-		if [ "$vq_backend" = vhu ]; then
-			c=$(iotlb_counts)
-			m=$(kv misses "$c") i=$(kv invalidations "$c")
-			misses=$((misses + m)) inval=$((inval + i))
-			vq_say "back-end IOTLB (bulk): $c"
-		fi
+		add_iotlb_counts bulk
 	else
 		fail "$g/bulk" "$boot_why"
 	fi

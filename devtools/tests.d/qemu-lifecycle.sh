@@ -77,15 +77,6 @@ g_end() {
 	g_abort "not reached: an earlier step of the group failed"
 }
 
-wait_socket() {
-	local n=$(($2 * 10))
-	while [ ! -S "$1" ]; do
-		[ $n -gt 0 ] || return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
-}
-
 # guest_up NAME SOCK ROLE CASE [ql_start options]: boot the agent guest; 1
 # (with the reason in q_why) when its agent does not come up.
 guest_up() {
