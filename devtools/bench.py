@@ -250,16 +250,22 @@ class Env:
                 args.append('--single-file-segments')
         else:
             args += ['--no-huge', '-m', mem]
-        if backend == 'vhu':
+        if is_vhu(backend):
             args += ['-d', PLUGIN_NAME]
         return args
 
     def env_for(self, backend):
         env = dict(os.environ)
-        if backend == 'vhu':
+        if is_vhu(backend):
             old = env.get('LD_LIBRARY_PATH')
-            env['LD_LIBRARY_PATH'] = self.plugin_dir + (':' + old if old else '')
+            env['LD_LIBRARY_PATH'] = self.plugin_dir_of(backend) + (':' + old if old else '')
         return env
+
+    def plugin_dir_of(self, backend):
+        """Where backend's plugin is: vhu=DIR names another build directory."""
+        if backend.startswith('vhu='):
+            return os.path.join(os.path.abspath(backend[4:]), 'drivers', 'net', 'vhu')
+        return self.plugin_dir
 
     def check_vhu(self):
         if not os.path.isfile(self.plugin):
@@ -301,7 +307,7 @@ class Env:
         """The back-end's --vdev. net_vhost offers every feature by default;
         net_vhu gets the switch of each feature the scenario needs (when it has
         one) and its defaults for the rest."""
-        if backend == 'vhu':
+        if is_vhu(backend):
             extra = ''.join(',%s=1' % name for a, name in self.vhu_feature_args().items()
                             if variant and variant[VHU_FEATURE_VARIANT_KEY[a]])
             return 'net_vhu%d,iface=%s,queues=%d%s' % (index, sock, queues, extra)
@@ -367,7 +373,7 @@ class TestPmd:
         self.env = env
         self.role = role
         self.prefix = prefix
-        self.log_path = os.path.join(env.log_dir, '%03d-%s.log' % (env.seq, role))
+        self.log_path = os.path.join(env.log_dir, '%03d-%s.log' % (env.seq, file_part(role)))
         cmd = [binary or env.testpmd] + eal + vdev_args + ['--'] + app
         master, slave = os.openpty()
         attrs = termios.tcgetattr(slave)
@@ -719,7 +725,7 @@ def start_profiles(env, scenario, backend, be, peer, window):
     procs = []
     for side, tp in (('backend', be), ('guest', peer)):
         out = os.path.join(env.profile_dir, '%s-%s-%03d-%s.data'
-                           % (scenario.replace('/', '-'), backend, env.seq, side))
+                           % (scenario.replace('/', '-'), file_part(backend), env.seq, side))
         procs.append((out, subprocess.Popen(
             [shutil.which('perf'), 'record', '-q', '-e', 'cpu-clock', '-F', '2000', '-g',
              '-p', str(tp.proc.pid), '-o', out, '--', 'sleep', '%.3f' % window],
@@ -1339,9 +1345,10 @@ def parse_args(argv):
                    help='meson build directory holding drivers/net/vhu/%s (default: %%(default)s)'
                    % PLUGIN_NAME)
     p.add_argument('--backends', default=None,
-                   help='A,B: back-ends to compare (vhu, vhost); "vhost,vhost" checks the '
-                   'harness (ratio should be ~1.0); one name runs it alone (default: vhu,vhost; '
-                   'vhu with --run)')
+                   help='A,B: back-ends to compare (vhu, vhost, or vhu=DIR: net_vhu as built in '
+                   'the build directory DIR, e.g. a worktree of another commit, to A/B a '
+                   'change); "vhost,vhost" checks the harness (ratio should be ~1.0); one name '
+                   'runs it alone (default: vhu,vhost; vhu with --run)')
     p.add_argument('--scenarios', default='*',
                    help='comma-separated glob patterns over direction/variant/size, '
                    'e.g. "loopback/*/64,g2h/split/*" (default: all); see --list')
@@ -1401,6 +1408,16 @@ def parse_args(argv):
     return a
 
 
+def file_part(name):
+    """name fit for a file name (a vhu=DIR back-end carries a path)."""
+    return re.sub(r'[^A-Za-z0-9_.#=+-]', '_', name)
+
+
+def is_vhu(backend):
+    """net_vhu: this build's (vhu) or another build directory's (vhu=DIR)."""
+    return backend is not None and (backend == 'vhu' or backend.startswith('vhu='))
+
+
 def main(argv):
     args = parse_args(argv)
     if args.list:
@@ -1412,8 +1429,11 @@ def main(argv):
     spec = args.backends or ('vhu' if args.run else 'vhu,vhost')
     backends = [b.strip() for b in spec.split(',') if b.strip()]
     for b in backends:
-        if b not in ('vhu', 'vhost'):
-            raise SystemExit('error: unknown back-end %r (vhu or vhost)' % b)
+        if b not in ('vhu', 'vhost') and not b.startswith('vhu='):
+            raise SystemExit('error: unknown back-end %r (vhu, vhu=BUILD_DIR or vhost)' % b)
+        if b.startswith('vhu=') and not os.path.isfile(
+                os.path.join(b[4:], 'drivers', 'net', 'vhu', PLUGIN_NAME)):
+            raise SystemExit('error: %s: no drivers/net/vhu/%s there' % (b, PLUGIN_NAME))
     if len(backends) > 2:
         raise SystemExit('error: at most two back-ends')
     if len(backends) == 2 and backends[0] == backends[1]:

@@ -4,7 +4,8 @@
 #
 # Smoke test of the benchmark (devtools/bench.py --quick): packets flow through
 # net_vhu with a virtio-user peer in loopback, guest->host and host->guest, and
-# the harness itself works with DPDK's net_vhost; the many-ports scenario moves
+# the harness itself works with DPDK's net_vhost; two net_vhu builds compared
+# (--backends vhu,vhu=DIR) both move packets; the many-ports scenario moves
 # packets through net_vhu's busy port; the empty-poll figures (--idle-only)
 # come out for both drivers. It asserts only that packets flowed in every
 # measured direction and that figures were printed, never on a rate.
@@ -20,25 +21,26 @@ trap 'rm -rf "$tmp"' EXIT
 
 scenarios=loopback/split/64,g2h/split/64,h2g/split/64,loopback/split-1of8/64
 
-# backends TAG SCENARIOS: run bench.py quick, then judge every scenario of its JSON
+# run BACKENDS SCENARIOS: run bench.py quick, then judge every back-end's run
+# of every scenario of its JSON
 run() {
-	local be=$1 sc=$2 json="$tmp/$1.json"
+	local be=$1 sc=$2 json="$tmp/run$((++nrun)).json"
 	echo "== bench.py --quick --backends $be --scenarios $sc"
 	"$py" devtools/bench.py --quick --no-ctrl --build-dir "$builddir" --backends "$be" \
 		--scenarios "$sc" --json "$json"
 	echo "bench.py exit status $?"
 	"$py" - "$json" "$be" "$sc" >>"$tmp/verdicts" <<'PYEOF'
 import json, sys
-path, backend, scenarios = sys.argv[1], sys.argv[2], sys.argv[3].split(',')
+path, backends, scenarios = sys.argv[1], sys.argv[2].split(','), sys.argv[3].split(',')
 try:
     with open(path) as f:
         data = json.load(f)
     entries = {e['scenario']: e for e in data['traffic']}
 except (OSError, ValueError, KeyError) as e:
     for sc in scenarios:
-        print('FAIL %s %s: no result (%s)' % (backend, sc, e))
+        print('FAIL %s %s: no result (%s)' % (','.join(backends), sc, e))
     sys.exit(0)
-for sc in scenarios:
+for backend, sc in ((b, s) for s in scenarios for b in backends):
     e = entries.get(sc)
     if e is None:
         print('FAIL %s %s: not run' % (backend, sc))
@@ -61,6 +63,7 @@ PYEOF
 }
 
 : >"$tmp/verdicts"
+nrun=0
 # the harness against DPDK's own back-end: if this fails, the tool is broken
 run vhost loopback/split/64
 # The reference is not ours: DPDK's net_vhost sometimes loses the peer's
@@ -81,6 +84,8 @@ if [ -f "$plugin" ] && ! grep -qaE 'PMD_INFO_STRING= ?\{"name": ?"net_vhu"' "$pl
 	done
 else
 	run vhu "$scenarios"
+	# A/B of two net_vhu builds (the same one here): both labels move packets
+	run "vhu,vhu=$builddir" loopback/split/64
 fi
 
 # The empty-poll figures: the perf suite's case run by bench.py, its lines read back.
