@@ -26,6 +26,7 @@
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
+#include "vhu_net_copy.h"
 #include "vhu_obj.h"
 
 /*
@@ -195,7 +196,7 @@ vhu_deq_batch4_copy(const struct vhu_deq_batch *b, struct rte_mbuf **m)
 	uint32_t k;
 
 	for (k = 0; k < 4; k++) {
-		rte_memcpy(rte_pktmbuf_mtod(m[k], void *), b->src[k], b->len[k]);
+		vhu_copy_frame(rte_pktmbuf_mtod(m[k], uint8_t *), b->src[k], b->len[k]);
 		m[k]->data_len = (uint16_t)b->len[k];
 		m[k]->pkt_len = b->len[k];
 	}

@@ -226,13 +226,16 @@ int vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbu
 		const struct vhu_buf *bufs, uint32_t bi, uint32_t boff);
 
 /*
- * A whole frame into a guest receive buffer (enqueue batches). From
- * VHU_WIDE_COPY_MIN bytes on, on a CPU with AVX-512 and a line-aligned
- * destination (DPDK's and Linux's receive buffers put the frame at a line
- * start, after the header), the frame is stored a whole 64-byte line at a
- * time: the destination lines are cold guest memory, and a line written in
- * one store need not be read first on CPUs that can skip that. h2g 1518
- * bytes, same-run pairs against 16-byte stores: see prog_guide/vhu_lib.rst.
+ * A whole frame into a guest receive buffer (enqueue batches) or into an
+ * mbuf (dequeue batches). From VHU_WIDE_COPY_MIN bytes on, on a CPU with
+ * AVX-512 and a line-aligned destination (DPDK's and Linux's receive
+ * buffers put the frame at a line start, after the header; an mbuf's data
+ * starts a line after its headroom), the frame is stored a whole 64-byte
+ * line at a time: on enqueue the destination lines are cold guest memory,
+ * and a line written in one store need not be read first on CPUs that can
+ * skip that; on dequeue it is a quarter of the loads and stores of the
+ * 16-byte copy. Same-run pairs against 16-byte stores (h2g and g2h 1518
+ * bytes): see prog_guide/vhu_lib.rst.
  */
 #define VHU_WIDE_COPY_MIN 256u
 
