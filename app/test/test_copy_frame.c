@@ -3,12 +3,14 @@
  */
 
 /*
- * vhu_copy_frame(): the enqueue batches' whole-frame copy, whole 64-byte
+ * vhu_copy_frame(): the batches' whole-frame copy, whole 64-byte
  * lines on a CPU with AVX-512 and rte_memcpy otherwise. Every length from
  * below the threshold to a jumbo frame, aligned and unaligned destinations:
- * the frame arrives exactly, and not one byte around it is written.
+ * the frame arrives exactly, and not one byte around it is written. And
+ * the CPU-specific paths the library chose when it loaded match the CPU.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,5 +66,57 @@ VHU_TEST(fast, copy_frame_exact)
 	}
 	printf("    %u copies checked; whole-line stores %s\n", n,
 			vhu_copy_wide ? "on (AVX-512F)" : "off (no AVX-512F)");
+	return TEST_SUCCESS;
+}
+
+/* Is flag among the "flags" of /proc/cpuinfo's first CPU? -1 when unreadable. */
+static int
+cpuinfo_has(const char *flag)
+{
+	char line[8192];
+	int found = -1;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *save = NULL, *tok;
+
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		found = 0;
+		for (tok = strtok_r(strchr(line, ':'), " :\n", &save); tok != NULL;
+				tok = strtok_r(NULL, " \n", &save))
+			if (strcmp(tok, flag) == 0)
+				found = 1;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The CPU-specific paths the library picks when it loads agree with what
+ * the kernel says this CPU has: whole-line copies with AVX-512F, write
+ * prefetches with PREFETCHW ("3dnowprefetch"). A write prefetch lands on
+ * any address without fault.
+ */
+VHU_TEST(fast, cpu_paths_match_cpuinfo)
+{
+	static uint8_t line[64] __rte_aligned(64);
+	int avx = cpuinfo_has("avx512f"), pw = cpuinfo_has("3dnowprefetch");
+
+	if (avx < 0 || pw < 0)
+		return TEST_SKIPPED;
+#ifdef RTE_ARCH_X86_64
+	TEST_ASSERT_EQ((int)vhu_copy_wide, avx, "whole-line copies %d, cpuinfo avx512f %d",
+			vhu_copy_wide, avx);
+	TEST_ASSERT_EQ((int)vhu_has_prefetchw, pw, "prefetchw %d, cpuinfo 3dnowprefetch %d",
+			vhu_has_prefetchw, pw);
+#endif
+	vhu_prefetch_w(line);
+	vhu_prefetch_w(NULL);
+	line[0] = 1;
+	TEST_ASSERT_EQ(line[0], 1, "line");
 	return TEST_SUCCESS;
 }

@@ -52,7 +52,7 @@ vhu_prefetch_lines(const void *p, uint32_t len, uint32_t max, bool write)
 
 	for (; c < end; c += 64) {
 		if (write)
-			rte_prefetch0_write(c);
+			vhu_prefetch_w(c);
 		else
 			rte_prefetch0(c);
 	}

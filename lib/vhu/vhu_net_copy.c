@@ -20,17 +20,23 @@
 #include "vhu_net_copy.h"
 
 #ifdef RTE_ARCH_X86_64
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
 /* ---- whole frames ---- */
 
 bool vhu_copy_wide;
+bool vhu_has_prefetchw;
 
 RTE_INIT(vhu_copy_init)
 {
 #ifdef RTE_ARCH_X86_64
+	unsigned int a, b, c, d;
+
 	vhu_copy_wide = rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0;
+	/* CPUID 0x80000001: ECX bit 8 is PREFETCHW (DPDK has no flag for it) */
+	vhu_has_prefetchw = __get_cpuid(0x80000001, &a, &b, &c, &d) != 0 && (c & (1u << 8)) != 0;
 #endif
 }
 

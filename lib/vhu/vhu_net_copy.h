@@ -22,6 +22,7 @@
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
 #include <rte_mempool.h>
+#include <rte_prefetch.h>
 
 #include "vhu_mem.h"
 #include "vhu_net_hdr.h"
@@ -240,6 +241,28 @@ int vhu_net_deq_fill(struct vhu_dev *dev, struct rte_mempool *mp, struct rte_mbu
 #define VHU_WIDE_COPY_MIN 256u
 
 extern bool vhu_copy_wide; /* AVX-512F: set once when the library loads */
+
+/*
+ * PREFETCHW present (set once when the library loads). The library is
+ * built for corei7, where rte_prefetch0_write() compiles to a plain
+ * prefetch: the line comes in shared, and the store that follows must
+ * fetch it a second time for ownership when the guest's core held it
+ * last. PREFETCHW asks for the line owned in one trip.
+ */
+extern bool vhu_has_prefetchw;
+
+/* Prefetch the line at p for writing. */
+static __rte_always_inline void
+vhu_prefetch_w(const void *p)
+{
+#ifdef RTE_ARCH_X86_64
+	if (likely(vhu_has_prefetchw)) {
+		asm volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
+		return;
+	}
+#endif
+	rte_prefetch0_write(p);
+}
 
 /* len bytes, dst 64-byte aligned, AVX-512F present (vhu_copy_wide). */
 void vhu_copy_lines64(uint8_t *dst, const uint8_t *src, uint32_t len);

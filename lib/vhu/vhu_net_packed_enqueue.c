@@ -227,7 +227,7 @@ enq_prefetch_bufs_next4(struct vhu_vq *vq, uint16_t pos, bool wrap, uint32_t hle
 		p = vhu_gpa_to_host(mem, __atomic_load_n(&d->addr, __ATOMIC_RELAXED), hlen + 64);
 		if (p != NULL) {
 			rte_prefetch0(p);
-			rte_prefetch0_write(p + hlen);
+			vhu_prefetch_w(p + hlen);
 		}
 	}
 }

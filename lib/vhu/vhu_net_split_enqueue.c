@@ -151,7 +151,7 @@ enq_prefetch_bufs_next4(struct vhu_vq *vq, uint16_t pos, uint32_t hlen)
 
 		if (p != NULL) {
 			rte_prefetch0(p);
-			rte_prefetch0_write(p + hlen);
+			vhu_prefetch_w(p + hlen);
 		}
 	}
 }
