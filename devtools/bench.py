@@ -1009,6 +1009,7 @@ def ctrl_plane(env, backend, nports, settle=1.0):
             if peer.port_count(timeout=120) != k:
                 raise Fail('peer has not %d ports; log: %s' % (k, peer.log_path))
         lat = []
+        ready = []      # connect -> the back-end's "device ready" log line, per port
         t_first, t_last = None, None
         no_lsc = False
         for be, peer, k, d in procs:
@@ -1035,6 +1036,10 @@ def ctrl_plane(env, backend, nports, settle=1.0):
                     raise
             for port, t in up.items():
                 lat.append(t - t0[port])
+            for t, m in be.find_all(READY_LINE):
+                port = int(m.group(1))
+                if port < k:
+                    ready.append(t - t0[port])
             t_first = min([t_first] + t0[:1]) if t_first else t0[0]
             if up:
                 t_last = max([t_last or 0] + list(up.values()))
@@ -1058,6 +1063,7 @@ def ctrl_plane(env, backend, nports, settle=1.0):
             'link_up_ms_median': statistics.median(lat) * 1e3 if lat else None,
             'link_up_ms_max': max(lat) * 1e3 if lat else None,
             'link_up_ms_all': (t_last - t_first) * 1e3 if complete else None,
+            'ready_ms_median': statistics.median(ready) * 1e3 if ready else None,
             'rss_baseline_kb': rss0, 'rss_idle_kb': rss_idle, 'rss_up_kb': rss_up,
             'heap_baseline_kb': heap0, 'heap_idle_kb': heap_idle, 'heap_up_kb': heap_up,
             'rss_idle_per_port_kb': (sum(rss_idle) - rss0 * len(groups)) / nports,
@@ -1072,6 +1078,12 @@ def ctrl_plane(env, backend, nports, settle=1.0):
         for be, peer, _, d in procs:
             env.stop(be)
             env.cleanup_dir(d)
+
+
+# The back-end's log line for a device whose handshake is done (its socket is
+# vhostN.sock for port N): net_vhu's "device N ready", net_vhost's "virtio is
+# now ready for processing".
+READY_LINE = re.compile(r'/vhost(\d+)\.sock\) (?:device \d+ ready|virtio is now ready for processing)')
 
 
 def median_or_none(values):
@@ -1107,7 +1119,7 @@ def run_ctrl(env, backends, port_counts, reps):
             if rs:
                 entry['summary'][b] = {k: median_or_none([r[k] for r in rs]) for k in (
                     'link_up_ms_first', 'link_up_ms_median', 'link_up_ms_max', 'link_up_ms_all',
-                    'rss_idle_per_port_kb', 'rss_up_per_port_kb', 'heap_idle_per_port_kb',
+                    'ready_ms_median', 'rss_idle_per_port_kb', 'rss_up_per_port_kb', 'heap_idle_per_port_kb',
                     'heap_up_per_port_kb')}
                 notes = [r['note'] for r in rs if r.get('note')]
                 if notes:
@@ -1285,7 +1297,8 @@ def guest_cyc(s):
 
 def print_ctrl_table(results, backends):
     print()
-    cols = ['ports', 'back-end', 'connect->link-up ms/port', 'all links up ms',
+    cols = ['ports', 'back-end', 'connect->ready ms/port', 'connect->link-up ms/port',
+            'all links up ms',
             'RSS/port idle kB', 'RSS/port up kB', 'heap/port idle kB', 'heap/port up kB',
             'processes']
     rows = []
@@ -1294,7 +1307,8 @@ def print_ctrl_table(results, backends):
         for b in backends:
             s = e['summary'].get(b)
             if s:
-                rows.append([str(e['ports']), b, fmt(s['link_up_ms_median'], '%.1f'),
+                rows.append([str(e['ports']), b, fmt(s.get('ready_ms_median'), '%.1f'),
+                             fmt(s['link_up_ms_median'], '%.1f'),
                              fmt(s['link_up_ms_all'], '%.1f'),
                              fmt(s['rss_idle_per_port_kb'], '%.0f'),
                              fmt(s['rss_up_per_port_kb'], '%.0f'),
