@@ -194,7 +194,7 @@ class Env:
                 raise SystemExit('error: --peer-testpmd %s is not an executable'
                                  % args.peer_testpmd)
         self.build = os.path.abspath(args.build_dir)
-        self.plugin_dir = os.path.join(self.build, 'drivers', 'net', 'vhu')
+        self.plugin_dir = plugin_dir_in(self.build)
         self.plugin = os.path.join(self.plugin_dir, PLUGIN_NAME)
         self.out_dir = os.path.join(self.build, 'bench')
         self.log_dir = os.path.join(self.out_dir, 'logs')
@@ -263,9 +263,7 @@ class Env:
 
     def plugin_dir_of(self, backend):
         """Where backend's plugin is: vhu=DIR names another build directory."""
-        if backend.startswith('vhu='):
-            return os.path.join(os.path.abspath(backend[4:]), 'drivers', 'net', 'vhu')
-        return self.plugin_dir
+        return plugin_dir_in(backend[4:]) if backend.startswith('vhu=') else self.plugin_dir
 
     def check_vhu(self):
         if not os.path.isfile(self.plugin):
@@ -1119,8 +1117,8 @@ def run_ctrl(env, backends, port_counts, reps):
             if rs:
                 entry['summary'][b] = {k: median_or_none([r[k] for r in rs]) for k in (
                     'link_up_ms_first', 'link_up_ms_median', 'link_up_ms_max', 'link_up_ms_all',
-                    'ready_ms_median', 'rss_idle_per_port_kb', 'rss_up_per_port_kb', 'heap_idle_per_port_kb',
-                    'heap_up_per_port_kb')}
+                    'ready_ms_median', 'rss_idle_per_port_kb', 'rss_up_per_port_kb',
+                    'heap_idle_per_port_kb', 'heap_up_per_port_kb')}
                 notes = [r['note'] for r in rs if r.get('note')]
                 if notes:
                     entry['errors'].setdefault(b, notes[0])
@@ -1427,6 +1425,11 @@ def file_part(name):
     return re.sub(r'[^A-Za-z0-9_.#=+-]', '_', name)
 
 
+def plugin_dir_in(build_dir):
+    """Where a meson build directory keeps the net_vhu plugin."""
+    return os.path.join(os.path.abspath(build_dir), 'drivers', 'net', 'vhu')
+
+
 def is_vhu(backend):
     """net_vhu: this build's (vhu) or another build directory's (vhu=DIR)."""
     return backend is not None and (backend == 'vhu' or backend.startswith('vhu='))
@@ -1443,10 +1446,10 @@ def main(argv):
     spec = args.backends or ('vhu' if args.run else 'vhu,vhost')
     backends = [b.strip() for b in spec.split(',') if b.strip()]
     for b in backends:
-        if b not in ('vhu', 'vhost') and not b.startswith('vhu='):
+        if not (is_vhu(b) or b == 'vhost'):
             raise SystemExit('error: unknown back-end %r (vhu, vhu=BUILD_DIR or vhost)' % b)
         if b.startswith('vhu=') and not os.path.isfile(
-                os.path.join(b[4:], 'drivers', 'net', 'vhu', PLUGIN_NAME)):
+                os.path.join(plugin_dir_in(b[4:]), PLUGIN_NAME)):
             raise SystemExit('error: %s: no drivers/net/vhu/%s there' % (b, PLUGIN_NAME))
     if len(backends) > 2:
         raise SystemExit('error: at most two back-ends')

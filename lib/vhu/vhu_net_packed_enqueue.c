@@ -225,10 +225,8 @@ enq_prefetch_bufs_next4(struct vhu_vq *vq, uint16_t pos, bool wrap, uint32_t hle
 		if (!vhu_packed_is_avail(__atomic_load_n(&d->flags, __ATOMIC_RELAXED), wrap))
 			break;
 		p = vhu_gpa_to_host(mem, __atomic_load_n(&d->addr, __ATOMIC_RELAXED), hlen + 64);
-		if (p != NULL) {
-			rte_prefetch0(p);
-			vhu_prefetch_w(p + hlen);
-		}
+		if (p != NULL)
+			vhu_prefetch_enq_buf(p, hlen, 1); /* the frame's first line */
 	}
 }
 

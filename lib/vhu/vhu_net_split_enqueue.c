@@ -149,10 +149,8 @@ enq_prefetch_bufs_next4(struct vhu_vq *vq, uint16_t pos, uint32_t hlen)
 		uint64_t addr = __atomic_load_n(&vq->desc[head].addr, __ATOMIC_RELAXED);
 		uint8_t *p = vhu_gpa_to_host(mem, addr, hlen + 64);
 
-		if (p != NULL) {
-			rte_prefetch0(p);
-			vhu_prefetch_w(p + hlen);
-		}
+		if (p != NULL)
+			vhu_prefetch_enq_buf(p, hlen, 1); /* the frame's first line */
 	}
 }
 
